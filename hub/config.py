@@ -1,0 +1,316 @@
+"""Settings: ``config.yaml`` parsed once into one frozen, typed object; the environment overrides it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from hub.errors import ConfigError, Problem
+from hub.yamlfile import dotted, load_yaml, split_msgspec_error
+
+DEFAULT_OPT_OUT = ("STOP", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+DEFAULT_OPT_IN = ("START", "UNSTOP")
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or an error."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the one call that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def redact_url(url: str) -> str:
+    """``redis://:pw@host/0`` -> ``redis://:***@host/0``: safe to log."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///hub.db"
+
+    def __repr__(self) -> str:
+        return f"DatabaseSettings(url={redact_url(self.url)!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite:")
+
+
+class RedisSettings(_Section):
+    #: ``redis://...`` or ``embedded`` (an in-process fakeredis, only valid for ``hub run``).
+    url: str = "embedded"
+
+    def __repr__(self) -> str:
+        return f"RedisSettings(url={redact_url(self.url)!r})"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.url == "embedded"
+
+
+class TwilioSettings(_Section, rename={"from_": "from"}):
+    account_sid: str | None = None
+    auth_token: Secret | None = None
+    from_: str | None = None
+    messaging_service_sid: str | None = None
+    api_base_url: str | None = None
+    #: Seconds to wait for Twilio's answer; past it a send is ambiguous (``unknown``).
+    timeout_seconds: float = 10.0
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.account_sid and self.auth_token and (self.from_ or self.messaging_service_sid))
+
+
+class ApiSettings(_Section):
+    keys: tuple[Secret, ...] = ()
+
+
+class PerRecipientLimit(_Section):
+    max: int = 10
+    window_seconds: int = 3600
+
+
+class RateLimitSettings(_Section):
+    per_second: float = 80.0
+    per_recipient: PerRecipientLimit = msgspec.field(default_factory=PerRecipientLimit)
+    daily_unique_recipients: int | None = None
+
+
+class RetrySettings(_Section):
+    max_retries: int = 5
+    min_backoff_ms: int = 1000
+    max_backoff_ms: int = 300_000
+
+
+class SessionWindowSettings(_Section):
+    enforce: bool = True
+
+
+class OptOutSettings(_Section):
+    keywords: tuple[str, ...] = DEFAULT_OPT_OUT
+
+
+class OptInSettings(_Section):
+    keywords: tuple[str, ...] = DEFAULT_OPT_IN
+
+
+class PathSettings(_Section):
+    campaigns: Path = Path("campaigns")
+    templates: Path = Path("templates/messages")
+
+
+class PhoneSettings(_Section):
+    default_region: str | None = None
+
+
+class SchedulerSettings(_Section):
+    misfire_grace_seconds: int = 3600
+
+
+class SimulatorSettings(_Section):
+    """The transport used when no Twilio credentials are set: it closes the loop with fake callbacks."""
+
+    #: Share of messages that end ``failed`` / ``undelivered`` (0..1 each).
+    failure_rate: float = 0.0
+    undelivered_rate: float = 0.0
+    #: Delay between simulated status steps, in milliseconds.
+    step_delay_ms: int = 200
+
+
+Transport = Literal["auto", "twilio", "simulator"]
+
+
+class Settings(_Section):
+    """Everything the hub is configured with. Built by :func:`load_settings`; never mutated."""
+
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
+    twilio: TwilioSettings = msgspec.field(default_factory=TwilioSettings)
+    transport: Transport = "auto"
+    public_url: str = "http://127.0.0.1:8000"
+    api: ApiSettings = msgspec.field(default_factory=ApiSettings)
+    rate_limits: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
+    retries: RetrySettings = msgspec.field(default_factory=RetrySettings)
+    session_window: SessionWindowSettings = msgspec.field(default_factory=SessionWindowSettings)
+    opt_out: OptOutSettings = msgspec.field(default_factory=OptOutSettings)
+    opt_in: OptInSettings = msgspec.field(default_factory=OptInSettings)
+    paths: PathSettings = msgspec.field(default_factory=PathSettings)
+    timezone: str = "UTC"
+    phones: PhoneSettings = msgspec.field(default_factory=PhoneSettings)
+    scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
+    simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
+    #: The folder relative paths resolve against (the config file's folder). Not read from YAML.
+    root: Path = Path(".")
+
+    @property
+    def effective_transport(self) -> Literal["twilio", "simulator"]:
+        """``auto`` means Twilio when credentials are set, else the simulator."""
+        if self.transport == "auto":
+            return "twilio" if self.twilio.has_credentials else "simulator"
+        return self.transport
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.paths.campaigns
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.paths.templates
+
+
+# Environment variable -> path of the key it overrides.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "DATABASE_URL": ("database", "url"),
+    "REDIS_URL": ("redis", "url"),
+    "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+    "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "TWILIO_WHATSAPP_FROM": ("twilio", "from"),
+    "TWILIO_MESSAGING_SERVICE_SID": ("twilio", "messaging_service_sid"),
+    "TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
+    "HUB_TRANSPORT": ("transport",),
+    "HUB_PUBLIC_URL": ("public_url",),
+    "HUB_API_KEYS": ("api", "keys"),
+    "HUB_RATE_PER_SECOND": ("rate_limits", "per_second"),
+    "HUB_TIMEZONE": ("timezone",),
+}
+
+
+def _dec_hook(type_: type, obj: Any) -> Any:
+    if type_ is Secret:
+        if not isinstance(obj, str):
+            raise msgspec.ValidationError("Expected `str`")
+        return Secret(obj)
+    if type_ is Path:
+        if not isinstance(obj, str):
+            raise msgspec.ValidationError("Expected a path (`str`)")
+        return Path(obj)
+    raise NotImplementedError
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    for var, path in ENV_OVERRIDES.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        value: Any = [k.strip() for k in raw.split(",") if k.strip()] if var == "HUB_API_KEYS" else raw
+        node = data
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def _resolve(root: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (root / path)
+
+
+def _resolve_sqlite(root: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:":
+        return url
+    path = Path(url[len(prefix) :])
+    return prefix + str(_resolve(root, path))
+
+
+def config_path(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The config file in use: ``$HUB_CONFIG``, else ``config.yaml`` in the working directory."""
+    env = os.environ if env is None else env
+    named = env.get("HUB_CONFIG")
+    if named:
+        return Path(named)
+    return (cwd or Path.cwd()) / "config.yaml"
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings once, at the edge (CLI, app factory, worker boot).
+
+    Args:
+        path: the YAML file; defaults to :func:`config_path`. A missing default file means all defaults;
+            a missing file named explicitly (argument or ``HUB_CONFIG``) is an error.
+        env: environment to read overrides from (defaults to ``os.environ``).
+
+    Raises:
+        ConfigError: invalid YAML, an unknown key, or a value of the wrong type. The message names the
+            file and the key, never a secret's value.
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or bool(env.get("HUB_CONFIG"))
+    path = path or config_path(env)
+    data: Any = {}
+    locator = None
+    if path.exists() or explicit:
+        try:
+            data, locator = load_yaml(path, display=str(path))
+        except Problem as exc:
+            raise ConfigError(str(exc)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level, found {type(data).__name__}")
+    if "root" in data:
+        raise ConfigError(f"{path}: root: unknown key")
+    data = _apply_env(dict(data), env)
+    try:
+        settings = msgspec.convert(data, Settings, strict=False, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        message, parts = split_msgspec_error(exc)
+        line = locator.line(parts) if locator else None
+        where = f"{path}:{line}" if line else str(path)
+        # Never echo a value: msgspec messages name types, not values, so they are safe.
+        raise ConfigError(f"{where}: {dotted(parts)}: {message}") from None
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: timezone: expected an IANA time zone such as Europe/Berlin") from None
+    root = path.resolve().parent
+    return msgspec.structs.replace(
+        settings,
+        root=root,
+        database=msgspec.structs.replace(settings.database, url=_resolve_sqlite(root, settings.database.url)),
+        paths=PathSettings(
+            campaigns=_resolve(root, settings.paths.campaigns),
+            templates=_resolve(root, settings.paths.templates),
+        ),
+    )
+
+
+__all__ = ["ConfigError", "Secret", "Settings", "config_path", "load_settings", "redact_url"]
