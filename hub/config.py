@@ -213,11 +213,11 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 def _dec_hook(type_: type, obj: Any) -> Any:
     if type_ is Secret:
         if not isinstance(obj, str):
-            raise msgspec.ValidationError("Expected `str`")
+            raise ValueError("Expected `str`")
         return Secret(obj)
     if type_ is Path:
         if not isinstance(obj, str):
-            raise msgspec.ValidationError("Expected a path (`str`)")
+            raise ValueError("Expected a path (`str`)")
         return Path(obj)
     raise NotImplementedError
 
