@@ -1,0 +1,171 @@
+"""Send-error policy: classification tables from TWILIO.md §6, opt-out codes, Retry-After and backoff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.errors import AmbiguousSendError, PermanentSendError, SendError, TransientSendError
+from hub.policy import (
+    HOUR_MS,
+    backoff_ms,
+    classify,
+    classify_http,
+    opts_out_contact,
+    parse_retry_after,
+    send_error,
+    suggested_retry_after_ms,
+)
+
+T, P, A = TransientSendError, PermanentSendError, AmbiguousSendError
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (429, 20429, T),
+        (429, None, T),
+        (500, None, T),
+        (500, 20500, T),
+        (503, 20503, T),
+        (503, None, T),
+        (502, None, A),
+        (504, None, A),
+        (400, 21611, T),
+        (400, 30001, T),
+        (400, 30008, T),
+        (400, 63017, T),
+        (400, 63018, T),
+        (400, 63012, T),
+        (400, 63023, T),
+        (400, 21211, P),
+        (400, 21408, P),
+        (400, 21610, P),
+        (400, 21614, P),
+        (400, 21608, P),
+        (400, 21654, P),
+        (400, 21656, P),
+        (400, 63028, P),
+        (400, 35118, P),
+        (400, 35114, P),
+        (400, 63007, P),
+        (400, 63016, P),
+        (400, 63003, P),
+        (400, 63024, P),
+        (400, 63014, P),
+        (400, 63021, P),
+        (401, 20003, P),
+        (404, 20404, P),
+        (400, None, P),
+        (400, 99999, P),
+        (503, 99999, T),
+    ],
+)
+def test_classify_http_follows_the_table(status: int, code: int | None, expected: type[SendError]) -> None:
+    assert classify_http(status, code) is expected
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [("+447700900123", T), ("whatsapp:+447700900123", T), ("+14155550100", P), (None, P)],
+)
+def test_63049_is_retried_only_outside_the_us(to: str | None, expected: type[SendError]) -> None:
+    assert classify_http(400, 63049, to=to) is expected
+
+
+@pytest.mark.parametrize(("code", "expected"), [(21610, True), (63014, True), (21211, False), (None, False)])
+def test_opts_out_contact(code: int | None, expected: bool) -> None:
+    assert opts_out_contact(code) is expected
+
+
+def test_63018_suggests_a_wait_of_hours() -> None:
+    err = send_error(400, 63018, "rate limit")
+    assert isinstance(err, TransientSendError)
+    assert err.retry_after_ms is not None and err.retry_after_ms >= HOUR_MS
+
+
+def test_retry_after_from_the_server_wins_over_the_suggestion() -> None:
+    assert send_error(429, 20429, "slow down", retry_after_ms=2000).retry_after_ms == 2000
+
+
+def test_code_equal_to_status_means_no_code() -> None:
+    err = send_error(503, 503, "HTML error page")
+    assert (type(err), err.code, err.http_status) == (TransientSendError, None, 503)
+
+
+def test_unknown_code_has_no_suggested_wait() -> None:
+    assert suggested_retry_after_ms(21211) is None
+
+
+class FakeRestException(Exception):
+    def __init__(self, status: int, code: int | None, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def test_classify_reads_status_and_code_of_a_rest_exception() -> None:
+    err = classify(FakeRestException(400, 21211, "Invalid 'To' Phone Number"))
+    assert (type(err), err.code, err.http_status, err.message) == (P, 21211, 400, "Invalid 'To' Phone Number")
+
+
+def test_classify_returns_a_send_error_unchanged() -> None:
+    original = PermanentSendError("x", code=1)
+    assert classify(original) is original
+
+
+@pytest.mark.parametrize(
+    ("exc", "sent", "expected"),
+    [
+        (ConnectionRefusedError(111, "refused"), None, T),
+        (TimeoutError(), None, A),
+        (ConnectionResetError(104, "reset"), None, A),
+        (RuntimeError("surprise"), None, A),
+        (TimeoutError(), False, T),
+        (ConnectionRefusedError(111, "refused"), True, A),
+    ],
+)
+def test_network_errors_are_transient_only_when_nothing_was_sent(
+    exc: BaseException, sent: bool | None, expected: type[SendError]
+) -> None:
+    assert type(classify(exc, request_sent=sent)) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("3", 3000),
+        ("0.5", 500),
+        ("-4", 0),
+        ("Wed, 01 Jan 2025 00:00:10 GMT", 10_000),
+        ("soon", None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: int | None) -> None:
+    assert parse_retry_after(value, now=datetime(2025, 1, 1, tzinfo=UTC)) == expected
+
+
+@pytest.mark.parametrize(
+    ("attempt", "rand", "jitter", "expected"),
+    [
+        (1, 0.0, "equal", 500),
+        (1, 0.999999, "equal", 999),
+        (2, 0.0, "equal", 1000),
+        (3, 0.5, "equal", 3000),
+        (0, 0.0, "equal", 500),
+        (10, 0.0, "equal", 5000),
+        (200, 1.0, "equal", 10_000),
+        (1, 0.0, "full", 0),
+        (3, 0.5, "full", 2000),
+        (10, 0.5, "full", 5000),
+    ],
+)
+def test_backoff_is_exponential_jittered_and_capped(attempt: int, rand: float, jitter: str, expected: int) -> None:
+    got = backoff_ms(attempt, min_ms=1000, max_ms=10_000, jitter=jitter, rng=lambda: rand)  # type: ignore[arg-type]
+    assert got == expected
+
+
+def test_backoff_retry_after_wins_even_above_the_cap() -> None:
+    assert backoff_ms(1, min_ms=1000, max_ms=10_000, retry_after_ms=60_000, rng=lambda: 0.0) == 60_000
