@@ -1,0 +1,290 @@
+"""Compile a message once, render it per recipient: the one renderer for dry runs, fan-out and the API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from hub.campaigns.spec import MessageSpec
+from hub.config import Settings
+from hub.errors import CampaignError, RenderError
+
+#: Twilio's cap on ``Body``, in characters.
+MAX_BODY_CHARS = 1600
+#: Largest string or list a template may build with ``*`` or ``**`` (items); far above any real message.
+MAX_BUILT_ITEMS = 100_000
+#: Largest integer a template may build with ``**``, in bits.
+MAX_POWER_BITS = 4096
+#: Widest padding a format string may ask for (``'%9999999d'`` or ``'{:>9999999}'`` only exhaust memory).
+MAX_FORMAT_WIDTH = 9999
+_HUGE_PERCENT_WIDTH = re.compile(r"%[-+ #0]*(?:\d{5,}|\d*\.\d{5,})")
+_HUGE_BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*\d{5,}[^{}]*\}")
+_UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
+
+
+class OutboundMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """One message exactly as it will be handed to the transport.
+
+    ``to`` is E.164 without ``whatsapp:``. Exactly one of ``body`` / ``content_sid`` is set.
+    """
+
+    to: str
+    body: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+
+
+class RecipientLike(Protocol):
+    """What rendering needs from a recipient (``hub.audience.Recipient`` has it)."""
+
+    @property
+    def phone(self) -> str: ...  # E.164
+
+    @property
+    def vars(self) -> Mapping[str, Any]: ...
+
+    @property
+    def source(self) -> str: ...  # where it came from, e.g. ``audiences/x.csv:12``
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus limits on operators that could exhaust memory or CPU (``'x' * 10**9``, ``9**9**9``)."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            _check_power(left, right)
+        elif operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        elif operator == "%":
+            _check_format(left, _HUGE_PERCENT_WIDTH)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        _check_format(value.__self__, _HUGE_BRACE_WIDTH)
+        return wrapper
+
+
+def _check_format(fmt: Any, pattern: re.Pattern[str]) -> None:
+    if isinstance(fmt, str) and pattern.search(fmt):
+        raise SecurityError(f"a format width over {MAX_FORMAT_WIDTH} is not allowed")
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    big = isinstance(base, int) and isinstance(exponent, int) and max(base.bit_length(), 1) * exponent > MAX_POWER_BITS
+    if big:
+        raise SecurityError(f"{base} ** {exponent} is larger than {MAX_POWER_BITS} bits")
+
+
+def _check_repeat(seq: Any, times: Any) -> None:
+    if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_BUILT_ITEMS:
+        raise SecurityError(f"repeating a sequence to more than {MAX_BUILT_ITEMS} items is not allowed")
+
+
+# One environment for every campaign: it holds no per-campaign state, and building one is not free.
+_ENV = _Sandbox(
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+    auto_reload=False,
+)
+_concat = "".join
+
+
+def _guard_width(name: str, position: int) -> None:
+    # Filters that pad to a width (``'x'|center(10**9)``) bypass the operator checks above.
+    original = _ENV.filters[name]
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        width = kwargs.get("width", args[position] if len(args) > position else 0)
+        if isinstance(width, int) and width > MAX_FORMAT_WIDTH:
+            raise SecurityError(f"a {name} width over {MAX_FORMAT_WIDTH} is not allowed")
+        return original(*args, **kwargs)
+
+    _ENV.filters[name] = guarded
+
+
+def _guarded_format(value: Any, *args: Any, **kwargs: Any) -> str:
+    _check_format(value, _HUGE_PERCENT_WIDTH)
+    return _FORMAT_FILTER(value, *args, **kwargs)
+
+
+for _name, _position in (("center", 1), ("indent", 1), ("wordwrap", 2)):
+    _guard_width(_name, _position)
+_FORMAT_FILTER = _ENV.filters["format"]
+_ENV.filters["format"] = _guarded_format
+
+
+class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message with every template compiled once, ready to render for many recipients.
+
+    Attributes:
+        name: the campaign name (the ``campaign`` template variable).
+        source: the file it came from, for error messages.
+        body: the compiled body (inline or from ``template``), or None for a ``content_sid`` message.
+        content_sid: the approved WhatsApp template's SID, or None.
+        content_variables: ``(key, compiled value)`` pairs in declaration order.
+        media_url: ``(field, compiled url)`` pairs.
+        base_vars: Jinja globals + campaign ``vars``, merged once.
+    """
+
+    name: str
+    source: str
+    body: Template | None
+    content_sid: str | None
+    content_variables: tuple[tuple[str, Template], ...] | None
+    media_url: tuple[tuple[str, Template], ...]
+    base_vars: dict[str, Any]
+
+
+def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source: str = "") -> CompiledMessage:
+    """Compile every template of a message (body or ``template`` file, content variables, media URLs).
+
+    Args:
+        spec: the message part of a campaign or API request.
+        settings: for ``paths.templates``.
+        name: the campaign name (exposed to templates as ``campaign``).
+        source: the file the spec came from, as shown in errors.
+
+    Raises:
+        CampaignError: a Jinja syntax error or a missing/unreadable template file; names the field
+            (``body``, ``template``, ``content_variables.1``, ``media_url[0]``).
+    """
+    body: Template | None = None
+    if spec.template is not None:
+        body = _compile(
+            _read_template(spec.template, settings.paths.templates, source), source, "template", display=spec.template
+        )
+    elif spec.body is not None:
+        body = _compile(spec.body, source, "body")
+    elif spec.content_sid is None:
+        raise CampaignError(source, "", "expected one of `template`, `body` or `content_sid`")
+    content_variables = None
+    if spec.content_sid is not None and spec.content_variables is not None:
+        content_variables = tuple(
+            (str(key), _compile(str(value), source, f"content_variables.{key}"))
+            for key, value in spec.content_variables.items()
+        )
+    media = tuple((f"media_url[{i}]", _compile(url, source, f"media_url[{i}]")) for i, url in enumerate(spec.media_url))
+    base_vars = {**_ENV.globals, **spec.vars}
+    return CompiledMessage(
+        name=name,
+        source=source,
+        body=body,
+        content_sid=spec.content_sid if body is None else None,
+        content_variables=content_variables,
+        media_url=media,
+        base_vars=base_vars,
+    )
+
+
+def render_message(compiled: CompiledMessage, recipient: RecipientLike) -> OutboundMessage:
+    """Render one message for one recipient, exactly as it will be sent.
+
+    Variables: the campaign ``vars``, then the recipient's fields (which win), then ``phone`` (E.164)
+    and ``campaign``, which nothing overrides. Recipient values are data, never templates:
+    ``{{ 7*7 }}`` in a CSV cell stays literal.
+
+    Raises:
+        RenderError: a missing variable, a sandbox refusal, a body over 1600 characters or empty,
+            an empty content variable, a media URL that is not http(s). The message names the
+            recipient (phone and source) and the field.
+    """
+    # One flat dict per recipient, shared by every template of the message (no copies, no deep copies).
+    variables = {**compiled.base_vars, **recipient.vars, "phone": recipient.phone, "campaign": compiled.name}
+    body = None
+    if compiled.body is not None:
+        body = _render(compiled.body, variables, recipient, "body")
+        if not body.strip():
+            raise _error(recipient, "body", "rendered empty")
+        if len(body) > MAX_BODY_CHARS:
+            raise _error(recipient, "body", f"rendered to {len(body)} characters; the limit is {MAX_BODY_CHARS}")
+    content_variables = None
+    if compiled.content_variables is not None:
+        content_variables = {}
+        for key, template in compiled.content_variables:
+            value = _render(template, variables, recipient, f"content_variables.{key}")
+            if not value.strip():
+                raise _error(recipient, f"content_variables.{key}", "rendered empty; WhatsApp refuses empty variables")
+            content_variables[key] = value
+    media: list[str] = []
+    for field, template in compiled.media_url:
+        url = _render(template, variables, recipient, field).strip()
+        if not url:
+            continue  # an optional image left out for this recipient
+        if not url.startswith(("https://", "http://")):
+            raise _error(recipient, field, f"expected an http(s) URL, got {url[:80]!r}")
+        media.append(url)
+    return OutboundMessage(
+        to=recipient.phone,
+        body=body,
+        content_sid=compiled.content_sid,
+        content_variables=content_variables,
+        media_url=media,
+    )
+
+
+def _read_template(name: str, folder: Path, source: str) -> str:
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise CampaignError(source, "template", f"{name!r} is outside the templates folder {folder}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CampaignError(source, "template", f"template file not found: {folder / name}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(source, "template", f"cannot read template {folder / name}: {exc}") from None
+
+
+def _compile(text: str, source: str, field: str, *, display: str | None = None) -> Template:
+    try:
+        return _ENV.from_string(text)
+    except TemplateSyntaxError as exc:
+        where = f"{display}, line {exc.lineno}" if display else f"template line {exc.lineno}"
+        raise CampaignError(source, field, f"Jinja syntax error ({where}): {exc.message}") from None
+
+
+def _render(template: Template, variables: dict[str, Any], recipient: RecipientLike, field: str) -> str:
+    # new_context(shared=True) uses our dict as is; Template.render would copy it twice.
+    context = template.new_context(variables, shared=True)
+    try:
+        return _concat(template.root_render_func(context))
+    except SecurityError as exc:
+        raise _error(recipient, field, f"template tried to access an unsafe attribute or operation: {exc}") from None
+    except UndefinedError as exc:
+        match = _UNDEFINED_NAME.match(str(exc))
+        what = f"missing variable {match.group(1)!r}" if match else f"undefined value: {exc}"
+        raise _error(recipient, field, what) from None
+    except OverflowError as exc:  # the sandbox's range() cap
+        raise _error(recipient, field, f"template tried an unsafe operation: {exc}") from None
+    except Exception as exc:  # a template bug (1/0, 'a' + 1...) must name the recipient like any other
+        raise _error(recipient, field, f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+def _error(recipient: RecipientLike, field: str, message: str) -> RenderError:
+    who = f"recipient {recipient.phone}" + (f" ({recipient.source})" if recipient.source else "")
+    return RenderError(f"{who}: {field}: {message}")
+
+
+__all__ = [
+    "MAX_BODY_CHARS",
+    "CompiledMessage",
+    "OutboundMessage",
+    "RecipientLike",
+    "compile_message",
+    "render_message",
+]
