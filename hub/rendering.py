@@ -96,10 +96,13 @@ def _check_repeat(seq: Any, times: Any) -> None:
 
 
 # One environment for every campaign: it holds no per-campaign state, and building one is not free.
+# trim_blocks/lstrip_blocks: a `{% for %}` on its own line leaves no blank line in a WhatsApp text.
 _ENV = _Sandbox(
     undefined=StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
     auto_reload=False,
 )
 _concat = "".join

@@ -51,6 +51,12 @@ def render(settings: Settings, recipient_vars: Mapping[str, Any] | None = None, 
         ("From {{ campaign }}", {}, {"campaign": "other"}, "From spring-sale"),
         ("{{ items | join(', ') }}", {"items": ["a", "b"]}, {}, "a, b"),
         ("Line\n", {}, {}, "Line"),
+        (
+            "List:\n{% for i in items %}\n  - {{ i }}\n{% endfor %}\nEnd",
+            {"items": [1, 2]},
+            {},
+            "List:\n  - 1\n  - 2\nEnd",
+        ),
     ],
     ids=[
         "campaign-var",
@@ -61,6 +67,7 @@ def render(settings: Settings, recipient_vars: Mapping[str, Any] | None = None, 
         "campaign-not-overridable",
         "filters",
         "trailing-newline-dropped",
+        "block-lines-leave-no-blank-line",
     ],
 )
 def test_body_renders_variables_with_recipient_winning(
