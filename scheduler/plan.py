@@ -1,0 +1,151 @@
+"""Schedule planning (pure): when a campaign fires, how each fire is keyed, and whether a late fire still runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from hub.campaigns.spec import Schedule
+
+__all__ = [
+    "MisfireDecision",
+    "as_utc",
+    "fire_key",
+    "fire_times",
+    "localize",
+    "misfire_decision",
+    "next_fire_time",
+    "schedule_zone",
+]
+
+MisfireDecision = Literal["run", "missed"]
+
+
+def schedule_zone(schedule: Schedule, default_tz: str) -> str:
+    """The IANA zone a schedule is read in: its own ``timezone``, else the configured default."""
+    return schedule.timezone or default_tz
+
+
+def localize(naive: datetime, tz: str) -> datetime:
+    """Attach ``tz`` to a wall-clock time, as a UTC instant.
+
+    A wall time that does not exist (the spring-forward gap) lands on the shifted time after the gap
+    (02:30 on a 02:00->03:00 day is 03:30 local); an ambiguous one (the fall-back hour) is its first
+    occurrence. An aware datetime is only converted.
+    """
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    return naive.replace(tzinfo=ZoneInfo(tz), fold=0).astimezone(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is taken as UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _wall(moment: datetime, tz: str) -> datetime:
+    """The naive local wall-clock time of an instant in ``tz`` (the fall-back hour's two instants share it)."""
+    return as_utc(moment).astimezone(ZoneInfo(tz)).replace(tzinfo=None, fold=0)
+
+
+def fire_times(schedule: Schedule, default_tz: str, after: datetime, until: datetime) -> list[datetime]:
+    """Every fire of ``schedule`` with ``after < fire <= until``, in UTC, oldest first.
+
+    DST: a cron time inside the spring-forward gap fires once at the shifted time; a cron time inside
+    the fall-back hour fires once, at its first occurrence (APScheduler itself would fire it twice).
+    Two cron times that land on the same local wall time collapse into one fire.
+
+    Args:
+        schedule: the campaign's ``schedule`` (``at`` or 5-field ``cron``).
+        default_tz: zone for a schedule without ``timezone`` (``settings.timezone``).
+        after: exclusive lower bound (aware; naive is taken as UTC).
+        until: inclusive upper bound (aware; naive is taken as UTC).
+
+    Returns:
+        UTC datetimes. Empty when nothing fires in the interval or the schedule has neither field.
+    """
+    tz = schedule_zone(schedule, default_tz)
+    start, end = as_utc(after), as_utc(until)
+    if schedule.at is not None:
+        moment = localize(schedule.at, tz)
+        return [moment] if start < moment <= end else []
+    if not schedule.cron:
+        return []
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone=ZoneInfo(tz))
+    fires: list[datetime] = []
+    seen: set[datetime] = set()
+    previous: datetime | None = None
+    # Begin one fall-back hour early so a double fire straddling `after` is recognised as already fired.
+    cursor = start - timedelta(hours=1)
+    while True:
+        nxt = trigger.get_next_fire_time(previous, cursor)
+        if nxt is None:
+            break
+        moment = as_utc(nxt)
+        if moment > end:
+            break
+        wall = _wall(moment, tz)
+        if wall not in seen:
+            seen.add(wall)
+            if moment > start:
+                fires.append(moment)
+        previous = nxt
+        cursor = nxt
+    return fires
+
+
+def next_fire_time(schedule: Schedule, default_tz: str, after: datetime) -> datetime | None:
+    """The first fire strictly after ``after`` (UTC), or None when the schedule never fires again.
+
+    Looks ahead up to ~366 days (a yearly cron fires within that span).
+    """
+    tz = schedule_zone(schedule, default_tz)
+    start = as_utc(after)
+    if schedule.at is not None:
+        moment = localize(schedule.at, tz)
+        return moment if moment > start else None
+    if not schedule.cron:
+        return None
+    # Walk in month-sized slices so a frequent cron does not build a year of fire times.
+    lower = start
+    for _ in range(13):
+        upper = lower + timedelta(days=31)
+        found = fire_times(schedule, default_tz, lower, upper)
+        if found:
+            return found[0]
+        lower = upper
+    return None
+
+
+def fire_key(campaign: str, fire_time: datetime, tz: str) -> str:
+    """The identity of one fire: campaign plus the scheduled local wall-clock time and zone.
+
+    The fall-back hour's two instants of 02:30 share one key, so however many times APScheduler (or how
+    many scheduler processes) fire it, the database's unique ``(campaign, fire_key)`` admits one run.
+
+    Args:
+        campaign: the campaign name.
+        fire_time: the scheduled instant (aware; naive is taken as UTC).
+        tz: the schedule's IANA zone.
+
+    Returns:
+        e.g. ``"spring-sale@2026-10-25T02:30 Europe/Berlin"`` (seconds appear only when not zero).
+    """
+    wall = _wall(fire_time, tz)
+    spec = "minutes" if wall.second == 0 and wall.microsecond == 0 else "seconds"
+    return f"{campaign}@{wall.isoformat(timespec=spec)} {tz}"
+
+
+def misfire_decision(scheduled: datetime, now: datetime, grace_s: float) -> MisfireDecision:
+    """Whether a fire seen at ``now`` still runs: late by at most ``grace_s`` seconds runs, later is missed.
+
+    Args:
+        scheduled: the fire's scheduled instant.
+        now: the current instant.
+        grace_s: ``scheduler.misfire_grace_seconds``.
+    """
+    late_s = (as_utc(now) - as_utc(scheduled)).total_seconds()
+    return "run" if late_s <= grace_s else "missed"

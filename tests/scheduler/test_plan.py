@@ -1,0 +1,180 @@
+"""Schedule planning: fire times across DST, fire keys, misfire decisions (pure, injected times)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.campaigns.spec import Schedule
+from scheduler.plan import fire_key, fire_times, misfire_decision, next_fire_time
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+BERLIN = "Europe/Berlin"
+NEW_YORK = "America/New_York"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "after", "until", "expected"),
+    [
+        pytest.param(  # 02:30 does not exist on 2026-03-29: it fires once, at 03:30 CEST
+            Schedule(cron="30 2 * * *", timezone=BERLIN),
+            utc(2026, 3, 28, 12),
+            utc(2026, 3, 30, 12),
+            [utc(2026, 3, 29, 1, 30), utc(2026, 3, 30, 0, 30)],
+            id="berlin-spring-gap-fires-once-shifted",
+        ),
+        pytest.param(  # 02:30 happens twice on 2026-10-25 (00:30Z and 01:30Z): only the first fires
+            Schedule(cron="30 2 * * *", timezone=BERLIN),
+            utc(2026, 10, 24, 12),
+            utc(2026, 10, 26, 12),
+            [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)],
+            id="berlin-fall-back-fires-once",
+        ),
+        pytest.param(
+            Schedule(cron="0 9 * * *", timezone=BERLIN),
+            utc(2026, 3, 28),
+            utc(2026, 3, 30),
+            [utc(2026, 3, 28, 8), utc(2026, 3, 29, 7)],
+            id="berlin-9am-follows-the-offset-change",
+        ),
+        pytest.param(
+            Schedule(cron="*/30 * * * *", timezone=BERLIN),
+            utc(2026, 10, 24, 23, 50),
+            utc(2026, 10, 25, 2, 40),
+            [utc(2026, 10, 25, 0), utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 2), utc(2026, 10, 25, 2, 30)],
+            id="berlin-frequent-cron-skips-the-repeated-hour",
+        ),
+        pytest.param(  # the first 02:30 is before `after`: the repeat is the same fire, not a new one
+            Schedule(cron="30 2 * * *", timezone=BERLIN),
+            utc(2026, 10, 25, 0, 45),
+            utc(2026, 10, 25, 2),
+            [],
+            id="berlin-fall-back-repeat-after-window-start-is-not-new",
+        ),
+        pytest.param(
+            Schedule(cron="30 2 * * *", timezone=NEW_YORK),
+            utc(2026, 3, 7, 12),
+            utc(2026, 3, 9, 12),
+            [utc(2026, 3, 8, 7, 30), utc(2026, 3, 9, 6, 30)],
+            id="new-york-spring-gap",
+        ),
+        pytest.param(
+            Schedule(cron="30 1 * * *", timezone=NEW_YORK),
+            utc(2026, 10, 31, 12),
+            utc(2026, 11, 2, 12),
+            [utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30)],
+            id="new-york-fall-back-fires-once",
+        ),
+        pytest.param(
+            Schedule(cron="0 9 * * MON", timezone=NEW_YORK),
+            utc(2026, 3, 1),
+            utc(2026, 3, 17),
+            [utc(2026, 3, 2, 14), utc(2026, 3, 9, 13), utc(2026, 3, 16, 13)],
+            id="new-york-weekly",
+        ),
+        pytest.param(
+            Schedule(cron="0 9 * * *"),
+            utc(2026, 6, 1),
+            utc(2026, 6, 2),
+            [utc(2026, 6, 1, 3, 30)],
+            id="cron-without-timezone-uses-default",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 12, 1, 9), timezone=BERLIN),
+            utc(2026, 11, 30),
+            utc(2026, 12, 2),
+            [utc(2026, 12, 1, 8)],
+            id="at-naive-is-local",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 12, 1, 9, tzinfo=UTC), timezone=BERLIN),
+            utc(2026, 11, 30),
+            utc(2026, 12, 2),
+            [utc(2026, 12, 1, 9)],
+            id="at-aware-keeps-its-offset",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 12, 1, 9), timezone=BERLIN),
+            utc(2026, 12, 1, 8),
+            utc(2026, 12, 2),
+            [],
+            id="at-on-the-lower-bound-is-excluded",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 12, 1, 9), timezone=BERLIN),
+            utc(2026, 11, 30),
+            utc(2026, 12, 1, 8),
+            [utc(2026, 12, 1, 8)],
+            id="at-on-the-upper-bound-is-included",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 3, 29, 2, 30), timezone=BERLIN),
+            utc(2026, 3, 29),
+            utc(2026, 3, 30),
+            [utc(2026, 3, 29, 1, 30)],
+            id="at-in-the-gap-shifts-forward",
+        ),
+        pytest.param(Schedule(), utc(2026, 1, 1), utc(2027, 1, 1), [], id="no-at-no-cron"),
+    ],
+)
+def test_fire_times(schedule: Schedule, after: datetime, until: datetime, expected: list[datetime]) -> None:
+    assert fire_times(schedule, "Asia/Kolkata", after, until) == expected
+
+
+@pytest.mark.parametrize(
+    ("schedule", "after", "expected"),
+    [
+        pytest.param(
+            Schedule(cron="30 9 * * mon-fri", timezone="America/Sao_Paulo"),
+            utc(2026, 3, 6, 12),
+            utc(2026, 3, 6, 12, 30),
+            id="sao-paulo-weekday",
+        ),
+        pytest.param(Schedule(cron="0 0 1 1 *", timezone=BERLIN), utc(2026, 1, 2), utc(2026, 12, 31, 23), id="yearly"),
+        pytest.param(Schedule(at=datetime(2026, 1, 1), timezone=BERLIN), utc(2026, 6, 1), None, id="at-in-the-past"),
+    ],
+)
+def test_next_fire_time(schedule: Schedule, after: datetime, expected: datetime | None) -> None:
+    assert next_fire_time(schedule, "UTC", after) == expected
+
+
+def test_fire_key_collapses_the_fall_back_double_fire() -> None:
+    first, second = utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)
+    assert fire_key("sale", first, BERLIN) == fire_key("sale", second, BERLIN) == "sale@2026-10-25T02:30 Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("fire_time", "tz", "expected"),
+    [
+        pytest.param(utc(2026, 3, 29, 1, 30), BERLIN, "c@2026-03-29T03:30 Europe/Berlin", id="spring-gap-shifted"),
+        pytest.param(utc(2026, 12, 1, 8), BERLIN, "c@2026-12-01T09:00 Europe/Berlin", id="winter"),
+        pytest.param(utc(2026, 12, 1, 8, 0, 5), "UTC", "c@2026-12-01T08:00:05 UTC", id="seconds-when-not-zero"),
+        pytest.param(datetime(2026, 12, 1, 8), "Asia/Kolkata", "c@2026-12-01T13:30 Asia/Kolkata", id="naive-is-utc"),
+    ],
+)
+def test_fire_key(fire_time: datetime, tz: str, expected: str) -> None:
+    assert fire_key("c", fire_time, tz) == expected
+
+
+def test_fire_keys_of_different_days_differ() -> None:
+    assert fire_key("c", utc(2026, 6, 1, 7), BERLIN) != fire_key("c", utc(2026, 6, 2, 7), BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("scheduled", "now", "grace_s", "expected"),
+    [
+        pytest.param(utc(2026, 6, 1, 9), utc(2026, 6, 1, 9), 3600, "run", id="on-time"),
+        pytest.param(utc(2026, 6, 1, 9), utc(2026, 6, 1, 8, 59), 3600, "run", id="early"),
+        pytest.param(utc(2026, 6, 1, 9), utc(2026, 6, 1, 9, 59), 3600, "run", id="late-within-grace"),
+        pytest.param(utc(2026, 6, 1, 9), utc(2026, 6, 1, 10), 3600, "run", id="late-exactly-grace"),
+        pytest.param(utc(2026, 6, 1, 9), utc(2026, 6, 1, 10, 0, 1), 3600, "missed", id="late-beyond-grace"),
+        pytest.param(utc(2026, 6, 1, 9), utc(2026, 6, 1, 9, 0, 1), 0, "missed", id="zero-grace"),
+    ],
+)
+def test_misfire_decision(scheduled: datetime, now: datetime, grace_s: float, expected: str) -> None:
+    assert misfire_decision(scheduled, now, grace_s) == expected
