@@ -120,23 +120,24 @@ def next_fire_time(schedule: Schedule, default_tz: str, after: datetime) -> date
     return None
 
 
-def fire_key(campaign: str, fire_time: datetime, tz: str) -> str:
-    """The identity of one fire: campaign plus the scheduled local wall-clock time and zone.
+def fire_key(fire_time: datetime, tz: str) -> str:
+    """The identity of one fire of a campaign: the scheduled local wall-clock time and zone.
 
     The fall-back hour's two instants of 02:30 share one key, so however many times APScheduler (or how
     many scheduler processes) fire it, the database's unique ``(campaign, fire_key)`` admits one run.
+    The campaign is not in the key (it is the other half of that unique pair), which keeps the key
+    within the 64-character column.
 
     Args:
-        campaign: the campaign name.
         fire_time: the scheduled instant (aware; naive is taken as UTC).
         tz: the schedule's IANA zone.
 
     Returns:
-        e.g. ``"spring-sale@2026-10-25T02:30 Europe/Berlin"`` (seconds appear only when not zero).
+        e.g. ``"2026-10-25T02:30 Europe/Berlin"`` (seconds appear only when not zero).
     """
     wall = _wall(fire_time, tz)
     spec = "minutes" if wall.second == 0 and wall.microsecond == 0 else "seconds"
-    return f"{campaign}@{wall.isoformat(timespec=spec)} {tz}"
+    return f"{wall.isoformat(timespec=spec)} {tz}"
 
 
 def misfire_decision(scheduled: datetime, now: datetime, grace_s: float) -> MisfireDecision:
