@@ -13,7 +13,7 @@ class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     pass
 
 
-class MessageSpec(_Strict):
+class MessageSpec(_Strict, frozen=True):
     """What one message says: exactly one of ``template`` / ``body`` / ``content_sid``.
 
     Shared by campaign files and API sends, so both render through the same path.
@@ -34,21 +34,21 @@ class InlineRecipient(msgspec.Struct, frozen=True):
     vars: dict[str, Any] = {}
 
 
-class AudienceSpec(_Strict):
+class AudienceSpec(_Strict, frozen=True):
     """Where recipients come from; sources are merged and de-duplicated by phone."""
 
     recipients: list[dict[str, Any]] = []  # each has `phone` and other fields (variables)
     csv: str | None = None  # path relative to the project root; header row with a `phone` column
 
 
-class SendWindow(_Strict):
+class SendWindow(_Strict, frozen=True):
     """Quiet hours, in the recipient's local time: sends happen between ``start`` and ``end`` (``HH:MM``)."""
 
     start: str
     end: str
 
 
-class Schedule(_Strict):
+class Schedule(_Strict, frozen=True):
     """When a campaign fires: ``at`` (one-shot) or ``cron`` (5-field, recurring)."""
 
     at: datetime | None = None
@@ -57,11 +57,11 @@ class Schedule(_Strict):
     send_window: SendWindow | None = None
 
 
-class RateLimit(_Strict):
+class RateLimit(_Strict, frozen=True):
     per_second: float
 
 
-class CampaignSpec(_Strict):
+class CampaignSpec(_Strict, frozen=True):
     """One validated campaign file."""
 
     name: str

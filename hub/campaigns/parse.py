@@ -1,0 +1,233 @@
+"""Turn the plain data of one campaign file (SPEC §5) into a validated CampaignSpec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hub.campaigns import rules
+from hub.campaigns.duration import parse_duration
+from hub.campaigns.fields import FieldReader, describe
+from hub.campaigns.files import display_path, project_path, read_csv_header, template_path
+from hub.campaigns.spec import AudienceSpec, CampaignSpec, MessageSpec, RateLimit, Schedule, SendWindow
+from hub.config import Settings
+from hub.yamlfile import PathPart
+
+__all__ = ["MESSAGE_KINDS", "TOP_LEVEL_KEYS", "parse_campaign"]
+
+T = TypeVar("T")
+
+#: The three ways to say what a message is; a campaign has exactly one.
+MESSAGE_KINDS = ("template", "body", "content_sid")
+_MESSAGE_KEYS = frozenset(MessageSpec.__struct_fields__)
+TOP_LEVEL_KEYS = frozenset(
+    {"name", "description", "enabled", "audience", "schedule", "rate_limit", "expires_after", "valid_until"}
+    | _MESSAGE_KEYS
+)
+
+
+def parse_campaign(data: Any, reader: FieldReader, source: Path, settings: Settings) -> CampaignSpec:
+    """Validate one campaign file's data.
+
+    Args:
+        data: what the YAML parser returned.
+        reader: raises located errors for this file.
+        source: the file (the default name is its stem).
+        settings: where templates and CSV files live; the default time zone.
+
+    Raises:
+        CampaignError: the first problem found, naming the file, the field and the line.
+    """
+    if data is None:
+        reader.fail([], "expected a mapping of campaign fields, found an empty file")
+    top = reader.mapping(data, [], TOP_LEVEL_KEYS)
+    return CampaignSpec(
+        name=_name(top, reader, source),
+        source=source,
+        message=_message(top, reader, settings),
+        description=reader.string(top.get("description", ""), ["description"], empty=True),
+        enabled=_bool(top.get("enabled", True), ["enabled"], reader),
+        audience=_audience(top.get("audience"), reader, settings),
+        schedule=_schedule(top["schedule"], reader, settings) if top.get("schedule") is not None else None,
+        rate_limit=_rate_limit(top["rate_limit"], reader) if top.get("rate_limit") is not None else None,
+        expires_after=_optional(parse_duration, _text(top, "expires_after", reader), ["expires_after"], reader),
+        valid_until=_optional(rules.parse_datetime, top.get("valid_until"), ["valid_until"], reader),
+    )
+
+
+def _check(rule: Callable[[Any], T], value: Any, path: list[PathPart], reader: FieldReader) -> T:
+    """Apply a pure rule, turning its ValueError into a CampaignError located at ``path``."""
+    try:
+        return rule(value)
+    except ValueError as exc:
+        reader.fail(path, str(exc))
+
+
+def _optional(rule: Callable[[Any], T], value: Any, path: list[PathPart], reader: FieldReader) -> T | None:
+    return None if value is None else _check(rule, value, path, reader)
+
+
+def _text(data: dict[str, Any], key: str, reader: FieldReader) -> str | None:
+    value = data.get(key)
+    return None if value is None else reader.string(value, [key])
+
+
+def _bool(value: Any, path: list[PathPart], reader: FieldReader) -> bool:
+    if not isinstance(value, bool):
+        reader.fail(path, f"expected true or false, found {describe(value)}")
+    return value
+
+
+def _name(data: dict[str, Any], reader: FieldReader, source: Path) -> str:
+    if "name" in data:
+        name = reader.string(data["name"], ["name"])
+        return _check(rules.check_name, name, ["name"], reader)
+    try:
+        return rules.check_name(source.stem)
+    except ValueError:
+        reader.fail(
+            ["name"], f"the file name {source.stem!r} is not a campaign name ([a-z0-9-]+): rename it or set name"
+        )
+
+
+def _message(data: dict[str, Any], reader: FieldReader, settings: Settings) -> MessageSpec:
+    kinds = [kind for kind in MESSAGE_KINDS if data.get(kind) is not None]
+    if not kinds:
+        reader.fail(["template/body/content_sid"], "expected exactly one of template, body or content_sid, found none")
+    if len(kinds) > 1:
+        reader.fail([kinds[1]], f"expected exactly one of template, body or content_sid, found {' and '.join(kinds)}")
+    kind = kinds[0]
+    value = reader.string(data[kind], [kind])
+    content_variables = None
+    if kind == "template":
+        try:
+            found = template_path(settings, value)
+        except ValueError as exc:
+            reader.fail(["template"], str(exc))
+        if not found.is_file():
+            reader.fail(
+                ["template"], f"expected an existing template file, found no file {display_path(found, settings)}"
+            )
+    elif kind == "content_sid":
+        _check(rules.check_content_sid, value, ["content_sid"], reader)
+        content_variables = _content_variables(data.get("content_variables"), reader)
+    if kind != "content_sid" and data.get("content_variables") is not None:
+        reader.fail(["content_variables"], f"only allowed with content_sid (an approved template), found with {kind}")
+    return MessageSpec(
+        template=value if kind == "template" else None,
+        body=value if kind == "body" else None,
+        content_sid=value if kind == "content_sid" else None,
+        content_variables=content_variables,
+        media_url=reader.string_list(data.get("media_url"), ["media_url"], "a URL (a string)"),
+        vars=reader.variables(data.get("vars"), ["vars"]),
+    )
+
+
+def _content_variables(value: Any, reader: FieldReader) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        reader.fail(
+            ["content_variables"],
+            f'expected a mapping such as {{"1": "{{{{ first_name }}}}"}}, found {describe(value)}',
+        )
+    out: dict[str, str] = {}
+    for key, template in value.items():
+        path: list[PathPart] = ["content_variables", str(key)]
+        name = _check(rules.check_content_variable_key, key, path, reader)
+        out[name] = reader.string(template, path, "a string (Jinja allowed)")
+    return out
+
+
+def _audience(value: Any, reader: FieldReader, settings: Settings) -> AudienceSpec:
+    data = reader.mapping(value, ["audience"], {"recipients", "csv"})
+    recipients = data.get("recipients") or []
+    if not isinstance(recipients, list):
+        reader.fail(["audience", "recipients"], f"expected a list of recipients, found {describe(recipients)}")
+    for index, recipient in enumerate(recipients):
+        _recipient(recipient, ["audience", "recipients", index], reader)
+    csv = _text(data, "csv", reader) if "csv" in data else None
+    if csv is not None:
+        _csv(csv, reader, settings)
+    if not recipients and csv is None:
+        reader.fail(["audience"], "expected at least one source (recipients or csv), found none")
+    return AudienceSpec(recipients=recipients, csv=csv)
+
+
+def _recipient(value: Any, path: list[PathPart], reader: FieldReader) -> None:
+    if not isinstance(value, dict):
+        reader.fail(
+            path, f'expected a mapping with a phone, such as {{phone: "+14155550100"}}, found {describe(value)}'
+        )
+    if "phone" not in value:
+        reader.fail(path, "expected a phone key, found none")
+    phone = value["phone"]
+    if isinstance(phone, int) and not isinstance(phone, bool):
+        # An unquoted +14155550100 is an int to YAML; a national 0151... would lose its zero.
+        reader.fail([*path, "phone"], f'expected the number in quotes ("+{phone}"), found {describe(phone)}')
+    reader.string(phone, [*path, "phone"], "a phone number (a string)")
+    for key in value:
+        if not isinstance(key, str):
+            reader.fail([*path, str(key)], f"expected a variable name (a string), found {describe(key)}")
+
+
+def _csv(written: str, reader: FieldReader, settings: Settings) -> None:
+    path = project_path(settings, written)
+    field = ["audience", "csv"]
+    if not path.is_file():
+        reader.fail(field, f"expected an existing CSV file (relative to the project root), found no file {written}")
+    try:
+        header = read_csv_header(path)
+    except (OSError, ValueError) as exc:
+        reader.fail(field, f"{written}: {exc}")
+    if "phone" not in header:
+        reader.fail(field, f"{written}: expected a header row with a `phone` column, found columns {', '.join(header)}")
+    named = [column for column in header if column]
+    duplicates = sorted({column for column in named if named.count(column) > 1})
+    if duplicates:
+        reader.fail(field, f"{written}: expected distinct column names, found {', '.join(duplicates)} more than once")
+
+
+def _schedule(value: Any, reader: FieldReader, settings: Settings) -> Schedule:
+    data = reader.mapping(value, ["schedule"], {"at", "cron", "timezone", "send_window"})
+    written = _text(data, "timezone", reader)
+    timezone = _optional(rules.check_timezone, written, ["schedule", "timezone"], reader) or settings.timezone
+    has_at, has_cron = data.get("at") is not None, data.get("cron") is not None
+    if has_at == has_cron:
+        found = "both" if has_at else "neither"
+        reader.fail(["schedule"], f"expected exactly one of at (once) or cron (recurring), found {found}")
+    cron = None
+    if has_cron:
+        cron = reader.string(data["cron"], ["schedule", "cron"], 'a cron expression such as "0 9 * * MON"')
+        _check(lambda expr: rules.check_cron(expr, timezone), cron, ["schedule", "cron"], reader)
+    return Schedule(
+        at=_optional(rules.parse_datetime, data.get("at"), ["schedule", "at"], reader),
+        cron=cron,
+        timezone=timezone,
+        send_window=_send_window(data["send_window"], reader) if data.get("send_window") is not None else None,
+    )
+
+
+def _send_window(value: Any, reader: FieldReader) -> SendWindow:
+    path: list[PathPart] = ["schedule", "send_window"]
+    data = reader.mapping(value, path, {"start", "end"})
+    for key in ("start", "end"):
+        if key not in data:
+            reader.fail([*path, key], 'expected a time of day such as "09:00", found none')
+    start = _check(rules.parse_clock, data["start"], [*path, "start"], reader)
+    end = _check(rules.parse_clock, data["end"], [*path, "end"], reader)
+    if start == end:
+        reader.fail([*path, "end"], f"expected an end different from the start, found both {start}")
+    return SendWindow(start=start, end=end)
+
+
+def _rate_limit(value: Any, reader: FieldReader) -> RateLimit:
+    data = reader.mapping(value, ["rate_limit"], {"per_second"})
+    rate = data.get("per_second")
+    path: list[PathPart] = ["rate_limit", "per_second"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        reader.fail(path, f"expected a number of messages per second, found {describe(rate)}")
+    if not rate > 0:
+        reader.fail(path, f"expected a rate above 0 messages per second, found {rate}")
+    return RateLimit(per_second=float(rate))
