@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from hub.campaigns.spec import Schedule
+from hub.campaigns.spec import CampaignSpec, Schedule
 
 __all__ = [
     "MisfireDecision",
+    "PlannedFire",
     "as_utc",
+    "catch_up_fires",
     "fire_key",
     "fire_times",
     "localize",
     "misfire_decision",
     "next_fire_time",
+    "plan_next_fires",
     "schedule_zone",
 ]
 
@@ -150,3 +154,62 @@ def misfire_decision(scheduled: datetime, now: datetime, grace_s: float) -> Misf
     """
     late_s = (as_utc(now) - as_utc(scheduled)).total_seconds()
     return "run" if late_s <= grace_s else "missed"
+
+
+class PlannedFire(NamedTuple):
+    """The next fire of one campaign: what the scheduler keeps one APScheduler job for."""
+
+    campaign: str
+    fire_time: datetime  # UTC
+    tz: str
+
+    @property
+    def job_id(self) -> str:
+        """Unique per campaign, instant and zone: a changed schedule makes a new job, an unchanged one keeps it."""
+        return f"fire:{self.campaign}:{self.fire_time.isoformat()}:{self.tz}"
+
+
+def plan_next_fires(specs: Iterable[CampaignSpec], default_tz: str, now: datetime) -> list[PlannedFire]:
+    """The next fire strictly after ``now`` of every enabled, scheduled campaign (those that will fire again).
+
+    Args:
+        specs: the loaded campaigns.
+        default_tz: ``settings.timezone``.
+        now: the current instant.
+    """
+    planned: list[PlannedFire] = []
+    for spec in specs:
+        if not spec.enabled or spec.schedule is None:
+            continue
+        moment = next_fire_time(spec.schedule, default_tz, now)
+        if moment is not None:
+            planned.append(PlannedFire(spec.name, moment, schedule_zone(spec.schedule, default_tz)))
+    return planned
+
+
+def catch_up_fires(
+    schedule: Schedule,
+    default_tz: str,
+    now: datetime,
+    *,
+    grace_s: float,
+    lookback_s: float,
+    not_before: datetime | None = None,
+) -> list[datetime]:
+    """Fires a scheduler starting at ``now`` must account for: they may have passed while none was running.
+
+    Fires within ``grace_s`` will run; older ones, back to ``lookback_s``, will be recorded as missed, but
+    only from ``not_before`` on (the campaign file's last change: a fire before a campaign existed in
+    this form was not missed, it was never asked for).
+
+    Returns:
+        UTC fire times with ``now - max(grace_s, lookback_s) < fire <= now``, oldest first.
+    """
+    now_utc = as_utc(now)
+    grace_floor = now_utc - timedelta(seconds=grace_s)
+    floor = min(grace_floor, now_utc - timedelta(seconds=lookback_s))
+    fires = fire_times(schedule, default_tz, floor, now_utc)
+    if not_before is None:
+        return fires
+    bound = as_utc(not_before)
+    return [moment for moment in fires if moment >= grace_floor or moment >= bound]

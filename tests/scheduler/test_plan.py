@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from hub.campaigns.spec import Schedule
-from scheduler.plan import fire_key, fire_times, misfire_decision, next_fire_time
+from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule
+from scheduler.plan import (
+    PlannedFire,
+    catch_up_fires,
+    fire_key,
+    fire_times,
+    misfire_decision,
+    next_fire_time,
+    plan_next_fires,
+)
 
 
 def utc(*args: int) -> datetime:
@@ -178,3 +187,43 @@ def test_fire_keys_of_different_days_differ() -> None:
 )
 def test_misfire_decision(scheduled: datetime, now: datetime, grace_s: float, expected: str) -> None:
     assert misfire_decision(scheduled, now, grace_s) == expected
+
+
+def campaign(name: str, schedule: Schedule | None, *, enabled: bool = True) -> CampaignSpec:
+    return CampaignSpec(
+        name=name, source=Path(f"{name}.yaml"), message=MessageSpec(body="hi"), schedule=schedule, enabled=enabled
+    )
+
+
+def test_plan_next_fires_keeps_enabled_campaigns_that_fire_again() -> None:
+    specs = [
+        campaign("daily", Schedule(cron="0 9 * * *", timezone=BERLIN)),
+        campaign("once", Schedule(at=datetime(2026, 6, 1, 12), timezone="UTC")),
+        campaign("past", Schedule(at=datetime(2026, 1, 1), timezone="UTC")),
+        campaign("off", Schedule(cron="* * * * *"), enabled=False),
+        campaign("manual", None),
+    ]
+    assert plan_next_fires(specs, "UTC", utc(2026, 6, 1, 10)) == [
+        PlannedFire("daily", utc(2026, 6, 2, 7), BERLIN),
+        PlannedFire("once", utc(2026, 6, 1, 12), "UTC"),
+    ]
+
+
+def test_planned_fire_job_id_changes_with_the_time() -> None:
+    assert PlannedFire("a", utc(2026, 6, 1), "UTC").job_id != PlannedFire("a", utc(2026, 6, 2), "UTC").job_id
+
+
+HOURLY = Schedule(cron="0 * * * *", timezone="UTC")
+
+
+@pytest.mark.parametrize(
+    ("not_before", "expected"),
+    [
+        pytest.param(None, [utc(2026, 6, 1, h) for h in (7, 8, 9, 10)], id="whole-lookback"),
+        pytest.param(utc(2026, 6, 1, 8, 30), [utc(2026, 6, 1, h) for h in (9, 10)], id="not-before-file-change"),
+        pytest.param(utc(2026, 6, 1, 10, 5), [utc(2026, 6, 1, 10)], id="within-grace-despite-file-change"),
+    ],
+)
+def test_catch_up_fires(not_before: datetime | None, expected: list[datetime]) -> None:
+    now = utc(2026, 6, 1, 10, 20)
+    assert catch_up_fires(HOURLY, "UTC", now, grace_s=3600, lookback_s=4 * 3600, not_before=not_before) == expected
