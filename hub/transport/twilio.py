@@ -1,0 +1,197 @@
+"""TwilioTransport: Twilio's Messages API through the twilio package's async client (the only importer of twilio)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from hub import policy
+from hub.errors import ConfigError, SendError
+from hub.transport import Receipt
+from hub.webhooks import STATUS_PATH, public_callback_url
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.rendering import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+#: Per-send box the HTTP client fills with the response headers, so a 429's ``Retry-After`` reaches the
+#: classifier (``TwilioRestException`` does not carry headers). A ContextVar keeps concurrent sends apart.
+_RESPONSE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("twilio_response_headers", default=None)
+
+
+def request_was_sent(exc: BaseException) -> bool:
+    """False only when the failure happened before any byte of the request could reach Twilio.
+
+    Connection refused, DNS failure, TLS handshake failure and waiting too long for a connection all fail before
+    the request is written: safe to retry. Everything later (read timeout, reset, disconnect) is ambiguous.
+    """
+    return not isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | ConnectionRefusedError)
+
+
+def _form(data: dict[str, object] | None) -> list[tuple[str, str]]:
+    # Repeated keys for list values (MediaUrl), as Twilio expects.
+    pairs: list[tuple[str, str]] = []
+    for key, value in (data or {}).items():
+        if isinstance(value, list | tuple):
+            pairs.extend((key, str(v)) for v in value)
+        else:
+            pairs.append((key, str(value)))
+    return pairs
+
+
+class HubHttpClient(AsyncHttpClient):
+    """The twilio package's async HTTP seam, on one pooled aiohttp session sized for hundreds of calls in flight.
+
+    Unlike ``AsyncTwilioHttpClient`` it applies its timeout (that one drops it), skips per-request INFO logging
+    (costly at thousands of calls/s) and passes response headers to the transport.
+
+    Args:
+        timeout_s: connect and read timeout, seconds.
+        max_connections: connection pool size (concurrent requests), per event loop.
+    """
+
+    def __init__(self, *, timeout_s: float, max_connections: int = 512) -> None:
+        super().__init__(logger=log, is_async=True, timeout=timeout_s)
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _session_here(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            # A session belongs to one loop; a caller on another loop gets its own.
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=self.timeout, sock_connect=self.timeout, sock_read=self.timeout
+            )
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, keepalive_timeout=15)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+            self._loop = loop
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        session = self._session_here()
+        all_headers = dict(headers or {})
+        if auth is not None:
+            all_headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+        async with session.request(
+            method.upper(),
+            url,
+            params=params,
+            data=_form(data) if data is not None else None,
+            headers=all_headers,
+            allow_redirects=allow_redirects,
+        ) as resp:
+            text = await resp.text()
+            box = _RESPONSE_HEADERS.get()
+            if box is not None:
+                box.update((k.lower(), v) for k, v in resp.headers.items())
+            return Response(resp.status, text, resp.headers)
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+class TwilioTransport:
+    """Sends WhatsApp messages with ``messages.create_async``; many sends may be in flight on one loop.
+
+    Args:
+        settings: needs ``twilio.account_sid``, ``twilio.auth_token`` and ``twilio.from`` or
+            ``twilio.messaging_service_sid``; honours ``twilio.api_base_url`` and ``twilio.timeout_seconds``.
+        max_connections: HTTP connection pool size.
+
+    Raises:
+        ConfigError: credentials or sender missing.
+    """
+
+    name = "twilio"
+
+    def __init__(self, settings: Settings, *, max_connections: int = 512) -> None:
+        tw = settings.twilio
+        if not (tw.account_sid and tw.auth_token):
+            raise ConfigError("twilio.account_sid and twilio.auth_token are required for the twilio transport")
+        if not (tw.from_ or tw.messaging_service_sid):
+            raise ConfigError("twilio.from or twilio.messaging_service_sid is required for the twilio transport")
+        self._http = HubHttpClient(timeout_s=tw.timeout_seconds, max_connections=max_connections)
+        self._client = Client(tw.account_sid, tw.auth_token.reveal(), http_client=self._http)
+        if tw.api_base_url:
+            self._client.api.base_url = tw.api_base_url.rstrip("/")
+        self._messages = self._client.api.v2010.account.messages
+        self._service = tw.messaging_service_sid
+        self._from = None if tw.messaging_service_sid else _channel(tw.from_ or "")
+        self._status_callback = public_callback_url(settings.public_url, STATUS_PATH)
+
+    def create_params(self, msg: OutboundMessage, status_callback: str | None) -> dict[str, Any]:
+        """Keyword arguments for ``messages.create_async`` (exposed for tests)."""
+        kwargs: dict[str, Any] = {"to": _channel(msg.to), "status_callback": status_callback or self._status_callback}
+        if self._service:
+            kwargs["messaging_service_sid"] = self._service
+        else:
+            kwargs["from_"] = self._from
+        if msg.content_sid:
+            kwargs["content_sid"] = msg.content_sid
+            if msg.content_variables:
+                kwargs["content_variables"] = json.dumps(msg.content_variables, ensure_ascii=False)
+        if msg.body is not None:
+            kwargs["body"] = msg.body
+        if msg.media_url:
+            kwargs["media_url"] = list(msg.media_url)
+        return kwargs
+
+    async def send(self, msg: OutboundMessage, *, status_callback: str | None = None) -> Receipt:
+        """Create the message at Twilio; see ``hub.transport.Transport.send``."""
+        kwargs = self.create_params(msg, status_callback)
+        box: dict[str, str] = {}
+        token = _RESPONSE_HEADERS.set(box)
+        try:
+            created = await self._messages.create_async(**kwargs)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            retry_after = policy.parse_retry_after(box.get("retry-after"))
+            text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+            raise policy.send_error(
+                int(exc.status), exc.code, _clean(str(text)), to=msg.to, retry_after_ms=retry_after
+            ) from None
+        except SendError:
+            raise
+        except Exception as exc:
+            raise policy.classify(exc, to=msg.to, request_sent=request_was_sent(exc)) from exc
+        finally:
+            _RESPONSE_HEADERS.reset(token)
+        return Receipt(sid=str(created.sid), status=str(created.status or "queued"))
+
+    async def close(self) -> None:
+        await self._http.close()
+
+
+def _channel(address: str) -> str:
+    return address if address.startswith("whatsapp:") else f"whatsapp:{address}"
+
+
+def _clean(msg: str) -> str:
+    # twilio prefixes "Unable to create record: "; Twilio's own message is what operators search for.
+    return msg.removeprefix("Unable to create record: ")
+
+
+__all__ = ["HubHttpClient", "TwilioTransport", "request_was_sent"]
