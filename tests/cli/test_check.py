@@ -1,0 +1,95 @@
+"""``hub check`` through the real entry point: passes on the examples, names file and field on problems."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from cli_project import ROOT, Project
+from click.testing import Result
+
+GOOD = """\
+body: "Hi {{ first_name }}, use {{ code }}"
+vars: {code: SPRING}
+audience:
+  recipients:
+    - {phone: "+4915123456789", first_name: Ada}
+"""
+
+AUDIENCE = 'audience: {recipients: [{phone: "+4915123456789"}]}\n'
+
+
+def test_check_passes_on_the_example_campaigns(hub_in_repo: Callable[..., Result]) -> None:
+    result = hub_in_repo("check")
+    assert (result.exit_code, result.stdout) == (0, "3 campaigns OK\n")
+
+
+def test_installed_hub_check_passes_in_the_repository_root() -> None:
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "hub"), "check"], cwd=ROOT, capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "3 campaigns OK\n", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('body: "Hi {{ first_name "\n' + AUDIENCE, "campaigns/bad.yaml: body: Jinja syntax error (template line 1)"),
+        (
+            'content_sid: HX0123456789abcdef0123456789abcdef\ncontent_variables: {"1": "{% if %}"}\n' + AUDIENCE,
+            "campaigns/bad.yaml: content_variables.1: Jinja syntax error",
+        ),
+        ("template: broken.j2\n" + AUDIENCE, "campaigns/bad.yaml: template: Jinja syntax error (broken.j2, line 2)"),
+        (
+            GOOD + '    - {phone: "12", first_name: Bo}\n',
+            "campaigns/bad.yaml: audience.recipients[1].phone: invalid phone number '12'",
+        ),
+        (
+            GOOD + '    - {phone: "+4917612345678"}\n',
+            "campaigns/bad.yaml: audience.recipients[1]: recipient +4917612345678 "
+            "(campaigns/bad.yaml:audience.recipients[1]): body: missing variable 'first_name'",
+        ),
+        (GOOD + "colour: blue\n", "campaigns/bad.yaml:6: colour:"),
+        ('body: "Hi"\nschedule: {cron: "every monday"}\n' + AUDIENCE, "campaigns/bad.yaml:2: schedule.cron:"),
+    ],
+    ids=["body-syntax", "content-variable-syntax", "template-file-syntax", "phone", "missing-var", "unknown", "cron"],
+)
+def test_check_fails_naming_file_and_field(project: Project, text: str, expected: str) -> None:
+    project.write("templates/messages/broken.j2", "Hi\n{{ name }\n")
+    project.write("campaigns/good.yaml", GOOD)
+    project.write("campaigns/bad.yaml", text)
+    result = project.hub("check")
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stdout.startswith(expected)
+    assert result.stderr == "1 problem found\n"
+
+
+def test_check_prints_one_line_per_problem_across_files(project: Project) -> None:
+    project.write("campaigns/a.yaml", 'body: "{{ x "\n' + AUDIENCE)
+    project.write("campaigns/b.yaml", "body: 3\nenabled: maybe\n")
+    project.write("campaigns/c.yaml", GOOD)
+    result = project.hub("check")
+    lines = result.stdout.splitlines()
+    assert (result.exit_code, [line.split(":")[0] for line in lines]) == (1, ["campaigns/a.yaml", "campaigns/b.yaml"])
+
+
+def test_check_only_reads_the_paths_given(project: Project) -> None:
+    project.write("campaigns/bad.yaml", 'body: "{{ x "\n' + AUDIENCE)
+    good = project.write("campaigns/good.yaml", GOOD)
+    result = project.hub("check", str(good))
+    assert (result.exit_code, result.stdout) == (0, "1 campaign OK\n")
+
+
+def test_check_reads_only_the_header_of_a_csv_audience(project: Project) -> None:
+    project.write("audiences/people.csv", "phone,first_name\nnot-a-number,Ada\n")
+    project.write("campaigns/csv.yaml", 'body: "Hi {{ first_name }}"\naudience: {csv: audiences/people.csv}\n')
+    result = project.hub("check")
+    assert (result.exit_code, result.stdout) == (0, "1 campaign OK\n")
+
+
+def test_check_refuses_a_csv_audience_without_a_phone_column(project: Project) -> None:
+    project.write("audiences/people.csv", "mobile,first_name\n+4915123456789,Ada\n")
+    project.write("campaigns/csv.yaml", 'body: "Hi {{ first_name }}"\naudience: {csv: audiences/people.csv}\n')
+    result = project.hub("check")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("campaigns/csv.yaml:2: audience.csv:")
