@@ -10,6 +10,7 @@ from hub.cli.app import main
 _COMMANDS = [
     "hub.cli.check",
     "hub.cli.render",
+    "hub.cli.fake_twilio",
 ]
 
 for _name in _COMMANDS:
