@@ -1,0 +1,237 @@
+"""``hub render``: the dry run; every recipient's message exactly as it would be sent, nothing written or sent."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Literal
+
+import click
+import msgspec
+
+from hub.audience import AudienceProblem, Recipient, iter_audience
+from hub.campaigns.files import display_path, project_path
+from hub.campaigns.loader import find_campaign
+from hub.campaigns.spec import CampaignSpec
+from hub.cli.app import Context, main, pass_context
+from hub.config import Settings
+from hub.errors import CampaignError, InvalidPhoneError, RenderError
+from hub.phones import normalize_phone
+from hub.rendering import CompiledMessage, compile_message, render_message
+
+#: Show a progress bar from this many recipients on (only when stderr is a terminal and stdout is not).
+PROGRESS_FROM = 5_000
+_FLUSH_BYTES = 1 << 16
+
+
+class RenderLine(msgspec.Struct, omit_defaults=False):
+    """One line of ``hub render --json`` (SPEC §6)."""
+
+    to: str
+    status: Literal["ok", "rejected", "skipped"]
+    body: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+    error: str | None = None
+
+
+#: What happened to one recipient; a render error is sent as ``rejected`` but counted apart.
+Outcome = Literal["ok", "rejected", "skipped", "render_error"]
+
+
+@dataclass
+class Tally:
+    """What a dry run found, per outcome."""
+
+    rendered: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    render_errors: int = 0
+
+    @property
+    def failed(self) -> bool:
+        """Duplicates are skipped on purpose; invalid numbers and render errors would fail a real send."""
+        return bool(self.rejected or self.render_errors)
+
+    def summary(self) -> str:
+        return (
+            f"rendered {self.rendered}, rejected {self.rejected} (invalid numbers), "
+            f"skipped {self.skipped} (duplicates), render errors {self.render_errors}"
+        )
+
+
+def dry_run(
+    spec: CampaignSpec, settings: Settings, *, to: str | None, limit: int | None
+) -> Iterator[tuple[Outcome, RenderLine]]:
+    """Render a campaign's audience, one line per recipient, through the same renderer as a real send.
+
+    Args:
+        spec: the campaign.
+        settings: the project settings.
+        to: only the recipient with this E.164 number (already normalised), or None for all.
+        limit: stop after this many recipients, or None.
+
+    Raises:
+        CampaignError: a template does not compile.
+    """
+    compiled = compile_message(spec.message, settings, name=spec.name, source=display_path(spec.source, settings))
+    count = 0
+    for item in iter_audience(spec, settings):
+        if limit is not None and count >= limit:
+            return
+        if isinstance(item, AudienceProblem):
+            if to is not None and _normalized(item.raw, settings) != to:
+                continue
+            count += 1
+            line = RenderLine(to=item.raw, status=item.status, error=f"{item.source}: {item.reason}")
+            yield item.status, line
+            continue
+        if to is not None and item.phone != to:
+            continue
+        count += 1
+        yield _render(compiled, item)
+
+
+def _render(compiled: CompiledMessage, recipient: Recipient) -> tuple[Outcome, RenderLine]:
+    try:
+        message = render_message(compiled, recipient)
+    except RenderError as exc:
+        return "render_error", RenderLine(to=recipient.phone, status="rejected", error=str(exc))
+    return "ok", RenderLine(
+        to=message.to,
+        status="ok",
+        body=message.body,
+        content_sid=message.content_sid,
+        content_variables=message.content_variables,
+        media_url=message.media_url,
+    )
+
+
+def _normalized(raw: str, settings: Settings) -> str | None:
+    try:
+        return normalize_phone(raw, settings.phones.default_region)
+    except InvalidPhoneError:
+        return None
+
+
+def _count(outcome: Outcome, tally: Tally) -> None:
+    if outcome == "ok":
+        tally.rendered += 1
+    elif outcome == "skipped":
+        tally.skipped += 1
+    elif outcome == "render_error":
+        tally.render_errors += 1
+    else:
+        tally.rejected += 1
+
+
+def write_json(lines: Iterable[tuple[Outcome, RenderLine]], out: IO[bytes], tally: Tally) -> None:
+    """Write one JSON object per line, buffered (a million lines must not mean a million writes)."""
+    encoder = msgspec.json.Encoder()
+    buffer = bytearray()
+    for outcome, item in lines:
+        _count(outcome, tally)
+        encoder.encode_into(item, buffer, -1)
+        buffer += b"\n"
+        if len(buffer) >= _FLUSH_BYTES:
+            out.write(buffer)
+            buffer.clear()
+    out.write(buffer)
+    out.flush()
+
+
+def write_human(lines: Iterable[tuple[Outcome, RenderLine]], tally: Tally) -> None:
+    """Print each message as a person reviews it: the number, then what they would receive."""
+    for outcome, item in lines:
+        _count(outcome, tally)
+        if outcome == "skipped":
+            click.echo(f"- skipped {item.to}: {item.error}\n")
+            continue
+        if outcome != "ok":
+            click.echo(f"✗ {outcome.replace('_', ' ')} {item.to}: {item.error}\n")
+            continue
+        click.echo(f"to {item.to}")
+        if item.body is not None:
+            click.echo("  body: " + "\n".join(("        " + line).rstrip() for line in item.body.split("\n")).lstrip())
+        if item.content_sid is not None:
+            click.echo(f"  content_sid: {item.content_sid}")
+            for key, value in (item.content_variables or {}).items():
+                click.echo(f"  {{{{{key}}}}}: {value}")
+        for url in item.media_url:
+            click.echo(f"  media: {url}")
+        click.echo("")
+
+
+def _with_progress(lines: Iterator[tuple[Outcome, RenderLine]], total: int) -> Iterator[tuple[Outcome, RenderLine]]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("render", total=total)
+        for done, item in enumerate(lines, 1):
+            yield item
+            if done % 1000 == 0:  # a refresh per line would cost more than the rendering
+                progress.update(task, completed=done)
+
+
+def _audience_size(spec: CampaignSpec, settings: Settings) -> int:
+    """Recipients in the campaign, counting CSV lines without parsing them (a fast over-estimate)."""
+    size = len(spec.audience.recipients)
+    if spec.audience.csv:
+        with project_path(settings, spec.audience.csv).open("rb") as handle:
+            size += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+    return max(size, 0)
+
+
+@main.command()
+@click.argument("campaign")
+@click.option("--to", "to", metavar="PHONE", help="Render only the recipient with this number (any format).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Stop after N recipients.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per recipient and line on stdout.")
+@pass_context
+def render(ctx: Context, campaign: str, to: str | None, limit: int | None, as_json: bool) -> None:
+    """Dry run: render CAMPAIGN's messages exactly as they would be sent; write and send nothing.
+
+    CAMPAIGN is a campaign name or the path of its YAML file. Each recipient is listed with its message
+    (body, or content_sid and variables, and media), or why it would be rejected (invalid number, render
+    error) or skipped (duplicate). A summary follows (on stderr with --json). Exits 1 when any recipient
+    would be rejected; duplicates alone are not failures.
+    """
+    settings = ctx.settings
+    try:
+        spec = find_campaign(settings, campaign)
+    except CampaignError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    target = None
+    if to is not None:
+        try:
+            target = normalize_phone(to, settings.phones.default_region)
+        except InvalidPhoneError as exc:
+            raise click.BadParameter(str(exc), param_hint="--to") from None
+    try:
+        lines = dry_run(spec, settings, to=target, limit=limit)
+        if sys.stderr.isatty() and not sys.stdout.isatty():
+            total = _audience_size(spec, settings)
+            if total >= PROGRESS_FROM:
+                lines = _with_progress(lines, min(total, limit) if limit else total)
+        tally = Tally()
+        if as_json:
+            write_json(lines, sys.stdout.buffer, tally)
+        else:
+            write_human(lines, tally)
+    except CampaignError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if target is not None and tally == Tally():
+        click.echo(f"error: {spec.name} has no recipient {target}", err=True)
+        sys.exit(1)
+    click.echo(tally.summary(), err=as_json)
+    if tally.failed:
+        sys.exit(1)
+
+
+__all__ = ["RenderLine", "Tally", "dry_run", "write_json"]
