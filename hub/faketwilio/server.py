@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class FakeTwilio:
         self.recorder = Recorder()
         self.callbacks = CallbackPoster(lambda: max(self.config.callback_delay_ms, 0) / 1000)
         self._rng = rng or random.Random()
+        self._closing = asyncio.Event()  # set at shutdown: hung creates give up so the server stops at once
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
@@ -87,11 +89,15 @@ class FakeTwilio:
         app.router.add_post("/_fake/config", self.set_config)
         app.router.add_get("/_fake/config", self.get_config)
         app.on_startup.append(self._start)
+        app.on_shutdown.append(self._shutdown)
         app.on_cleanup.append(self._stop)
         return app
 
     async def _start(self, _app: web.Application) -> None:
         await self.callbacks.start()
+
+    async def _shutdown(self, _app: web.Application) -> None:
+        self._closing.set()
 
     async def _stop(self, _app: web.Application) -> None:
         await self.callbacks.stop()
@@ -134,7 +140,8 @@ class FakeTwilio:
             return self._error(decision.http_status, decision.code, decision.message, decision.retry_after_s)
         message = self._accept(account_sid, form, decision, creds[1])
         if decision.kind == "hang":
-            await asyncio.sleep(cfg.hang_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), cfg.hang_s)
         elif decision.kind == "drop":
             if request.transport is not None:
                 request.transport.abort()
