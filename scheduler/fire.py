@@ -1,0 +1,178 @@
+"""Firing a campaign: one scheduled fire makes at most one run, written to the database before anything is enqueued."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from hub.campaigns.spec import CampaignSpec
+from hub.config import Settings
+from hub.status import RunState
+from scheduler.budget import expires_at
+from scheduler.plan import as_utc, catch_up_fires, fire_key, misfire_decision, schedule_zone
+
+__all__ = ["Clock", "FireOutcome", "Firer", "StartRun", "utc_now"]
+
+log = logging.getLogger(__name__)
+
+#: Enqueues the fan-out of a run (``actors.fan_out.fan_out_run.send``); must not block on the fan-out itself.
+StartRun = Callable[[int], Any]
+#: The current instant, aware (injected in tests).
+Clock = Callable[[], datetime]
+
+#: How far back a starting scheduler looks for fires nobody recorded (they become ``missed`` runs).
+DEFAULT_LOOKBACK_S = 24 * 3600
+#: Scheduled runs examined per due sweep.
+DUE_RUNS_LIMIT = 500
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+class FireOutcome(NamedTuple):
+    """What one fire did: ``created`` is False when another scheduler (or an earlier start) already had the run."""
+
+    campaign: str
+    fire_key: str
+    run_id: int
+    created: bool
+    state: RunState
+
+
+def _store() -> Any:
+    # Imported late: the store binds Piccolo tables to an engine, which `hub check` and the pure tests never need.
+    from hub.store import queries
+
+    return queries
+
+
+def _run_sync(coro: Any) -> Any:
+    from hub.store.db import run_sync
+
+    return run_sync(coro)
+
+
+class Firer:
+    """The scheduler's only way to start a campaign run: :meth:`fire`, shared by live fires, catch-up and tests.
+
+    Args:
+        settings: ``timezone`` (default schedule zone) and ``scheduler.misfire_grace_seconds``.
+        clock: the current instant.
+        start_run: enqueues the fan-out of a created run.
+    """
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now, start_run: StartRun) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.start_run = start_run
+        self.grace_s = settings.scheduler.misfire_grace_seconds
+
+    def fire(self, campaign: CampaignSpec, scheduled_time: datetime) -> FireOutcome:
+        """Record the run of ``campaign``'s fire at ``scheduled_time`` exactly once, then enqueue its fan-out.
+
+        Late by more than the misfire grace, the run is recorded as ``missed`` and nothing is enqueued. The
+        unique ``(campaign, fire_key)`` in the database makes a second call for the same fire (another
+        scheduler process, a restart, the fall-back hour's repeat) find the run and do nothing.
+
+        Args:
+            campaign: the campaign (must have a ``schedule``).
+            scheduled_time: the fire's scheduled instant.
+        """
+        if campaign.schedule is None:
+            raise ValueError(f"campaign {campaign.name!r} has no schedule")
+        tz = schedule_zone(campaign.schedule, self.settings.timezone)
+        key = fire_key(scheduled_time, tz)
+        scheduled = as_utc(scheduled_time)
+        now = as_utc(self.clock())
+        decision = misfire_decision(scheduled, now, self.grace_s)
+        state = RunState.RUNNING if decision == "run" else RunState.MISSED
+        run, created = _run_sync(
+            _store().create_run(
+                campaign=campaign.name,
+                kind="campaign",
+                trigger="schedule",
+                fire_key=key,
+                state=state,
+                scheduled_at=scheduled,
+                expires_at=expires_at(now, campaign.expires_after, campaign.valid_until, tz=tz)
+                if state is RunState.RUNNING
+                else None,
+                meta=_run_meta(campaign, scheduled, tz),
+                now=now,
+            )
+        )
+        if created and state is RunState.RUNNING:
+            log.info("campaign %r fired for %s: run %d started", campaign.name, key, run.id)
+            self.start_run(run.id)
+        elif created:
+            late_s = (now - scheduled).total_seconds()
+            log.warning(
+                "campaign %r missed its fire at %s (%.0f s late): run %d recorded", campaign.name, key, late_s, run.id
+            )
+        else:
+            log.debug("campaign %r fire %s already has run %d", campaign.name, key, run.id)
+        return FireOutcome(campaign.name, key, run.id, created, RunState(run.state))
+
+    def catch_up(
+        self,
+        specs: Iterable[CampaignSpec],
+        *,
+        lookback_s: float = DEFAULT_LOOKBACK_S,
+        not_before: Mapping[str, datetime] | None = None,
+    ) -> list[FireOutcome]:
+        """Account for fires that passed while no scheduler ran: within grace they run once, older ones are missed.
+
+        Args:
+            specs: the campaigns (disabled and unscheduled ones are passed over).
+            lookback_s: how far back to look for unrecorded fires.
+            not_before: per campaign, when its file last changed: older fires beyond grace are not recorded.
+        """
+        now = self.clock()
+        outcomes: list[FireOutcome] = []
+        for spec in specs:
+            if not spec.enabled or spec.schedule is None:
+                continue
+            fires = catch_up_fires(
+                spec.schedule,
+                self.settings.timezone,
+                now,
+                grace_s=self.grace_s,
+                lookback_s=lookback_s,
+                not_before=(not_before or {}).get(spec.name),
+            )
+            outcomes.extend(self.fire(spec, moment) for moment in fires)
+        return outcomes
+
+    def start_due_runs(self) -> list[int]:
+        """Start runs created as ``scheduled`` (``hub send --at``, the API's ``send_at``) once they are due.
+
+        Each is moved to ``running`` by compare-and-set, so only one scheduler enqueues its fan-out.
+
+        Returns:
+            The ids of the runs this call started.
+        """
+        store = _store()
+        now = as_utc(self.clock())
+        runs = _run_sync(store.list_runs(states=[RunState.SCHEDULED], limit=DUE_RUNS_LIMIT))
+        started: list[int] = []
+        for run in sorted(runs, key=lambda r: r.id):
+            if run.scheduled_at is not None and as_utc(run.scheduled_at) > now:
+                continue
+            moved = _run_sync(store.set_run_state(run.id, RunState.RUNNING, from_states=[RunState.SCHEDULED], now=now))
+            if moved is not None:
+                log.info("run %d is due: started", run.id)
+                self.start_run(run.id)
+                started.append(run.id)
+        return started
+
+
+def _run_meta(campaign: CampaignSpec, scheduled: datetime, tz: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"fire_time": scheduled.isoformat(), "timezone": tz, "source": str(campaign.source)}
+    window = campaign.schedule.send_window if campaign.schedule else None
+    if window is not None:
+        meta["send_window"] = {"start": window.start, "end": window.end}
+    return meta
