@@ -14,6 +14,9 @@ from hub.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Database fixtures (sqlite_settings, pg_settings, db_settings); tests/ is on sys.path (rootdir conftest).
+pytest_plugins = ["db_fixtures"]
+
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:

@@ -11,6 +11,7 @@ _COMMANDS = [
     "hub.cli.check",
     "hub.cli.render",
     "hub.cli.fake_twilio",
+    "hub.cli.db",
 ]
 
 for _name in _COMMANDS:

@@ -1,0 +1,1 @@
+"""The ledger: Piccolo tables, migrations, and the one store module (:mod:`hub.store.queries`)."""

@@ -1,0 +1,129 @@
+"""Contacts (opt-out, 24 h window), inbound messages, and API idempotency keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from hub.store.records import ContactRecord, IdempotencyRecord, InboundRecord
+from hub.store.rows import chunks, loads, utc, when
+from hub.store.tables import Contact, IdempotencyKey, InboundMessage
+
+#: Phones per ``IN (...)`` lookup.
+_LOOKUP_CHUNK = 1000
+
+
+def _contact(row: dict[str, Any]) -> ContactRecord:
+    return ContactRecord(
+        phone=row["phone"],
+        opted_out_at=utc(row["opted_out_at"]),
+        opt_out_source=row["opt_out_source"],
+        last_inbound_at=utc(row["last_inbound_at"]),
+        updated_at=when(row["updated_at"]),
+    )
+
+
+async def get_contact(phone: str) -> ContactRecord | None:
+    """What we know about ``phone`` (E.164), or None."""
+    row = await Contact.select().where(Contact.phone == phone).first()
+    return _contact(row) if row else None
+
+
+async def _upsert(phone: str, values: dict[Any, Any]) -> ContactRecord:
+    row = Contact(phone=phone, **{column._meta.name: value for column, value in values.items()})
+    rows = (
+        await Contact.insert(row)
+        .on_conflict(target=Contact.phone, action="DO UPDATE", values=list(values))
+        .returning(*Contact.all_columns())
+    )
+    return _contact(rows[0])
+
+
+async def set_opt_out(phone: str, source: str, at: datetime | None = None) -> ContactRecord:
+    """Opt ``phone`` out (``source``: ``keyword``, ``twilio``, ``api``...). Later sends to it are skipped."""
+    at = when(at)
+    return await _upsert(phone, {Contact.opted_out_at: at, Contact.opt_out_source: source, Contact.updated_at: at})
+
+
+async def set_opt_in(phone: str, at: datetime | None = None) -> ContactRecord:
+    """Clear an opt-out of ``phone``."""
+    return await _upsert(
+        phone, {Contact.opted_out_at: None, Contact.opt_out_source: None, Contact.updated_at: when(at)}
+    )
+
+
+async def opted_out(phones: Iterable[str]) -> set[str]:
+    """The subset of ``phones`` that opted out."""
+    wanted = sorted(set(phones))
+    found: set[str] = set()
+    for chunk in chunks(wanted, _LOOKUP_CHUNK):
+        rows = await Contact.select(Contact.phone).where(
+            Contact.phone.is_in(list(chunk)) & Contact.opted_out_at.is_not_null()
+        )
+        found.update(row["phone"] for row in rows)
+    return found
+
+
+async def record_inbound(message: InboundRecord) -> bool:
+    """Store an inbound message and open the sender's 24 h window (``last_inbound_at``).
+
+    Returns:
+        False when this sid was already stored (a redelivered webhook); the window is still updated.
+    """
+    received = when(message.received_at)
+    rows = (
+        await InboundMessage.insert(
+            InboundMessage(
+                sid=message.sid,
+                from_phone=message.from_phone,
+                to=message.to,
+                body=message.body,
+                payload=dict(message.payload),
+                received_at=received,
+            )
+        )
+        .on_conflict(target=InboundMessage.sid, action="DO NOTHING")
+        .returning(InboundMessage.id)
+    )
+    current = await get_contact(message.from_phone)
+    if current is None or current.last_inbound_at is None or current.last_inbound_at < received:
+        await _upsert(message.from_phone, {Contact.last_inbound_at: received, Contact.updated_at: received})
+    return bool(rows)
+
+
+def _idempotency(row: dict[str, Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        key=row["key"],
+        request_hash=row["request_hash"],
+        response=loads(row["response"]),
+        created_at=when(row["created_at"]),
+    )
+
+
+async def get_idempotent(key: str) -> IdempotencyRecord | None:
+    """The response stored for ``key``, or None."""
+    row = await IdempotencyKey.select().where(IdempotencyKey.key == key).first()
+    return _idempotency(row) if row else None
+
+
+async def put_idempotent(key: str, request_hash: str, response: Any, at: datetime | None = None) -> IdempotencyRecord:
+    """Store the first response for ``key``; when another caller stored one first, return theirs.
+
+    Returns:
+        The stored record: compare its ``request_hash`` (a different body with the same key is a
+        conflict) and return its ``response``.
+    """
+    rows = (
+        await IdempotencyKey.insert(
+            IdempotencyKey(key=key, request_hash=request_hash, response=response, created_at=when(at))
+        )
+        .on_conflict(target=IdempotencyKey.key, action="DO NOTHING")
+        .returning(*IdempotencyKey.all_columns())
+    )
+    if rows:
+        return _idempotency(rows[0])
+    stored = await get_idempotent(key)
+    if stored is None:  # only if the winner was deleted in between
+        raise RuntimeError(f"idempotency key {key!r} conflicted but cannot be found")
+    return stored

@@ -1,0 +1,188 @@
+"""Status events: store every report, dedupe it, and apply it to its message through the monotonic rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from hub.status import FINAL, MessageStatus, advance, from_twilio
+from hub.store.records import StatusEventRecord, StatusUpdate
+from hub.store.rows import event_record, utc, when
+from hub.store.tables import Message, StatusEvent
+
+S = MessageStatus
+#: How often a compare-and-set of a message status is retried when another writer moved it first.
+_CAS_ATTEMPTS = 8
+
+
+class Outcome(StrEnum):
+    """What :func:`apply_status` did with a report."""
+
+    APPLIED = "applied"  # the message moved to a new status
+    RECORDED = "recorded"  # kept in the history; the status did not move (late, out of order, or unknown word)
+    DUPLICATE = "duplicate"  # the same report was seen before; nothing stored
+    PARKED = "parked"  # no message has this sid yet; applied when the worker stores it
+
+
+async def record_event(
+    *,
+    message_id: int | None,
+    sid: str | None,
+    status: str,
+    source: str,
+    applied: bool,
+    at: datetime | None = None,
+    error_code: int | None = None,
+    error_message: str | None = None,
+    dedupe_key: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int | None:
+    """Insert one history event.
+
+    Returns:
+        Its id, or None when ``dedupe_key`` was already stored (a duplicate).
+    """
+    rows = (
+        await StatusEvent.insert(
+            StatusEvent(
+                message=message_id,
+                sid=sid,
+                status=status,
+                error_code=error_code,
+                error_message=error_message,
+                source=source,
+                dedupe_key=dedupe_key,
+                payload=payload or {},
+                applied=applied,
+                at=when(at),
+            )
+        )
+        .on_conflict(target=StatusEvent.dedupe_key, action="DO NOTHING")
+        .returning(StatusEvent.id)
+    )
+    return rows[0]["id"] if rows else None
+
+
+def _changes(new: MessageStatus, update: StatusUpdate) -> dict[Any, Any]:
+    at = when(update.at)
+    values: dict[Any, Any] = {Message.status: new.value, Message.updated_at: at}
+    if new == S.DELIVERED:
+        values[Message.delivered_at] = at
+    elif new == S.READ:
+        values[Message.read_at] = at
+    if new in {S.FAILED, S.UNDELIVERED}:
+        values[Message.error_code] = update.error_code
+        values[Message.error_message] = update.error_message
+    if new in FINAL:
+        values[Message.finished_at] = at
+    return values
+
+
+async def apply_to_message(
+    message_id: int, status: MessageStatus, current: MessageStatus, update: StatusUpdate
+) -> bool:
+    """Advance one message by a reported status with compare-and-set; True when its status moved.
+
+    Safe under concurrent reports: each attempt only writes if the status is still the one it read.
+    A ``read`` after ``delivered`` stamps ``read_at`` even though ``delivered`` was already final.
+    """
+    for _ in range(_CAS_ATTEMPTS):
+        new = advance(current, status)
+        if new == current:
+            return False
+        rows = (
+            await Message.update(_changes(new, update))
+            .where((Message.id == message_id) & (Message.status == current.value))
+            .returning(Message.status)
+        )
+        if rows:
+            return True
+        row = await Message.select(Message.status).where(Message.id == message_id).first()
+        if row is None:
+            return False
+        current = MessageStatus(row["status"])
+    return False
+
+
+async def _apply_event(event_id: int, message_id: int, current: MessageStatus, update: StatusUpdate) -> Outcome:
+    reported = from_twilio(update.status)
+    moved = reported is not None and await apply_to_message(message_id, reported, current, update)
+    await StatusEvent.update({StatusEvent.message: message_id, StatusEvent.applied: moved}).where(
+        StatusEvent.id == event_id
+    )
+    return Outcome.APPLIED if moved else Outcome.RECORDED
+
+
+async def apply_status(update: StatusUpdate) -> str:
+    """Store a status report and apply it to its message, monotonically.
+
+    The event is stored first (deduplicated on ``update.effective_dedupe_key``) and the message is
+    looked up by sid after, so a report racing with :func:`hub.store.ledger.mark_submitted` is either
+    applied here or picked up there; applying twice is harmless.
+
+    Returns:
+        ``"applied"``, ``"recorded"`` (kept in history, status unchanged: late, out of order, or a
+        status we do not track), ``"duplicate"`` (seen before, nothing stored) or ``"parked"`` (no
+        message has this sid yet).
+    """
+    event_id = await record_event(
+        message_id=None,
+        sid=update.sid,
+        status=update.status.strip().lower(),
+        source=update.source,
+        applied=False,
+        at=update.at,
+        error_code=update.error_code,
+        error_message=update.error_message,
+        dedupe_key=update.effective_dedupe_key,
+        payload=dict(update.payload),
+    )
+    if event_id is None:
+        return Outcome.DUPLICATE.value
+    row = await Message.select(Message.id, Message.status).where(Message.sid == update.sid).first()
+    if row is None:
+        return Outcome.PARKED.value
+    return (await _apply_event(event_id, row["id"], MessageStatus(row["status"]), update)).value
+
+
+async def apply_parked(message_id: int, sid: str) -> int:
+    """Apply the reports that arrived for ``sid`` before the message stored it, oldest first.
+
+    Returns:
+        How many parked events were applied (moved the status).
+    """
+    parked = (
+        await StatusEvent.select()
+        .where((StatusEvent.sid == sid) & StatusEvent.message.is_null())
+        .order_by(StatusEvent.id)
+        .output(load_json=True)
+    )
+    moved = 0
+    for row in parked:
+        current = await Message.select(Message.status).where(Message.id == message_id).first()
+        if current is None:
+            return moved
+        update = StatusUpdate(
+            sid=sid,
+            status=row["status"],
+            at=utc(row["at"]) or when(None),
+            source=row["source"],
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+        )
+        outcome = await _apply_event(row["id"], message_id, MessageStatus(current["status"]), update)
+        moved += outcome == Outcome.APPLIED
+    return moved
+
+
+async def history(message_id: int) -> list[StatusEventRecord]:
+    """Every event of a message, oldest first."""
+    rows = (
+        await StatusEvent.select()
+        .where(StatusEvent.message == message_id)
+        .order_by(StatusEvent.at)
+        .order_by(StatusEvent.id)
+        .output(load_json=True)
+    )
+    return [event_record(row) for row in rows]

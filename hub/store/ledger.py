@@ -1,0 +1,249 @@
+"""The ledger's write path: insert rows in bulk, claim one for sending, and record what the send did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from hub.status import FINAL, MessageStatus, advance, from_twilio
+from hub.store.events import apply_parked, record_event
+from hub.store.records import MessageRecord, NewMessage
+from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
+from hub.store.runs import HELD_RUN_STATES
+from hub.store.tables import Message, Run
+
+S = MessageStatus
+
+
+def _row(run_id: int, new: NewMessage, at: datetime) -> Message:
+    status = MessageStatus(new.status)
+    return Message(
+        run=run_id,
+        step=new.step,
+        recipient=new.recipient,
+        body=new.body,
+        content_sid=new.content_sid,
+        content_variables=new.content_variables,
+        media_url=list(new.media_url),
+        status=status.value,
+        error_code=new.error_code,
+        error_message=new.error_message,
+        attempts=0,
+        send_at=utc(new.send_at),
+        created_at=at,
+        updated_at=at,
+        finished_at=at if status in FINAL else None,
+        meta=new.meta,
+    )
+
+
+async def insert_messages(run_id: int, rows: Sequence[NewMessage], *, now: datetime | None = None) -> list[int]:
+    """Write ledger rows in bulk; a row whose ``(run, recipient, step)`` exists is left alone.
+
+    Statements are chunked so that rows x columns stays within asyncpg's 32,767 bind parameters.
+
+    Args:
+        run_id: the run the rows belong to.
+        rows: the rows; ``rejected`` / ``skipped`` rows are stored with their reason and never sent.
+        now: creation time (UTC).
+
+    Returns:
+        Ids of the newly inserted ``pending`` rows, ascending: exactly the rows to enqueue. Re-running
+        the same rows returns [].
+    """
+    at = when(now)
+    per_statement = max(1, MAX_BIND_PARAMS // len(Message.all_columns()))
+    pending: list[int] = []
+    for chunk in chunks(rows, per_statement):
+        inserted = (
+            await Message.insert(*(_row(run_id, new, at) for new in chunk))
+            .on_conflict(target=(Message.run, Message.recipient, Message.step), action="DO NOTHING")
+            .returning(Message.id, Message.status)
+        )
+        pending.extend(row["id"] for row in inserted if row["status"] == S.PENDING.value)
+    return sorted(pending)
+
+
+def _held_runs(now: datetime) -> Any:
+    # Paused or canceled runs, and runs past their expiry, hold their owed rows.
+    return Run.select(Run.id).where(Run.state.is_in(list(HELD_RUN_STATES)) | (Run.expires_at <= now))
+
+
+def due_condition(now: datetime) -> Any:
+    """Where-clause of owed rows that may be sent at ``now`` (pending, due, run not held)."""
+    return (
+        (Message.status == S.PENDING.value)
+        & (Message.send_at.is_null() | (Message.send_at <= now))
+        & (Message.next_attempt_at.is_null() | (Message.next_attempt_at <= now))
+        & Message.run.not_in(_held_runs(now))
+    )
+
+
+async def claim_for_send(message_id: int, now: datetime | None = None) -> MessageRecord | None:
+    """Atomically move a due ``pending`` row to ``sending`` (attempts + 1, ``claimed_at``).
+
+    The only way into ``sending``: of any number of concurrent callers, one gets the row.
+
+    Returns:
+        The claimed row, or None: not pending (claimed, sent, canceled...), not due yet
+        (``send_at`` / ``next_attempt_at`` in the future), or its run is paused, canceled or expired.
+    """
+    at = when(now)
+    rows = (
+        await Message.update(
+            {
+                Message.status: S.SENDING.value,
+                Message.attempts: Message.attempts + 1,
+                Message.claimed_at: at,
+                Message.updated_at: at,
+            }
+        )
+        .where((Message.id == message_id) & due_condition(at))
+        .returning(*Message.all_columns())
+    )
+    return message_record(rows[0]) if rows else None
+
+
+async def mark_submitted(
+    message_id: int,
+    sid: str,
+    twilio_status: str = "queued",
+    *,
+    now: datetime | None = None,
+    source: str = "worker",
+) -> MessageRecord | None:
+    """Record that Twilio took the message: its sid and the status Twilio returned; stamps ``sent_at``.
+
+    Accepted from ``sending`` and from ``unknown`` (a slow worker reporting after the sweeper gave up).
+    Status reports that arrived before the sid was stored are applied afterwards.
+
+    Returns:
+        The row after every parked report was applied, or None when the row was in neither state.
+    """
+    at = when(now)
+    reported = from_twilio(twilio_status) or S.ACCEPTED
+    row = None
+    for current in (S.SENDING, S.UNKNOWN):
+        new = advance(current, reported)
+        rows = (
+            await Message.update(
+                {
+                    Message.sid: sid,
+                    Message.status: new.value,
+                    Message.sent_at: at,
+                    Message.updated_at: at,
+                    Message.finished_at: at if new in FINAL else None,
+                }
+            )
+            .where((Message.id == message_id) & (Message.status == current.value))
+            .returning(*Message.all_columns())
+        )
+        if rows:
+            row = rows[0]
+            break
+    if row is None:
+        return None
+    await record_event(message_id=message_id, sid=sid, status=reported.value, source=source, applied=True, at=at)
+    if await apply_parked(message_id, sid):
+        row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+    return message_record(row)
+
+
+async def release_for_retry(
+    message_id: int,
+    *,
+    next_attempt_at: datetime,
+    error_code: int | None = None,
+    error_message: str | None = None,
+    now: datetime | None = None,
+) -> MessageRecord | None:
+    """Put a claimed row back to ``pending`` after a transient failure, not due before ``next_attempt_at``.
+
+    Returns:
+        The row, or None when it was not ``sending``.
+    """
+    at = when(now)
+    rows = (
+        await Message.update(
+            {
+                Message.status: S.PENDING.value,
+                Message.next_attempt_at: utc(next_attempt_at),
+                Message.error_code: error_code,
+                Message.error_message: error_message,
+                Message.updated_at: at,
+            }
+        )
+        .where((Message.id == message_id) & (Message.status == S.SENDING.value))
+        .returning(*Message.all_columns())
+    )
+    if not rows:
+        return None
+    await record_event(
+        message_id=message_id,
+        sid=None,
+        status="retry",
+        source="worker",
+        applied=True,
+        at=at,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    return message_record(rows[0])
+
+
+async def mark_final(
+    message_id: int,
+    status: MessageStatus,
+    *,
+    error_code: int | None = None,
+    error_message: str | None = None,
+    from_states: Iterable[MessageStatus] = (S.SENDING,),
+    source: str = "worker",
+    now: datetime | None = None,
+) -> MessageRecord | None:
+    """End a row without (or after an unclear) hand-over to Twilio: failed, skipped, unknown, canceled...
+
+    Args:
+        message_id: the row.
+        status: the new status (``unknown`` too, though it is not final: it is never re-sent blindly).
+        error_code: Twilio error code, when there is one.
+        error_message: the reason, shown in the API.
+        from_states: compare-and-set: only rows in one of these states move.
+        source: who decided (``worker``, ``sweeper``, ``api``).
+        now: time of the change (UTC).
+
+    Returns:
+        The row, or None when it was not in ``from_states``.
+    """
+    at = when(now)
+    status = MessageStatus(status)
+    allowed = [MessageStatus(s).value for s in from_states]
+    if not allowed:
+        return None
+    rows = (
+        await Message.update(
+            {
+                Message.status: status.value,
+                Message.error_code: error_code,
+                Message.error_message: error_message,
+                Message.updated_at: at,
+                Message.finished_at: at if status in FINAL else None,
+            }
+        )
+        .where((Message.id == message_id) & Message.status.is_in(allowed))
+        .returning(*Message.all_columns())
+    )
+    if not rows:
+        return None
+    await record_event(
+        message_id=message_id,
+        sid=rows[0]["sid"],
+        status=status.value,
+        source=source,
+        applied=True,
+        at=at,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    return message_record(rows[0])

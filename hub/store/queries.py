@@ -1,0 +1,81 @@
+"""The store: every database read and write the rest of the hub may make (async; returns plain records).
+
+Call :func:`hub.store.db.connect` first (or :func:`hub.store.db.run_sync` from sync code).
+"""
+
+from __future__ import annotations
+
+from hub.store.contacts import (
+    get_contact,
+    get_idempotent,
+    opted_out,
+    put_idempotent,
+    record_inbound,
+    set_opt_in,
+    set_opt_out,
+)
+from hub.store.events import Outcome, apply_status, history
+from hub.store.ledger import claim_for_send, insert_messages, mark_final, mark_submitted, release_for_retry
+from hub.store.reads import get_message, list_messages, run_counts, run_progress
+from hub.store.records import (
+    ContactRecord,
+    IdempotencyRecord,
+    InboundRecord,
+    MessageRecord,
+    NewMessage,
+    RunProgress,
+    RunRecord,
+    StatusEventRecord,
+    StatusUpdate,
+)
+from hub.store.runs import (
+    cancel_run,
+    create_run,
+    finish_if_done,
+    get_run,
+    list_runs,
+    set_run_state,
+    update_checkpoint,
+)
+from hub.store.sweeps import due_message_ids, expire_messages, stale_sending
+
+__all__ = [
+    "ContactRecord",
+    "IdempotencyRecord",
+    "InboundRecord",
+    "MessageRecord",
+    "NewMessage",
+    "Outcome",
+    "RunProgress",
+    "RunRecord",
+    "StatusEventRecord",
+    "StatusUpdate",
+    "apply_status",
+    "cancel_run",
+    "claim_for_send",
+    "create_run",
+    "due_message_ids",
+    "expire_messages",
+    "finish_if_done",
+    "get_contact",
+    "get_idempotent",
+    "get_message",
+    "get_run",
+    "history",
+    "insert_messages",
+    "list_messages",
+    "list_runs",
+    "mark_final",
+    "mark_submitted",
+    "opted_out",
+    "put_idempotent",
+    "record_inbound",
+    "release_for_retry",
+    "run_counts",
+    "run_progress",
+    "set_opt_in",
+    "set_opt_out",
+    "set_run_state",
+    "stale_sending",
+    "update_checkpoint",
+]

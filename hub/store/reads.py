@@ -1,0 +1,135 @@
+"""Reads for the API and the CLI: one message with its history, filtered pages, per-run counts and progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from piccolo.query.functions.aggregate import Count
+
+from hub.status import MessageStatus
+from hub.store.events import history
+from hub.store.records import MessageRecord, RunProgress
+from hub.store.rows import message_record, utc, when
+from hub.store.runs import get_run
+from hub.store.tables import Message, Run
+
+S = MessageStatus
+_OWED = (S.PENDING.value, S.SENDING.value)
+
+
+def _select() -> object:
+    return Message.select(*Message.all_columns(), Message.run.campaign.as_alias("campaign")).output(load_json=True)
+
+
+async def get_message(message_id: int, *, with_history: bool = False) -> MessageRecord | None:
+    """One ledger row with its campaign name, and its status history when asked (oldest first)."""
+    row = await _select().where(Message.id == message_id).first()  # type: ignore[attr-defined]
+    if row is None:
+        return None
+    return message_record(row, await history(message_id) if with_history else None)
+
+
+def encode_cursor(message_id: int) -> str:
+    """The opaque cursor that continues a listing after ``message_id``."""
+    return str(message_id)
+
+
+def decode_cursor(cursor: str) -> int:
+    """The message id inside a cursor.
+
+    Raises:
+        ValueError: not a cursor this store issued.
+    """
+    value = int(cursor)
+    if value < 0:
+        raise ValueError("cursor must be a non-negative integer")
+    return value
+
+
+async def list_messages(
+    *,
+    status: MessageStatus | str | None = None,
+    to: str | None = None,
+    run_id: int | None = None,
+    campaign: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[MessageRecord], str | None]:
+    """A page of messages, newest first (keyset pagination on id).
+
+    Args:
+        status: only this status.
+        to: only this recipient (E.164).
+        run_id: only this run.
+        campaign: only runs of this campaign.
+        since: created at or after (UTC).
+        until: created before (UTC).
+        cursor: ``next_cursor`` of the previous page.
+        limit: page size (1..1000).
+
+    Returns:
+        ``(items, next_cursor)``; ``next_cursor`` is None on the last page.
+
+    Raises:
+        ValueError: a malformed cursor, or a limit out of range.
+    """
+    if not 1 <= limit <= 1000:
+        raise ValueError("limit must be between 1 and 1000")
+    query = _select()
+    conditions = []
+    if status is not None:
+        conditions.append(Message.status == MessageStatus(status).value)
+    if to is not None:
+        conditions.append(Message.recipient == to)
+    if run_id is not None:
+        conditions.append(Message.run == run_id)
+    if campaign is not None:
+        conditions.append(Message.run.is_in(Run.select(Run.id).where(Run.campaign == campaign)))
+    if since is not None:
+        conditions.append(Message.created_at >= utc(since))
+    if until is not None:
+        conditions.append(Message.created_at < utc(until))
+    if cursor is not None:
+        conditions.append(Message.id < decode_cursor(cursor))
+    for condition in conditions:
+        query = query.where(condition)  # type: ignore[attr-defined]
+    rows = await query.order_by(Message.id, ascending=False).limit(limit + 1)  # type: ignore[attr-defined]
+    items = [message_record(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+    return items, next_cursor
+
+
+async def run_counts(run_id: int) -> dict[str, int]:
+    """Rows of a run per status (statuses with no rows are absent)."""
+    rows = await Message.select(Message.status, Count()).where(Message.run == run_id).group_by(Message.status)
+    return {row["status"]: row["count"] for row in rows}
+
+
+async def run_progress(run_id: int, *, now: datetime | None = None, window_s: float = 60.0) -> RunProgress | None:
+    """Counts, the send rate over the last ``window_s`` seconds, and an ETA for what is owed.
+
+    Returns:
+        None when the run does not exist.
+    """
+    run = await get_run(run_id)
+    if run is None:
+        return None
+    at = when(now)
+    counts = await run_counts(run_id)
+    recent = await Message.count().where(
+        (Message.run == run_id) & (Message.sent_at >= at - timedelta(seconds=window_s))
+    )
+    rate = recent / window_s
+    owed = sum(counts.get(s, 0) for s in _OWED)
+    eta = owed / rate if owed and rate > 0 else None
+    return RunProgress(
+        run=run,
+        counts=counts,
+        total=max(run.total or 0, sum(counts.values())),
+        owed=owed,
+        rate_per_second=rate,
+        eta_seconds=eta,
+        window_s=window_s,
+    )
