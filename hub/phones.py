@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any, NamedTuple
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 from phonenumbers import timezone as phone_timezones
 from phonenumbers.phonemetadata import PhoneMetadata
 
@@ -33,8 +34,38 @@ _LENGTH_REASONS = {
     ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
 }
 
-# Country calling code -> compiled national-prefix pattern (or None). Bounded: ~250 calling codes exist.
-_NATIONAL_PREFIX: dict[int, re.Pattern[str] | None] = {}
+
+class _Desc(NamedTuple):
+    """One number type of one region: the lengths it allows and its national-number pattern."""
+
+    lengths: frozenset[int]
+    pattern: re.Pattern[str]
+
+    def matches(self, national: str) -> bool:
+        # Same test as phonenumbers' _is_number_matching_desc: lengths first (when listed), then the pattern.
+        return (not self.lengths or len(national) in self.lengths) and self.pattern.fullmatch(national) is not None
+
+
+class _Region(NamedTuple):
+    leading_digits: re.Pattern[str] | None
+    general: _Desc | None
+    common: tuple[_Desc, ...]  # fixed line and mobile: what nearly every WhatsApp number is
+
+    def quick_valid(self, national: str) -> bool:
+        return (
+            self.general is not None
+            and self.general.matches(national)
+            and any(desc.matches(national) for desc in self.common)
+        )
+
+
+class _Country(NamedTuple):
+    national_prefix: re.Pattern[str] | None
+    regions: tuple[_Region, ...]
+
+
+# Calling code -> its precompiled rules. Bounded: about 250 calling codes exist.
+_COUNTRIES: dict[int, _Country] = {}
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
@@ -108,21 +139,62 @@ def _fast_e164(text: str) -> str | None:
     national = digits[size:]
     if national.startswith("0") or not 2 <= len(national) <= 17:
         return None
-    prefix = _national_prefix(country_code)
-    if prefix is not None and prefix.match(national):
+    country = _country(country_code)
+    if country.national_prefix is not None and country.national_prefix.match(national):
         return None
-    if not phonenumbers.is_valid_number(PhoneNumber(country_code=country_code, national_number=int(national))):
-        return None
-    return text
+    return text if _quick_valid(national, country) else None
 
 
-def _national_prefix(country_code: int) -> re.Pattern[str] | None:
-    if country_code not in _NATIONAL_PREFIX:
-        region = phonenumbers.region_code_for_country_code(country_code)
+def _quick_valid(national: str, country: _Country) -> bool:
+    """True only when phonenumbers.is_valid_number would say so; False means "ask it".
+
+    Mirrors how phonenumbers picks the region of a shared calling code (+1, +7, +44): the first region whose
+    leading digits match, or else whose patterns accept the number. Only fixed-line and mobile patterns are
+    tried, so a rarer type (toll-free, pager...) falls through to the full check.
+    """
+    if len(country.regions) == 1:
+        return country.regions[0].quick_valid(national)
+    for region in country.regions:
+        if region.leading_digits is not None:
+            if region.leading_digits.match(national):
+                return region.quick_valid(national)
+            continue
+        if region.general is None or not region.general.matches(national):
+            continue  # this region's type for the number is unknown: phonenumbers moves on too
+        return region.quick_valid(national)
+    return False
+
+
+def _country(country_code: int) -> _Country:
+    country = _COUNTRIES.get(country_code)
+    if country is None:
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]
+        main = PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
+        pattern = main.national_prefix_for_parsing if main is not None else None
+        country = _Country(
+            national_prefix=re.compile(pattern) if pattern else None,
+            regions=tuple(_region(country_code, region, single=len(regions) == 1) for region in regions),
+        )
+        _COUNTRIES[country_code] = country
+    return country
+
+
+def _region(country_code: int, region: str, *, single: bool) -> _Region:
+    if single:
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-        pattern = metadata.national_prefix_for_parsing if metadata is not None else None
-        _NATIONAL_PREFIX[country_code] = re.compile(pattern) if pattern else None
-    return _NATIONAL_PREFIX[country_code]
+    else:
+        metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None:
+        return _Region(None, None, ())
+    leading = re.compile(metadata.leading_digits) if metadata.leading_digits and not single else None
+    common = tuple(d for d in (_desc(metadata.fixed_line), _desc(metadata.mobile)) if d is not None)
+    return _Region(leading, _desc(metadata.general_desc), common)
+
+
+def _desc(desc: Any) -> _Desc | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return _Desc(frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern))
 
 
 def _slow_e164(text: str, default_region: str | None) -> str:
