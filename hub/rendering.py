@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -143,6 +143,8 @@ class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
         content_variables: ``(key, compiled value)`` pairs in declaration order.
         media_url: ``(field, compiled url)`` pairs.
         base_vars: Jinja globals + campaign ``vars``, merged once.
+        recipient_variables: variables the templates use unconditionally that neither the campaign ``vars`` nor
+            ``phone`` / ``campaign`` provide: each recipient must bring them (``hub check`` compares a CSV header).
     """
 
     name: str
@@ -152,6 +154,7 @@ class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
     content_variables: tuple[tuple[str, Template], ...] | None
     media_url: tuple[tuple[str, Template], ...]
     base_vars: dict[str, Any]
+    recipient_variables: frozenset[str]
 
 
 def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source: str = "") -> CompiledMessage:
@@ -167,22 +170,24 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
         CampaignError: a Jinja syntax error or a missing/unreadable template file; names the field
             (``body``, ``template``, ``content_variables.1``, ``media_url[0]``).
     """
+    used: set[str] = set()
     body: Template | None = None
     if spec.template is not None:
-        body = _compile(
-            _read_template(spec.template, settings.paths.templates, source), source, "template", display=spec.template
-        )
+        text = _read_template(spec.template, settings.paths.templates, source)
+        body = _compile(text, source, "template", used, display=spec.template)
     elif spec.body is not None:
-        body = _compile(spec.body, source, "body")
+        body = _compile(spec.body, source, "body", used)
     elif spec.content_sid is None:
         raise CampaignError(source, "", "expected one of `template`, `body` or `content_sid`")
     content_variables = None
     if spec.content_sid is not None and spec.content_variables is not None:
         content_variables = tuple(
-            (str(key), _compile(str(value), source, f"content_variables.{key}"))
+            (str(key), _compile(str(value), source, f"content_variables.{key}", used))
             for key, value in spec.content_variables.items()
         )
-    media = tuple((f"media_url[{i}]", _compile(url, source, f"media_url[{i}]")) for i, url in enumerate(spec.media_url))
+    media = tuple(
+        (f"media_url[{i}]", _compile(url, source, f"media_url[{i}]", used)) for i, url in enumerate(spec.media_url)
+    )
     base_vars = {**_ENV.globals, **spec.vars}
     return CompiledMessage(
         name=name,
@@ -192,6 +197,7 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
         content_variables=content_variables,
         media_url=media,
         base_vars=base_vars,
+        recipient_variables=frozenset(used - base_vars.keys() - {"phone", "campaign"}),
     )
 
 
@@ -253,12 +259,30 @@ def _read_template(name: str, folder: Path, source: str) -> str:
         raise CampaignError(source, "template", f"cannot read template {folder / name}: {exc}") from None
 
 
-def _compile(text: str, source: str, field: str, *, display: str | None = None) -> Template:
+def _compile(text: str, source: str, field: str, used: set[str], *, display: str | None = None) -> Template:
+    """Compile one template, adding the variables it needs unconditionally to ``used``."""
     try:
-        return _ENV.from_string(text)
+        tree = _ENV.parse(text)
     except TemplateSyntaxError as exc:
         where = f"{display}, line {exc.lineno}" if display else f"template line {exc.lineno}"
         raise CampaignError(source, field, f"Jinja syntax error ({where}): {exc.message}") from None
+    used |= meta.find_undeclared_variables(tree) - _optional_names(tree)
+    return _ENV.from_string(tree)
+
+
+def _optional_names(tree: nodes.Template) -> set[str]:
+    """Names a template guards itself (``x | default(...)``, ``x is defined``): a recipient may lack them."""
+    guarded = {
+        node.node.name
+        for node in tree.find_all(nodes.Filter)
+        if node.name in ("default", "d") and isinstance(node.node, nodes.Name)
+    }
+    guarded |= {
+        node.node.name
+        for node in tree.find_all(nodes.Test)
+        if node.name in ("defined", "undefined") and isinstance(node.node, nodes.Name)
+    }
+    return guarded
 
 
 def _render(template: Template, variables: dict[str, Any], recipient: RecipientLike, field: str) -> str:

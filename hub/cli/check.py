@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hub.campaigns.files import display_path
+from hub.campaigns.files import display_path, project_path, read_csv_header
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
@@ -54,6 +54,28 @@ def check_campaign(spec: CampaignSpec, settings: Settings) -> Iterator[CampaignE
         error = _check_inline(compiled, entry, settings, file, field)
         if error is not None:
             yield error
+    if spec.audience.csv is not None:
+        error = _check_csv_columns(compiled, spec.audience.csv, settings, file)
+        if error is not None:
+            yield error
+
+
+def _check_csv_columns(compiled: CompiledMessage, csv: str, settings: Settings, file: str) -> CampaignError | None:
+    """Every variable the templates need from a recipient must be a column (or have a default in ``vars``)."""
+    try:
+        columns = set(read_csv_header(project_path(settings, csv)))
+    except (OSError, ValueError):
+        return None  # the loader has already reported an unreadable file
+    missing = sorted(compiled.recipient_variables - columns)
+    if not missing:
+        return None
+    names = ", ".join(repr(name) for name in missing)
+    return CampaignError(
+        file,
+        "audience.csv",
+        f"expected a column for each variable the message uses; {csv} has none for {names} "
+        "(add the column, a default in `vars`, or `| default(...)` in the template)",
+    )
 
 
 def _check_inline(
@@ -80,8 +102,8 @@ def check(ctx: Context, paths: tuple[Path, ...]) -> None:
 
     PATHS are campaign files or folders (default: every *.yaml under paths.campaigns). Checks each file's
     fields, that names are unique, that every template compiles, and that each inline recipient has a valid
-    phone number and renders. CSV audiences are checked by their header only (a `phone` column); run
-    `hub render CAMPAIGN` to check every row.
+    phone number and renders. CSV audiences are checked by their header only (a `phone` column, and a column
+    for every variable the message needs); run `hub render CAMPAIGN` to check every row.
 
     Prints one line per problem (`file:line: field: message`) and exits 1 when there is any.
     """

@@ -93,3 +93,16 @@ def test_check_refuses_a_csv_audience_without_a_phone_column(project: Project) -
     result = project.hub("check")
     assert result.exit_code == 1
     assert result.stdout.startswith("campaigns/csv.yaml:2: audience.csv:")
+
+
+def test_check_refuses_a_csv_audience_missing_a_column_the_template_needs(project: Project) -> None:
+    project.write("audiences/people.csv", "phone,first_name\n+4915123456789,Ada\n")
+    project.write(
+        "campaigns/csv.yaml", 'body: "Hi {{ first_name }}, {{ clinic }}"\naudience: {csv: audiences/people.csv}\n'
+    )
+    result = project.hub("check")
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        "campaigns/csv.yaml: audience.csv: expected a column for each variable the message uses; "
+        "audiences/people.csv has none for 'clinic'"
+    )

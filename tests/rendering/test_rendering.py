@@ -263,3 +263,24 @@ def test_compiled_message_renders_many_recipients_independently(settings: Settin
     message = compiled(settings, body="Hi {{ name }}", vars={"name": "Team"})
     people = [Person(phone=f"+49151234567{i}", vars={"name": f"P{i}"} if i % 2 else {}) for i in range(4)]
     assert [render_message(message, p).body for p in people] == ["Hi Team", "Hi P1", "Hi Team", "Hi P3"]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ({"body": "Hi {{ first_name }} {{ code }} {{ phone }} {{ campaign }}", "vars": {"code": "X"}}, {"first_name"}),
+        ({"body": "{{ nick | default(first_name) }}"}, {"first_name"}),
+        ({"body": "{% if city is defined %}{{ city }}{% endif %}Hi"}, set()),
+        ({"body": "{% for i in items %}{{ i }}{% endfor %}{% set x = 1 %}{{ x }}"}, {"items"}),
+        ({"body": "{{ range(3) | join }}{{ lipsum(1) }}"}, set()),
+        (
+            {"content_sid": "HX" + "d" * 32, "content_variables": {"1": "{{ a }}"}, "media_url": ["https://x/{{ b }}"]},
+            {"a", "b"},
+        ),
+    ],
+    ids=["vars-phone-campaign-provided", "default-filter", "is-defined", "loop-and-set", "globals", "sid-and-media"],
+)
+def test_recipient_variables_are_those_each_recipient_must_bring(
+    settings: Settings, message: dict[str, Any], expected: set[str]
+) -> None:
+    assert compiled(settings, **message).recipient_variables == expected
