@@ -1,0 +1,92 @@
+"""Enqueueing ``send_message``: the options the throttle reads, and a pipelined batch enqueue for fan-out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import uuid4
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
+
+from actors.middleware.inflight import batched, inflight_of
+from actors.middleware.throttle import RUN_ID_OPTION, RUN_RATE_OPTION
+
+#: Messages per Redis round trip in a batch enqueue.
+BATCH_SIZE = 1000
+
+
+def run_rate(meta: dict[str, Any]) -> float | None:
+    """The run's own cap (messages/second) from its meta (``rate_limit: {per_second: N}``), or None."""
+    limit = meta.get("rate_limit")
+    if isinstance(limit, dict):
+        value = limit.get("per_second")
+        if isinstance(value, int | float) and value > 0:
+            return float(value)
+    return None
+
+
+def send_options(run_id: int, meta: dict[str, Any]) -> dict[str, Any]:
+    """Message options for a ``send_message`` of run ``run_id`` (read by the throttle)."""
+    options: dict[str, Any] = {RUN_ID_OPTION: run_id}
+    rate = run_rate(meta)
+    if rate is not None:
+        options[RUN_RATE_OPTION] = rate
+    return options
+
+
+def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any]) -> int:
+    """Enqueue one ``actor(message_id)`` per id, pipelined on Redis (one round trip per :data:`BATCH_SIZE`).
+
+    ``RedisBroker`` has no batch API, so this replays what ``RedisBroker.enqueue`` does (a fresh
+    ``redis_message_id``, the ``enqueue`` hooks, the ``dispatch`` script) through a non-transactional pipeline.
+    Any other broker gets plain ``send_with_options`` calls.
+
+    Returns:
+        How many messages were enqueued.
+    """
+    messages = [actor.message_with_options(args=(message_id,), **options) for message_id in message_ids]
+    broker = actor.broker
+    if not isinstance(broker, RedisBroker):
+        for message in messages:
+            broker.enqueue(message)
+        return len(messages)
+    for start in range(0, len(messages), BATCH_SIZE):
+        _pipelined(broker, messages[start : start + BATCH_SIZE])
+    return len(messages)
+
+
+def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -> None:
+    dispatch = broker.scripts["dispatch"]
+    max_unpack = broker._max_unpack_size()  # warm the class cache outside the pipeline (it returns a value)
+    pipe = broker.client.pipeline(transaction=False)
+    ready = []
+    for message in messages:
+        message = message.copy(options={"redis_message_id": str(uuid4())})
+        broker.emit_before("enqueue", message, None)
+        args = [
+            "enqueue",
+            current_millis(),
+            message.queue_name,
+            broker.broker_id,
+            broker.heartbeat_timeout,
+            broker.dead_message_ttl,
+            0,  # no queue maintenance from inside a batch
+            max_unpack,
+            message.options["redis_message_id"],
+            message.encode(),
+        ]
+        dispatch(keys=[broker.namespace], args=args, client=pipe)
+        ready.append(message)
+    inflight = inflight_of(broker)
+    if inflight is not None:
+        # Counted in the same round trip; the hooks below then must not count them again.
+        inflight.adjust([(int(m.args[0]), 1) for m in ready if m.actor_name in inflight.actors], client=pipe)
+    pipe.execute()
+    with batched():
+        for message in ready:
+            broker.emit_after("enqueue", message, None)
+
+
+__all__ = ["BATCH_SIZE", "enqueue_many", "run_rate", "send_options"]

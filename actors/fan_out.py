@@ -1,0 +1,126 @@
+"""``fan_out_run(run_id)``: stream a campaign run's audience into ledger rows and enqueue one send per new row."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dramatiq
+
+from actors import runtime
+from actors.enqueue import enqueue_many, run_rate, send_options
+from actors.send import send_message
+from hub.audience import AudienceProblem, Recipient, iter_audience
+from hub.campaigns.loader import find_campaign
+from hub.campaigns.spec import CampaignSpec
+from hub.config import Settings
+from hub.errors import RenderError
+from hub.rendering import CompiledMessage, compile_message, render_message
+from hub.status import MessageStatus, RunState
+from hub.store import queries
+from hub.store.db import run_sync
+from hub.store.records import NewMessage, RunRecord
+
+log = logging.getLogger(__name__)
+
+#: Audience entries per ledger insert (and per checkpoint).
+CHUNK = 1000
+#: Run states in which fan-out writes rows (a paused run still gets its rows; they are held until resume).
+FAN_OUT_STATES = (RunState.SCHEDULED, RunState.RUNNING, RunState.PAUSED)
+
+
+@dramatiq.actor(actor_name="fan_out_run", queue_name="default", time_limit=6 * 3_600_000)
+def fan_out_run(run_id: int) -> None:
+    """Write run ``run_id``'s ledger rows from its audience and enqueue their sends; idempotent and resumable.
+
+    Starts from the run's checkpoint (audience entries already written), so a crash resumes where it stopped.
+    A re-run inserts no second row and enqueues only rows it inserted itself; rows inserted whose enqueue was
+    lost are re-enqueued by the sweeper.
+    """
+    settings = runtime.current().settings
+    run = run_sync(queries.get_run(run_id))
+    if run is None or run.state not in FAN_OUT_STATES:
+        log.info("fan-out of run %r skipped: %s", run_id, "no such run" if run is None else run.state)
+        return
+    if run.state == RunState.SCHEDULED:
+        run_sync(queries.set_run_state(run_id, RunState.RUNNING, from_states=[RunState.SCHEDULED]))
+    spec = campaign_for(run, settings)
+    compiled = compile_message(spec.message, settings, name=spec.name, source=str(spec.source))
+    meta = dict(run.meta)
+    if run_rate(meta) is None and spec.rate_limit is not None:
+        meta["rate_limit"] = {"per_second": spec.rate_limit.per_second}
+    options = send_options(run_id, meta)
+
+    window = spec.schedule.send_window if spec.schedule else None
+    zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
+    position = run.checkpoint
+    audience = itertools.islice(iter_audience(spec, settings), run.checkpoint, None)
+    written = 0
+    for chunk in _chunks(audience, CHUNK):
+        now = datetime.now(UTC)
+        rows = [ledger_row(item, compiled, send_at=_send_at(item, window, zone, now)) for item in chunk]
+        # Rows due later (quiet hours) are not parked in Redis: the sweeper enqueues them when they fall due.
+        later = [row for row in rows if row.send_at is not None]
+        if later:
+            run_sync(queries.insert_messages(run_id, later))
+        new_ids = run_sync(queries.insert_messages(run_id, [row for row in rows if row.send_at is None]))
+        enqueue_many(send_message, new_ids, options=options)
+        position += len(chunk)
+        written += len(new_ids)
+        run_sync(queries.update_checkpoint(run_id, position))
+    run_sync(queries.update_checkpoint(run_id, position, total=position, fanned_out=True))
+    log.info("fan-out of run %r: %d audience entries, %d new sends enqueued", run_id, position, written)
+    run_sync(queries.finish_if_done(run_id))
+
+
+def campaign_for(run: RunRecord, settings: Settings) -> CampaignSpec:
+    """The campaign a run sends (its file, as it is now in the repository)."""
+    if not run.campaign:
+        raise ValueError(f"run {run.id} has no campaign to fan out (API sends write their rows directly)")
+    return find_campaign(settings, run.campaign)
+
+
+def _send_at(item: Recipient | AudienceProblem, window: Any, zone: str, now: datetime) -> datetime | None:
+    if window is None or isinstance(item, AudienceProblem):
+        return None
+    from scheduler.window import send_at_for
+
+    at = send_at_for(item.phone, window, zone, now)
+    return at if at > now else None
+
+
+def ledger_row(
+    item: Recipient | AudienceProblem, compiled: CompiledMessage, *, send_at: datetime | None = None
+) -> NewMessage:
+    """The ledger row for one audience entry (pure): owed when it renders, else ``rejected``/``skipped``."""
+    if isinstance(item, AudienceProblem):
+        return NewMessage(
+            recipient=item.raw[:64],
+            status=MessageStatus(item.status),
+            error_message=f"{item.source}: {item.reason}",
+        )
+    try:
+        message = render_message(compiled, item)
+    except RenderError as exc:
+        return NewMessage(recipient=item.phone, status=MessageStatus.REJECTED, error_message=str(exc))
+    meta: dict[str, Any] = {"source": item.source}
+    return NewMessage(
+        recipient=message.to,
+        body=message.body,
+        content_sid=message.content_sid,
+        content_variables=message.content_variables,
+        media_url=list(message.media_url),
+        send_at=send_at,
+        meta=meta,
+    )
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+__all__ = ["CHUNK", "campaign_for", "fan_out_run", "ledger_row"]

@@ -1,0 +1,37 @@
+"""Lifecycle: per worker process, open the store, transport and Redis client on the event loop; close them at exit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import AsyncIO
+
+from actors import runtime
+
+
+class Lifecycle(AsyncIO):
+    """Dramatiq's :class:`AsyncIO` middleware (one event loop thread per worker process) that also starts and
+    stops the :class:`actors.runtime.Runtime` resources on that loop.
+
+    It extends ``AsyncIO`` rather than sitting next to it because the resources must be opened after the loop
+    starts and closed before it stops, and Dramatiq calls both hooks of every middleware in the same order.
+    """
+
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        super().before_worker_boot(broker, worker)
+        loop_thread = get_event_loop_thread()
+        assert loop_thread is not None
+        loop_thread.run_coroutine(runtime.current().start())
+
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            try:
+                loop_thread.run_coroutine(runtime.current().stop())
+            except Exception:  # closing must not keep the loop alive; the process is exiting anyway
+                self.logger.exception("Closing the worker's resources failed.")
+        super().after_worker_shutdown(broker, worker)
+
+
+__all__ = ["Lifecycle"]

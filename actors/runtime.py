@@ -1,0 +1,103 @@
+"""Per-process state of the actors: the settings, the Redis limits, and what lives on the worker's event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from actors.middleware.limits import AsyncRecipientWindow, Limits
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.transport import Transport
+
+TransportFactory = Callable[["Settings"], "Transport"]
+AsyncRedisFactory = Callable[[], Any]
+
+
+class Runtime:
+    """Everything an actor needs besides its message: built once per process by :func:`actors.setup`.
+
+    The transport, the asyncio Redis client and the database pool belong to one event loop (Dramatiq's AsyncIO
+    thread in a worker), so they are created by :meth:`start` on that loop, not here.
+
+    Args:
+        settings: the hub settings.
+        limits: the Redis rate-limit scripts (sync; used by the throttle in worker threads).
+        async_redis: builds an asyncio Redis client on the running loop (per-recipient window in the actor).
+        transport_factory: builds the transport; defaults to :func:`hub.transport.build_transport`.
+        namespace: Redis key prefix of the limits.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        limits: Limits,
+        async_redis: AsyncRedisFactory,
+        transport_factory: TransportFactory | None = None,
+        namespace: str = "hub",
+    ) -> None:
+        self.settings = settings
+        self.limits = limits
+        self.namespace = namespace
+        self._async_redis = async_redis
+        self._transport_factory = transport_factory
+        self.transport: Transport | None = None
+        self.recipients: AsyncRecipientWindow | None = None
+        self._redis: Any = None
+
+    async def start(self) -> None:
+        """Connect the store, build the transport and the asyncio Redis client on the running loop. Idempotent."""
+        from hub.store import db
+
+        await db.connect(self.settings)
+        if self.transport is None:
+            self.transport = self._build_transport()
+        if self.recipients is None:
+            self._redis = self._async_redis()
+            self.recipients = AsyncRecipientWindow(self._redis, namespace=self.namespace)
+
+    async def stop(self) -> None:
+        """Close what :meth:`start` opened (the loop's pool, the transport's connections)."""
+        from hub.store import db
+
+        if self.transport is not None:
+            await self.transport.close()
+            self.transport = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+            self.recipients = None
+        await db.disconnect()
+
+    def _build_transport(self) -> Transport:
+        if self._transport_factory is not None:
+            return self._transport_factory(self.settings)
+        from hub.store import queries
+        from hub.transport import build_transport
+
+        return build_transport(self.settings, on_status=queries.apply_status)
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    """Make ``runtime`` the process's runtime (``actors.setup`` does this)."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """The process's runtime.
+
+    Raises:
+        RuntimeError: :func:`actors.setup` was not called in this process.
+    """
+    if _current is None:
+        raise RuntimeError("the actors are not set up: call actors.setup(settings) first")
+    return _current
+
+
+__all__ = ["Runtime", "current", "install"]

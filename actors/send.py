@@ -1,0 +1,183 @@
+"""``send_message(message_id)``: claim one ledger row, hand it to the transport, and record what happened."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dramatiq
+
+from actors import runtime
+from actors.enqueue import enqueue_many, send_options
+from actors.middleware.retries import ClaimAbandoned
+from actors.outcome import OUTSIDE_WINDOW_CODE, OUTSIDE_WINDOW_REASON, after_error, outside_session_window
+from hub.errors import SendError
+from hub.rendering import OutboundMessage
+from hub.status import MessageStatus
+from hub.store import queries
+from hub.store.records import MessageRecord
+
+log = logging.getLogger(__name__)
+
+#: The queue of ``send_message`` (``fan_out_run`` uses ``default``), so workers can be split by role.
+SEND_QUEUE = "send"
+#: Seconds a send may take end to end; Dramatiq interrupts it past this (the row then waits for the sweeper).
+SEND_TIME_LIMIT_MS = 120_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dramatiq.actor(actor_name="send_message", queue_name=SEND_QUEUE, throttled=True, time_limit=SEND_TIME_LIMIT_MS)
+async def send_message(message_id: int) -> None:
+    """Send ledger row ``message_id`` at most once.
+
+    A second delivery of the same Dramatiq message (or a stray duplicate) finds the row claimed and does
+    nothing. Every classified failure is settled in the ledger here; see :mod:`actors.middleware.retries`.
+    """
+    now = _now()
+    record = await queries.claim_for_send(message_id, now)
+    if record is None:
+        await _not_claimed(message_id, now)
+        return
+    await _send_claimed(record, now)
+
+
+async def _not_claimed(message_id: int, now: datetime) -> None:
+    """The claim failed: already taken or final (do nothing), or pending but not yet due (come back then)."""
+    current = await queries.get_message(message_id)
+    if current is None or current.status != MessageStatus.PENDING:
+        return
+    due = max(t for t in (current.send_at, current.next_attempt_at, now) if t is not None)
+    if due > now:
+        await _enqueue(message_id, current.run_id, delay_ms=_ms(due - now))
+    # Pending and due but not claimable: its run is paused or canceled. Resume re-enqueues (or the sweeper does).
+
+
+async def _send_claimed(record: MessageRecord, now: datetime) -> None:
+    rt = runtime.current()
+    settings = rt.settings
+    reached_transport = False
+    try:
+        contact = await queries.get_contact(record.recipient)
+        if contact is not None and contact.opted_out:
+            await _final(record, MessageStatus.SKIPPED, None, "contact opted out")
+            return
+        last_inbound = contact.last_inbound_at if contact is not None else None
+        if outside_session_window(
+            content_sid=record.content_sid,
+            last_inbound_at=last_inbound,
+            now=now,
+            enforce=settings.session_window.enforce,
+        ):
+            await _final(record, MessageStatus.FAILED, OUTSIDE_WINDOW_CODE, OUTSIDE_WINDOW_REASON)
+            return
+        if await _over_recipient_limit(rt, record, now):
+            return
+        assert rt.transport is not None, "the worker's transport is not started"
+        reached_transport = True
+        receipt = await rt.transport.send(_outbound(record), status_callback=None)
+    except SendError as exc:
+        await _settle_error(record, exc)
+        return
+    except BaseException as exc:
+        if reached_transport:
+            # Twilio may have the message: never release the claim; the sweeper marks it unknown.
+            log.exception("send of message %r failed after the transport was called; left to the sweeper", record.id)
+            raise ClaimAbandoned(f"message {record.id}: unexpected error after the send call") from exc
+        # Nothing reached Twilio: give the row back and let Dramatiq retry (a database or Redis outage).
+        await _release_quietly(record.id, now)
+        raise
+    await queries.mark_submitted(record.id, receipt.sid, receipt.status)
+
+
+async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, now: datetime) -> bool:
+    """Record this send in the recipient's window; when it is full, put the row back until it has room."""
+    limit = rt.settings.rate_limits.per_recipient
+    if rt.recipients is None or limit.max <= 0:
+        return False
+    wait_ms = await rt.recipients.wait_ms(
+        record.recipient, record.id, max_sends=limit.max, window_s=limit.window_seconds
+    )
+    if wait_ms <= 0:
+        return False
+    await queries.release_for_retry(
+        record.id,
+        next_attempt_at=now + timedelta(milliseconds=wait_ms),
+        error_code=None,
+        error_message="per-recipient limit reached; waiting for the window",
+    )
+    await _enqueue(record.id, record.run_id, delay_ms=wait_ms)
+    return True
+
+
+async def _settle_error(record: MessageRecord, exc: SendError) -> None:
+    outcome = after_error(exc, attempts=record.attempts, retries=runtime.current().settings.retries)
+    if outcome.action == "retry":
+        log.info("message %r: transient failure (%s); retry in %d ms", record.id, exc.message, outcome.delay_ms)
+        await queries.release_for_retry(
+            record.id,
+            next_attempt_at=_now() + timedelta(milliseconds=outcome.delay_ms),
+            error_code=outcome.code,
+            error_message=outcome.reason,
+        )
+        await _enqueue(record.id, record.run_id, delay_ms=outcome.delay_ms)
+        return
+    status = MessageStatus.UNKNOWN if outcome.action == "unknown" else MessageStatus.FAILED
+    await _final(record, status, outcome.code, outcome.reason)
+    if outcome.opt_out:
+        await queries.set_opt_out(record.recipient, source=f"twilio:{outcome.code}")
+
+
+async def _final(record: MessageRecord, status: MessageStatus, code: int | None, reason: str | None) -> None:
+    await queries.mark_final(
+        record.id, status, error_code=code, error_message=reason, from_states=[MessageStatus.SENDING]
+    )
+
+
+async def _release_quietly(message_id: int, now: datetime) -> None:
+    try:
+        await queries.release_for_retry(message_id, next_attempt_at=now, error_code=None, error_message=None)
+    except Exception:  # the store is what failed; the sweeper settles the row
+        log.warning("could not release the claim on message %r; the sweeper will settle it", message_id)
+
+
+async def _enqueue(message_id: int, run_id: int, *, delay_ms: int) -> None:
+    """Send ``send_message(message_id)`` again after ``delay_ms``, with the run's throttle options."""
+    run = await queries.get_run(run_id)
+    options: dict[str, Any] = send_options(run_id, run.meta if run is not None else {})
+    send_message.send_with_options(args=(message_id,), delay=max(0, int(delay_ms)), **options)
+
+
+def _outbound(record: MessageRecord) -> OutboundMessage:
+    return OutboundMessage(
+        to=record.recipient,
+        body=record.body,
+        content_sid=record.content_sid,
+        content_variables=record.content_variables,
+        media_url=list(record.media_url),
+    )
+
+
+def _ms(delta: timedelta) -> int:
+    return max(0, int(delta.total_seconds() * 1000))
+
+
+def enqueue_sends(message_ids: list[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None) -> int:
+    """Enqueue ``send_message`` for each id, pipelined (the API's and the sweeper's entry point).
+
+    Args:
+        message_ids: ledger row ids (owed rows).
+        run_id: their run, when they share one and it may carry its own rate cap.
+        meta: that run's meta (``rate_limit.per_second``).
+
+    Returns:
+        How many messages were enqueued.
+    """
+    options = send_options(run_id, meta or {}) if run_id is not None else {}
+    return enqueue_many(send_message, message_ids, options=options)
+
+
+__all__ = ["SEND_QUEUE", "enqueue_sends", "send_message"]
