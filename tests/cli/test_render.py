@@ -150,3 +150,10 @@ def test_render_unknown_campaign_fails_listing_the_known_ones(hub_in_repo: Calla
 def test_render_json_objects_have_exactly_the_spec_keys(hub_in_repo: Callable[..., Result]) -> None:
     lines = json_lines(hub_in_repo("render", "weekly-digest", "--json"))
     assert [set(line) for line in lines] == [KEYS] * 3
+
+
+def test_render_writes_no_file(project: Project) -> None:
+    csv_campaign(project, "+4915123456789,Ada\n")
+    before = sorted(project.root.rglob("*"))
+    result = project.hub("render", "people", "--json")
+    assert (result.exit_code, sorted(project.root.rglob("*"))) == (0, before)
