@@ -12,6 +12,7 @@ _COMMANDS = [
     "hub.cli.render",
     "hub.cli.fake_twilio",
     "hub.cli.db",
+    "hub.cli.api",
 ]
 
 for _name in _COMMANDS:

@@ -1,0 +1,116 @@
+"""The Litestar application: routes, dependencies, lifespan and the one error mapper, wired from settings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from hub.api.auth import api_key_guard, warn_if_open
+from hub.api.bulk import BulkSendController, LegacyBulkSendController, SendMessageController
+from hub.api.campaigns import CampaignController
+from hub.api.enqueue import ActorEnqueuer, Enqueuer
+from hub.api.errors import handle_exception
+from hub.api.health import HealthController, Probe, default_probes
+from hub.api.messages import MessageController
+from hub.api.metrics import AppMetrics, MetricsController, http_metrics_middleware, ledger_snapshot
+from hub.api.render import RenderController
+from hub.api.runs import RunController
+from hub.api.webhooks import TwilioWebhookController
+from hub.config import Settings, load_settings
+
+__all__ = ["MAX_BODY_BYTES", "app_factory", "create_app"]
+
+log = logging.getLogger(__name__)
+
+#: Largest request body accepted, in bytes (about 100,000 recipients in one bulk send); above it: 413.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+def create_app(
+    settings: Settings,
+    *,
+    enqueuer: Enqueuer | None = None,
+    probes: Mapping[str, Probe] | None = None,
+    connect_store: bool = True,
+) -> Litestar:
+    """Build the API and webhook application.
+
+    Args:
+        settings: the loaded settings.
+        enqueuer: where sends and fan-outs are queued; defaults to the Dramatiq actors (imported on first use).
+        probes: readiness checks for ``/readyz``; defaults to the database and Redis.
+        connect_store: connect the database on start-up (tests that connected it already may pass False).
+    """
+    queue = enqueuer if enqueuer is not None else ActorEnqueuer()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        from hub.store import db
+
+        warn_if_open(settings)
+        if connect_store:
+            # On the app's own loop: a PostgreSQL pool belongs to the loop that made it.
+            await db.connect(settings)
+        try:
+            yield
+        finally:
+            if connect_store:
+                await db.disconnect()
+
+    v1 = Router(
+        path="/v1",
+        guards=[api_key_guard],
+        security=[{"bearer": []}],
+        route_handlers=[
+            SendMessageController,
+            BulkSendController,
+            MessageController,
+            CampaignController,
+            RunController,
+            RenderController,
+        ],
+    )
+    legacy = Router(
+        path="/", guards=[api_key_guard], security=[{"bearer": []}], route_handlers=[LegacyBulkSendController]
+    )
+    state = State(
+        {
+            "settings": settings,
+            "api_keys": tuple(key.reveal() for key in settings.api.keys),
+            "metrics": AppMetrics(ledger_snapshot),
+            "probes": dict(probes) if probes is not None else default_probes(settings),
+        }
+    )
+    return Litestar(
+        route_handlers=[v1, legacy, TwilioWebhookController, HealthController, MetricsController],
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "enqueuer": Provide(lambda: queue, use_cache=True, sync_to_thread=False),
+        },
+        exception_handlers={Exception: handle_exception},
+        middleware=[http_metrics_middleware],
+        lifespan=[lifespan],
+        state=state,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="WhatsApp Hub",
+            version="1",
+            path="/schema",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="API key")}
+            ),
+        ),
+        signature_namespace={"Settings": Settings, "Enqueuer": Enqueuer},
+    )
+
+
+def app_factory() -> Litestar:
+    """``uvicorn --factory hub.api.app:app_factory``: settings from ``config.yaml`` / ``HUB_CONFIG`` and the env."""
+    return create_app(load_settings())

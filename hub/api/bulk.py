@@ -1,0 +1,182 @@
+"""Sends: ``POST /v1/messages`` (one), ``POST /v1/bulk-send`` and the original ``POST /bulk-send`` (many)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from hub.api.enqueue import Enqueuer
+from hub.api.errors import Unprocessable
+from hub.api.idempotency import idempotent
+from hub.api.plan import RawRecipient, SendPlan, message_spec, plan_send, raw_recipients
+from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
+from hub.campaigns.spec import MessageSpec
+from hub.config import Settings
+from hub.status import MessageStatus, RunState
+from hub.store import queries
+from hub.store.records import NewMessage
+
+__all__ = ["BulkSendController", "LegacyBulkSendController", "SendMessageController", "due_time", "ledger_rows"]
+
+log = logging.getLogger(__name__)
+
+#: Above this many recipients, planning (parse + render) runs in a worker thread so the event loop keeps serving.
+_THREAD_THRESHOLD = 200
+
+
+def due_time(send_at: datetime | None, now: datetime) -> datetime | None:
+    """When the rows fall due (pure): None for "now" (absent or past), else ``send_at`` in UTC.
+
+    Raises:
+        Unprocessable: ``send_at`` without a time zone offset (ambiguous).
+    """
+    if send_at is None:
+        return None
+    if send_at.tzinfo is None:
+        raise Unprocessable("send_at needs a time zone offset (e.g. 2026-12-01T09:00:00Z)", field="send_at")
+    moment = send_at.astimezone(UTC)
+    return moment if moment > now else None
+
+
+def ledger_rows(plan: SendPlan, send_at: datetime | None) -> list[NewMessage]:
+    """The rows one request stores (pure): accepted messages owed, rejected recipients recorded as ``rejected``."""
+    rows = [
+        NewMessage(
+            recipient=item.message.to,
+            body=item.message.body,
+            content_sid=item.message.content_sid,
+            content_variables=item.message.content_variables,
+            media_url=list(item.message.media_url),
+            send_at=send_at,
+            meta={"vars": item.vars} if item.vars else {},
+        )
+        for item in plan.accepted
+    ]
+    rows.extend(
+        NewMessage(recipient=to, status=MessageStatus.REJECTED, error_message=reason) for to, reason in plan.rejected
+    )
+    return rows
+
+
+async def _plan(spec: MessageSpec, recipients: list[RawRecipient], settings: Settings, strict: bool) -> SendPlan:
+    if len(recipients) <= _THREAD_THRESHOLD:
+        return plan_send(spec, recipients, settings, strict_numbers=strict)
+    return await anyio.to_thread.run_sync(lambda: plan_send(spec, recipients, settings, strict_numbers=strict))
+
+
+async def _store_and_enqueue(
+    plan: SendPlan, send_at: datetime | None, kind: str, enqueuer: Enqueuer
+) -> tuple[int, list[int]]:
+    """Create the run and its rows, then queue the owed ones (unless they are due later: the due sweep sends them)."""
+    run, _ = await queries.create_run(
+        campaign=None,
+        kind=kind,
+        trigger="api",
+        state=RunState.RUNNING,
+        scheduled_at=send_at,
+        total=len(plan.accepted) + len(plan.rejected),
+    )
+    ids = await queries.insert_messages(run.id, ledger_rows(plan, send_at))
+    if send_at is None:
+        # The broker client is synchronous (Redis round trips): keep it off the event loop.
+        await anyio.to_thread.run_sync(enqueuer.enqueue_sends, ids)
+    return run.id, ids
+
+
+async def bulk_send(
+    data: BulkSendCreate, request: Request[Any, Any, Any], settings: Settings, enqueuer: Enqueuer
+) -> Response[Any]:
+    """The shared body of ``/v1/bulk-send`` and ``/bulk-send``."""
+    if data.message is not None and data.body is not None:
+        raise Unprocessable("give `message` or `body`, not both", field="message")
+    spec = message_spec(
+        body=data.body if data.body is not None else data.message,
+        template=data.template,
+        content_sid=data.content_sid,
+        content_variables=data.content_variables,
+        media_url=data.media_url,
+        variables=data.vars,
+    )
+    recipients = raw_recipients(data.recipients, data.phone_numbers)
+    send_at = due_time(data.send_at, datetime.now(UTC))
+
+    async def create() -> tuple[int, Any]:
+        plan = await _plan(spec, recipients, settings, strict=False)
+        run_id, _ = await _store_and_enqueue(plan, send_at, "bulk", enqueuer)
+        rejected = [Rejected(to=to, reason=reason) for to, reason in plan.rejected]
+        log.info("bulk send: run %r, %d accepted, %d rejected", run_id, len(plan.accepted), len(rejected))
+        result = BulkSendResult(run_id=run_id, accepted=len(plan.accepted), rejected=rejected)
+        return 202, msgspec.to_builtins(result)
+
+    return await idempotent(request, create)
+
+
+class SendMessageController(Controller):
+    path = "/messages"
+    tags = ["messages"]
+
+    @post("/", operation_id="send_message", summary="Send one message (now or at send_at)", status_code=202)
+    async def send_message(
+        self,
+        data: JSONBody[MessageCreate],
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        enqueuer: NamedDependency[Enqueuer],
+    ) -> Response[MessageAccepted]:
+        spec = message_spec(
+            body=data.body,
+            template=data.template,
+            content_sid=data.content_sid,
+            content_variables=data.content_variables,
+            media_url=data.media_url,
+            variables={},
+        )
+        recipients = [RawRecipient(to=data.to, vars=dict(data.vars), field="to")]
+        send_at = due_time(data.send_at, datetime.now(UTC))
+
+        async def create() -> tuple[int, Any]:
+            plan = await _plan(spec, recipients, settings, strict=True)
+            _, ids = await _store_and_enqueue(plan, send_at, "single", enqueuer)
+            return 202, msgspec.to_builtins(MessageAccepted(id=ids[0], status=str(MessageStatus.PENDING)))
+
+        return await idempotent(request, create)
+
+
+class BulkSendController(Controller):
+    path = "/bulk-send"
+    tags = ["messages"]
+
+    @post("/", operation_id="bulk_send", summary="Send one message to many recipients (one run)", status_code=202)
+    async def bulk(
+        self,
+        data: JSONBody[BulkSendCreate],
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        enqueuer: NamedDependency[Enqueuer],
+    ) -> Response[BulkSendResult]:
+        return await bulk_send(data, request, settings, enqueuer)
+
+
+class LegacyBulkSendController(Controller):
+    """The original WhatsApp Hub route and payload, kept so its clients work unchanged."""
+
+    path = "/bulk-send"
+    tags = ["messages"]
+
+    @post("/", operation_id="legacy_bulk_send", summary="Original payload: phone_numbers + message", status_code=202)
+    async def legacy(
+        self,
+        data: JSONBody[LegacyBulkSend],
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        enqueuer: NamedDependency[Enqueuer],
+    ) -> Response[BulkSendResult]:
+        modern = BulkSendCreate(phone_numbers=data.phone_numbers, message=data.message)
+        return await bulk_send(modern, request, settings, enqueuer)

@@ -1,0 +1,140 @@
+"""``/v1/campaigns``: the campaigns in the repository, their next fire time and last runs; start a run."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from hub.api.enqueue import Enqueuer
+from hub.api.errors import NotFound, Unprocessable
+from hub.api.idempotency import idempotent
+from hub.api.runs import progress_or_404, run_read
+from hub.api.schemas import CampaignList, CampaignRead, RunCreate, RunRead
+from hub.campaigns.loader import load_campaigns
+from hub.campaigns.spec import CampaignSpec
+from hub.config import Settings
+from hub.status import RunState
+from hub.store import queries
+from scheduler.plan import next_fire_time
+
+__all__ = ["LAST_RUNS", "CampaignController", "campaign_read", "lookup_campaign"]
+
+#: Runs listed per campaign, newest first.
+LAST_RUNS = 5
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def lookup_campaign(settings: Settings, name: str) -> CampaignSpec:
+    """A campaign by name, from the repository files (never a path: the name comes from the network).
+
+    Raises:
+        NotFound: no valid campaign file has that name.
+        CampaignError: the file named after it is invalid (422, with the field).
+    """
+    if not _NAME.fullmatch(name):
+        raise NotFound(f"no campaign named {name!r}")
+    specs, errors = load_campaigns(settings)
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    for error in errors:
+        if error.file.rsplit("/", 1)[-1].rsplit(".", 1)[0] == name:
+            raise error
+    raise NotFound(f"no campaign named {name!r}")
+
+
+def _display(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _kind(spec: CampaignSpec) -> str:
+    message = spec.message
+    return "template" if message.template else "body" if message.body is not None else "content_sid"
+
+
+def campaign_read(spec: CampaignSpec, settings: Settings, now: datetime, last_runs: list[RunRead]) -> CampaignRead:
+    """The API view of a campaign (pure): what it sends, when it next fires (UTC), and its last runs."""
+    schedule = msgspec.to_builtins(spec.schedule) if spec.schedule is not None else None
+    fire = None
+    if spec.schedule is not None and spec.enabled:
+        fire = next_fire_time(spec.schedule, settings.timezone, now)
+    return CampaignRead(
+        name=spec.name,
+        description=spec.description,
+        enabled=spec.enabled,
+        source=_display(spec.source, settings.root),
+        kind=_kind(spec),
+        schedule=schedule,
+        next_fire_time=fire,
+        last_runs=last_runs,
+    )
+
+
+async def _last_runs(name: str) -> list[RunRead]:
+    runs = await queries.list_runs(campaign=name, limit=LAST_RUNS)
+    out: list[RunRead] = []
+    for run in runs:
+        out.append(run_read(await progress_or_404(run.id)))
+    return out
+
+
+class CampaignController(Controller):
+    """Campaigns are read from the repository on each call: the files are the source of truth."""
+
+    path = "/campaigns"
+    tags = ["campaigns"]
+
+    @get("/", operation_id="list_campaigns", summary="Campaigns in the repository")
+    async def list_campaigns(self, settings: NamedDependency[Settings]) -> CampaignList:
+        specs, errors = load_campaigns(settings)
+        now = datetime.now(UTC)
+        items = [campaign_read(spec, settings, now, await _last_runs(spec.name)) for spec in specs]
+        return CampaignList(items=items, problems=[str(error) for error in errors])
+
+    @get("/{name:str}", operation_id="get_campaign", summary="One campaign, its next fire time and last runs")
+    async def get_campaign(self, name: FromPath[str], settings: NamedDependency[Settings]) -> CampaignRead:
+        spec = lookup_campaign(settings, name)
+        return campaign_read(spec, settings, datetime.now(UTC), await _last_runs(spec.name))
+
+    @post("/{name:str}/runs", operation_id="start_campaign_run", summary="Start a run now or at send_at")
+    async def start_run(
+        self,
+        name: FromPath[str],
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        enqueuer: NamedDependency[Enqueuer],
+        data: JSONBody[RunCreate | None] = None,
+    ) -> Response[Any]:
+        body = data or RunCreate()
+
+        async def create() -> tuple[int, Any]:
+            spec = lookup_campaign(settings, name)
+            if not spec.enabled:
+                raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
+            now = datetime.now(UTC)
+            later = body.send_at is not None and _aware(body.send_at) > now
+            run, _ = await queries.create_run(
+                campaign=spec.name,
+                kind="campaign",
+                trigger="api",
+                state=RunState.SCHEDULED if later else RunState.RUNNING,
+                scheduled_at=_aware(body.send_at) if later and body.send_at else None,
+            )
+            if not later:
+                enqueuer.enqueue_fan_out(run.id)
+            return 202, msgspec.to_builtins(run_read(await progress_or_404(run.id)))
+
+        return await idempotent(request, create)
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise Unprocessable("send_at needs a time zone offset (e.g. 2026-12-01T09:00:00Z)", field="send_at")
+    return moment.astimezone(UTC)

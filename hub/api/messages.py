@@ -1,0 +1,109 @@
+"""``GET /v1/messages[/{id}]``: a message's state with its history, and filtered, cursor-paginated lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from hub.api.errors import NotFound, Unprocessable
+from hub.api.schemas import HistoryEntry, MessageList, MessageRead
+from hub.config import Settings
+from hub.errors import InvalidPhoneError
+from hub.phones import normalize_phone
+from hub.status import MessageStatus
+from hub.store import queries
+from hub.store.records import MessageRecord
+
+__all__ = ["MAX_PAGE", "MessageController", "message_read"]
+
+#: Largest page a list returns.
+MAX_PAGE = 500
+
+
+def message_read(record: MessageRecord, *, with_history: bool = False) -> MessageRead:
+    """The SPEC message shape from a ledger record (pure)."""
+    history = None
+    if with_history:
+        history = [HistoryEntry(status=e.status, at=e.at, source=e.source) for e in record.history]
+    return MessageRead(
+        id=record.id,
+        to=record.recipient,
+        status=str(record.status),
+        sid=record.sid,
+        error_code=record.error_code,
+        error_message=record.error_message,
+        run_id=record.run_id,
+        campaign=record.campaign,
+        body=record.body,
+        content_sid=record.content_sid,
+        content_variables=record.content_variables,
+        media_url=list(record.media_url),
+        send_at=record.send_at,
+        created_at=record.created_at,
+        sent_at=record.sent_at,
+        updated_at=record.updated_at,
+        history=history,
+    )
+
+
+def _status(value: str | None) -> MessageStatus | None:
+    if value is None:
+        return None
+    try:
+        return MessageStatus(value.strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in MessageStatus)
+        raise Unprocessable(f"unknown status {value!r}; expected one of {known}", field="status") from None
+
+
+def _phone(value: str | None, settings: Settings) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_phone(value, settings.phones.default_region)
+    except InvalidPhoneError as exc:
+        raise Unprocessable(f"invalid phone number: {exc}", field="to") from None
+
+
+class MessageController(Controller):
+    path = "/messages"
+    tags = ["messages"]
+
+    @get("/{message_id:int}", operation_id="get_message", summary="One message, with its status history")
+    async def get_message(self, message_id: FromPath[int]) -> MessageRead:
+        record = await queries.get_message(message_id, with_history=True)
+        if record is None:
+            raise NotFound(f"no message {message_id}")
+        return message_read(record, with_history=True)
+
+    @get("/", operation_id="list_messages", summary="Messages, newest first, filtered; cursor-paginated")
+    async def list_messages(
+        self,
+        settings: NamedDependency[Settings],
+        status: FromQuery[str | None] = None,
+        to: FromQuery[str | None] = None,
+        run_id: FromQuery[int | None] = None,
+        campaign: FromQuery[str | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+    ) -> MessageList:
+        try:
+            items, next_cursor = await queries.list_messages(
+                status=_status(status),
+                to=_phone(to, settings),
+                run_id=run_id,
+                campaign=campaign,
+                since=since,
+                until=until,
+                cursor=cursor,
+                limit=limit,
+            )
+        except ValueError as exc:  # the store's word for a cursor it did not issue
+            raise Unprocessable(f"invalid cursor: {exc}", field="cursor") from None
+        return MessageList(items=[message_read(item) for item in items], next_cursor=next_cursor)

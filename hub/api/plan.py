@@ -1,0 +1,155 @@
+"""Turn a send request into a plan (pure): which recipients get which rendered message, which are rejected and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from hub.api.errors import Unprocessable
+from hub.campaigns.spec import MessageSpec
+from hub.config import Settings
+from hub.errors import CampaignError, InvalidPhoneError, RenderError
+from hub.phones import normalize_phone
+from hub.rendering import OutboundMessage, compile_message, render_message
+
+__all__ = ["ApiRecipient", "Planned", "RawRecipient", "SendPlan", "message_spec", "plan_send", "raw_recipients"]
+
+#: The run/campaign name API sends render with (the ``campaign`` template variable).
+API_NAME = "api"
+
+
+class RawRecipient(msgspec.Struct, frozen=True):
+    """A recipient as the client wrote it: the number unparsed, its variables, and where in the request it was."""
+
+    to: str
+    vars: dict[str, Any]
+    field: str  # "to", "recipients[3]", "phone_numbers[0]"
+
+
+class ApiRecipient(msgspec.Struct, frozen=True):
+    """A recipient with a valid number, in the shape rendering expects."""
+
+    phone: str
+    vars: dict[str, Any]
+    source: str
+
+
+class Planned(msgspec.Struct, frozen=True):
+    """One recipient that will be sent to: its message exactly as rendered, and its variables (kept for audit)."""
+
+    message: OutboundMessage
+    vars: dict[str, Any]
+
+
+class SendPlan(msgspec.Struct, frozen=True):
+    """What a send request amounts to. ``rejected`` holds ``(as written, reason)`` in request order."""
+
+    accepted: list[Planned]
+    rejected: list[tuple[str, str]]
+
+
+def message_spec(
+    *,
+    body: str | None,
+    template: str | None,
+    content_sid: str | None,
+    content_variables: Mapping[str, str] | None,
+    media_url: Sequence[str],
+    variables: Mapping[str, Any],
+) -> MessageSpec:
+    """Build the shared message shape from request fields.
+
+    Raises:
+        Unprocessable: not exactly one of body / template / content_sid, or content_variables without content_sid.
+    """
+    given = [name for name, value in (("body", body), ("template", template), ("content_sid", content_sid)) if value]
+    if len(given) != 1:
+        found = ", ".join(given) if given else "none"
+        raise Unprocessable(f"expected exactly one of body, template, content_sid; found {found}", field="body")
+    if content_variables is not None and not content_sid:
+        raise Unprocessable("content_variables needs content_sid", field="content_variables")
+    return MessageSpec(
+        body=body,
+        template=template,
+        content_sid=content_sid,
+        content_variables=dict(content_variables) if content_variables is not None else None,
+        media_url=list(media_url),
+        vars=dict(variables),
+    )
+
+
+def _recipient(item: Mapping[str, Any], field: str) -> RawRecipient:
+    to = item.get("to", item.get("phone"))
+    if not isinstance(to, str) or not to.strip():
+        raise Unprocessable("each recipient needs `to` (or `phone`) as a string", field=field)
+    nested = item.get("vars", {})
+    if not isinstance(nested, dict):
+        raise Unprocessable("`vars` must be an object", field=f"{field}.vars")
+    flat = {k: v for k, v in item.items() if k not in ("to", "phone", "vars")}
+    return RawRecipient(to=to, vars={**flat, **nested}, field=field)
+
+
+def raw_recipients(
+    recipients: Sequence[Mapping[str, Any]] | None, phone_numbers: Sequence[str] | None
+) -> list[RawRecipient]:
+    """Read the recipients of a bulk request (``recipients`` then ``phone_numbers``), in request order.
+
+    Raises:
+        Unprocessable: none given, or a recipient without a number.
+    """
+    out = [_recipient(item, f"recipients[{i}]") for i, item in enumerate(recipients or ())]
+    for i, number in enumerate(phone_numbers or ()):
+        if not isinstance(number, str) or not number.strip():
+            raise Unprocessable("phone numbers must be non-empty strings", field=f"phone_numbers[{i}]")
+        out.append(RawRecipient(to=number, vars={}, field=f"phone_numbers[{i}]"))
+    if not out:
+        raise Unprocessable("no recipients: give `recipients` or `phone_numbers`", field="recipients")
+    return out
+
+
+def plan_send(
+    spec: MessageSpec, recipients: Sequence[RawRecipient], settings: Settings, *, strict_numbers: bool = False
+) -> SendPlan:
+    """Validate, normalise and render every recipient of one request, before anything is stored.
+
+    Args:
+        spec: the message.
+        recipients: as written in the request.
+        settings: for ``phones.default_region`` and the templates folder.
+        strict_numbers: raise on an invalid number (a single-message send) instead of rejecting it.
+
+    Returns:
+        The plan: one rendered message per distinct valid number; invalid numbers and repeats rejected.
+
+    Raises:
+        Unprocessable: the message does not compile, or it fails to render for a recipient (the request, not the
+            recipient, is what needs fixing), or (``strict_numbers``) a number is invalid.
+    """
+    try:
+        compiled = compile_message(spec, settings, name=API_NAME, source="request")
+    except CampaignError as exc:
+        raise Unprocessable(exc.message, field=exc.field or "body") from None
+    region = settings.phones.default_region
+    accepted: list[Planned] = []
+    rejected: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for raw in recipients:
+        try:
+            phone = normalize_phone(raw.to, region)
+        except InvalidPhoneError as exc:
+            if strict_numbers:
+                raise Unprocessable(f"invalid phone number: {exc}", field=raw.field) from None
+            rejected.append((raw.to, f"invalid phone number: {exc}"))
+            continue
+        if phone in seen:
+            rejected.append((raw.to, f"duplicate of {seen[phone]}"))
+            continue
+        seen[phone] = raw.field
+        try:
+            message = render_message(compiled, ApiRecipient(phone=phone, vars=raw.vars, source=raw.field))
+        except RenderError as exc:
+            raise Unprocessable(str(exc), field=raw.field) from None
+        accepted.append(Planned(message=message, vars=raw.vars))
+    return SendPlan(accepted=accepted, rejected=rejected)

@@ -1,0 +1,130 @@
+"""``POST /v1/render``: a dry run over HTTP, through the same compile/render path as real sends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from hub.api.campaigns import lookup_campaign
+from hub.api.errors import Unprocessable
+from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, message_spec, raw_recipients
+from hub.api.schemas import RenderItem, RenderRequest, RenderResult
+from hub.campaigns.spec import MessageSpec
+from hub.config import Settings
+from hub.errors import CampaignError, InvalidPhoneError, RenderError
+from hub.phones import normalize_phone
+from hub.rendering import CompiledMessage, compile_message, render_message
+from hub.store import queries
+
+__all__ = ["MAX_RENDER_LIMIT", "RenderController", "dry_run"]
+
+#: Most recipients one dry-run request renders (the CLI is the tool for whole audiences).
+MAX_RENDER_LIMIT = 1000
+
+
+def dry_run(compiled: CompiledMessage, recipients: Iterable[RawRecipient], settings: Settings) -> list[RenderItem]:
+    """Render each recipient as it would be sent, reporting failures per recipient instead of raising (pure).
+
+    Returns:
+        One item per recipient, in order: ``ok`` with the message, or ``rejected`` with the reason.
+    """
+    items: list[RenderItem] = []
+    for raw in recipients:
+        try:
+            phone = normalize_phone(raw.to, settings.phones.default_region)
+        except InvalidPhoneError as exc:
+            items.append(RenderItem(to=raw.to, status="rejected", error=f"invalid phone number: {exc}"))
+            continue
+        try:
+            message = render_message(compiled, ApiRecipient(phone=phone, vars=raw.vars, source=raw.field))
+        except RenderError as exc:
+            items.append(RenderItem(to=phone, status="rejected", error=str(exc)))
+            continue
+        items.append(
+            RenderItem(
+                to=phone,
+                status="ok",
+                body=message.body,
+                content_sid=message.content_sid,
+                content_variables=message.content_variables,
+                media_url=list(message.media_url),
+            )
+        )
+    return items
+
+
+def _compile(spec: MessageSpec, settings: Settings, name: str, source: str) -> CompiledMessage:
+    try:
+        return compile_message(spec, settings, name=name, source=source)
+    except CampaignError as exc:
+        raise Unprocessable(exc.message, field=exc.field or "body") from None
+
+
+def _campaign_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
+    """Dry-run the first ``limit`` audience entries of a repository campaign (or only the one numbered ``to``)."""
+    from hub.audience import AudienceProblem, iter_audience
+
+    spec = lookup_campaign(settings, data.campaign or "")
+    compiled = _compile(spec.message, settings, spec.name, str(spec.source))
+    wanted = None
+    if data.to:
+        try:
+            wanted = normalize_phone(data.to, settings.phones.default_region)
+        except InvalidPhoneError as exc:
+            raise Unprocessable(f"invalid phone number: {exc}", field="to") from None
+    items: list[RenderItem] = []
+    for entry in iter_audience(spec, settings):
+        if isinstance(entry, AudienceProblem):
+            if wanted is None:
+                items.append(RenderItem(to=entry.raw, status=entry.status, error=f"{entry.source}: {entry.reason}"))
+        elif wanted is None or entry.phone == wanted:
+            items.extend(dry_run(compiled, [RawRecipient(entry.phone, dict(entry.vars), entry.source)], settings))
+        if len(items) >= data.limit:
+            break
+    return items
+
+
+def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
+    spec = message_spec(
+        body=data.body,
+        template=data.template,
+        content_sid=data.content_sid,
+        content_variables=data.content_variables,
+        media_url=data.media_url,
+        variables=data.vars,
+    )
+    numbers = list(data.phone_numbers or ())
+    if data.to:
+        numbers.append(data.to)
+    recipients = raw_recipients(data.recipients, numbers)[: data.limit]
+    return dry_run(_compile(spec, settings, API_NAME, "request"), recipients, settings)
+
+
+async def _mark_opted_out(items: Sequence[RenderItem]) -> list[RenderItem]:
+    """A recipient who opted out would be skipped at send time: say so."""
+    out: list[RenderItem] = []
+    for item in items:
+        contact = await queries.get_contact(item.to) if item.status == "ok" else None
+        if contact is not None and contact.opted_out:
+            item = RenderItem(to=item.to, status="skipped", error="opted out")
+        out.append(item)
+    return out
+
+
+class RenderController(Controller):
+    """Dry runs: nothing is stored, nothing is sent."""
+
+    path = "/render"
+    tags = ["render"]
+
+    @post("/", operation_id="render", summary="Dry-run a campaign or an ad-hoc message", status_code=200)
+    async def render(self, data: JSONBody[RenderRequest], settings: NamedDependency[Settings]) -> RenderResult:
+        if not 1 <= data.limit <= MAX_RENDER_LIMIT:
+            raise Unprocessable(f"limit must be between 1 and {MAX_RENDER_LIMIT}", field="limit")
+        items = _campaign_items(data, settings) if data.campaign else _ad_hoc_items(data, settings)
+        items = await _mark_opted_out(items)
+        rendered = sum(1 for item in items if item.status == "ok")
+        return RenderResult(items=items, rendered=rendered, rejected=len(items) - rendered)

@@ -1,0 +1,105 @@
+"""``/v1/runs``: progress of a run (counts per state, rate, ETA) and its control (pause, resume, cancel)."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from hub.api.enqueue import Enqueuer
+from hub.api.errors import Conflict, NotFound
+from hub.api.schemas import RunRead
+from hub.status import RunState
+from hub.store import queries
+from hub.store.records import RunProgress, RunRecord
+
+__all__ = ["RunController", "progress_or_404", "run_read"]
+
+log = logging.getLogger(__name__)
+
+R = RunState
+
+
+def run_read(progress: RunProgress) -> RunRead:
+    """The SPEC run shape from the store's progress record."""
+    run = progress.run
+    return RunRead(
+        id=run.id,
+        campaign=run.campaign,
+        state=str(run.state),
+        counts=dict(progress.counts),
+        total=progress.total,
+        rate_per_second=progress.rate_per_second,
+        eta_seconds=progress.eta_seconds,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        scheduled_at=run.scheduled_at,
+    )
+
+
+async def progress_or_404(run_id: int) -> RunProgress:
+    progress = await queries.run_progress(run_id)
+    if progress is None:
+        raise NotFound(f"no run {run_id}")
+    return progress
+
+
+async def _transition(run_id: int, to: RunState, allowed: frozenset[RunState], verb: str) -> RunRecord:
+    """Move a run to ``to`` if it is in one of ``allowed``; 404 if it does not exist, 409 if its state forbids it."""
+    moved = await queries.set_run_state(run_id, to, from_states=allowed)
+    if moved is None:
+        current = await queries.get_run(run_id)
+        if current is None:
+            raise NotFound(f"no run {run_id}")
+        raise Conflict(f"cannot {verb} run {run_id}: it is {current.state}")
+    return moved
+
+
+#: States from which each control verb may move a run.
+PAUSABLE = frozenset({R.RUNNING, R.SCHEDULED})
+RESUMABLE = frozenset({R.PAUSED})
+CANCELABLE = frozenset({R.SCHEDULED, R.RUNNING, R.PAUSED})
+
+
+class RunController(Controller):
+    """One run at a time; the state changes are compare-and-set in the store, so racing calls cannot both win."""
+
+    path = "/runs"
+    tags = ["runs"]
+
+    @get("/{run_id:int}", operation_id="get_run", summary="A run: counts per state, rate, ETA")
+    async def get_run(self, run_id: FromPath[int]) -> RunRead:
+        return run_read(await progress_or_404(run_id))
+
+    @post("/{run_id:int}/pause", operation_id="pause_run", summary="Pause a run", status_code=200)
+    async def pause(self, run_id: FromPath[int]) -> RunRead:
+        await _transition(run_id, R.PAUSED, PAUSABLE, "pause")
+        return run_read(await progress_or_404(run_id))
+
+    @post("/{run_id:int}/resume", operation_id="resume_run", summary="Resume a paused run", status_code=200)
+    async def resume(self, run_id: FromPath[int], enqueuer: NamedDependency[Enqueuer]) -> RunRead:
+        run = await _transition(run_id, R.RUNNING, RESUMABLE, "resume")
+        # Owed rows whose send met the pause stay pending; the due sweep queues them again. A campaign run paused
+        # before its fan-out finished needs the fan-out again (it resumes from its checkpoint).
+        if run.kind == "campaign" and run.fanned_out_at is None:
+            enqueuer.enqueue_fan_out(run_id)
+        return run_read(await progress_or_404(run_id))
+
+    @post(
+        "/{run_id:int}/cancel",
+        operation_id="cancel_run",
+        summary="Cancel every message not yet handed to Twilio",
+        status_code=200,
+    )
+    async def cancel(self, run_id: FromPath[int]) -> RunRead:
+        run = await queries.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        if run.state not in CANCELABLE:
+            raise Conflict(f"cannot cancel run {run_id}: it is {run.state}")
+        canceled = await queries.cancel_run(run_id)
+        log.info("run %r canceled: %d messages will not be sent", run_id, canceled)
+        return run_read(await progress_or_404(run_id))

@@ -1,0 +1,209 @@
+"""Wire shapes of the HTTP API (SPEC §7): msgspec structs, kept apart from the database tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "BulkSendCreate",
+    "BulkSendResult",
+    "CampaignList",
+    "CampaignRead",
+    "Health",
+    "HistoryEntry",
+    "LegacyBulkSend",
+    "MessageAccepted",
+    "MessageCreate",
+    "MessageList",
+    "MessageRead",
+    "Readiness",
+    "Rejected",
+    "RenderItem",
+    "RenderRequest",
+    "RenderResult",
+    "RunCreate",
+    "RunRead",
+]
+
+
+class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Request bodies: an unknown field is a 400 naming it (a typo must not silently change a send)."""
+
+
+class _Out(msgspec.Struct, kw_only=True):
+    """Response bodies: fields may be added, never renamed."""
+
+
+# --- requests ---------------------------------------------------------------------------------------------------
+
+
+class MessageCreate(_In):
+    """``POST /v1/messages``: one message. Exactly one of ``body`` / ``template`` / ``content_sid``."""
+
+    to: str
+    body: str | None = None
+    template: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+    vars: dict[str, Any] = {}
+    send_at: datetime | None = None  # ISO 8601 with an offset; in the future = stored as a due row
+
+
+class BulkSendCreate(_In):
+    """``POST /v1/bulk-send``: many recipients, one run.
+
+    ``recipients`` items carry ``to`` (or ``phone``) plus their own variables, flat or under ``vars``;
+    ``phone_numbers`` is a plain list. ``message`` is a synonym of ``body`` (the original payload's name).
+    """
+
+    recipients: list[dict[str, Any]] | None = None
+    phone_numbers: list[str] | None = None
+    message: str | None = None
+    body: str | None = None
+    template: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+    vars: dict[str, Any] = {}
+    send_at: datetime | None = None
+
+
+class LegacyBulkSend(msgspec.Struct, kw_only=True):
+    """``POST /bulk-send``: the original WhatsApp Hub payload, accepted as is (extra fields ignored)."""
+
+    phone_numbers: list[str]
+    message: str
+
+
+class RunCreate(_In):
+    """``POST /v1/campaigns/{name}/runs``: start now, or at ``send_at``."""
+
+    send_at: datetime | None = None
+
+
+class RenderRequest(_In):
+    """``POST /v1/render``: a dry run. Either a repository ``campaign`` (optionally one number ``to`` and a
+    ``limit``), or an ad-hoc message with ``recipients`` / ``phone_numbers`` / ``to``."""
+
+    campaign: str | None = None
+    to: str | None = None
+    limit: int = msgspec.field(default=20)
+    recipients: list[dict[str, Any]] | None = None
+    phone_numbers: list[str] | None = None
+    body: str | None = None
+    template: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+    vars: dict[str, Any] = {}
+
+
+# --- responses --------------------------------------------------------------------------------------------------
+
+
+class MessageAccepted(_Out):
+    id: int
+    status: str
+
+
+class Rejected(_Out):
+    to: str
+    reason: str
+
+
+class BulkSendResult(_Out):
+    run_id: int
+    accepted: int
+    rejected: list[Rejected]
+
+
+class HistoryEntry(_Out):
+    status: str
+    at: datetime
+    source: str
+
+
+class MessageRead(_Out):
+    id: int
+    to: str
+    status: str
+    sid: str | None
+    error_code: int | None
+    error_message: str | None
+    run_id: int | None
+    campaign: str | None
+    body: str | None
+    content_sid: str | None
+    content_variables: dict[str, str] | None
+    media_url: list[str]
+    send_at: datetime | None
+    created_at: datetime | None
+    sent_at: datetime | None
+    updated_at: datetime | None
+    history: list[HistoryEntry] | None = None
+
+
+class MessageList(_Out):
+    items: list[MessageRead]
+    next_cursor: str | None
+
+
+class RunRead(_Out):
+    id: int
+    campaign: str | None
+    state: str
+    counts: dict[str, int]
+    total: int
+    rate_per_second: float | None
+    eta_seconds: float | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    scheduled_at: datetime | None = None
+
+
+class CampaignRead(_Out):
+    name: str
+    description: str
+    enabled: bool
+    source: str
+    kind: str  # "template" | "body" | "content_sid"
+    schedule: dict[str, Any] | None
+    next_fire_time: datetime | None
+    last_runs: list[RunRead] = []
+
+
+class CampaignList(_Out):
+    items: list[CampaignRead]
+    problems: list[str] = []  # campaign files that failed to load: "file: field: message"
+
+
+class RenderItem(_Out):
+    """One recipient of a dry run, in the shape of ``hub render --json`` (SPEC §6)."""
+
+    to: str
+    status: str  # "ok" | "rejected" | "skipped"
+    body: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+    error: str | None = None
+
+
+class RenderResult(_Out):
+    items: list[RenderItem]
+    rendered: int
+    rejected: int
+
+
+class Health(_Out):
+    status: str
+
+
+class Readiness(_Out):
+    status: str
+    checks: dict[str, str]
