@@ -41,6 +41,8 @@ def parse_campaign(data: Any, reader: FieldReader, source: Path, settings: Setti
     """
     if data is None:
         reader.fail([], "expected a mapping of campaign fields, found an empty file")
+    if not isinstance(data, dict):
+        reader.fail([], f"expected a mapping of campaign fields (name, body, audience...), found {describe(data)}")
     top = reader.mapping(data, [], TOP_LEVEL_KEYS)
     return CampaignSpec(
         name=_name(top, reader, source),
@@ -119,7 +121,7 @@ def _message(data: dict[str, Any], reader: FieldReader, settings: Settings) -> M
         body=value if kind == "body" else None,
         content_sid=value if kind == "content_sid" else None,
         content_variables=content_variables,
-        media_url=reader.string_list(data.get("media_url"), ["media_url"], "a URL (a string)"),
+        media_url=reader.string_list(data.get("media_url"), ["media_url"], "a URL"),
         vars=reader.variables(data.get("vars"), ["vars"]),
     )
 
