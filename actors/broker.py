@@ -1,4 +1,4 @@
-"""The Dramatiq broker: Redis (real, or an embedded fakeredis for ``hub run``), with the middleware stack declared once."""
+"""The Dramatiq broker: real or embedded (fakeredis) Redis, with the middleware stack declared once."""
 
 from __future__ import annotations
 

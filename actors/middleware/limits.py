@@ -1,4 +1,4 @@
-"""Rate-limit state in Redis: the shared send-slot buckets (GCRA) and the per-recipient window, as atomic Lua scripts."""
+"""Rate-limit state in Redis: shared send-slot buckets (GCRA) and the per-recipient window, as atomic Lua scripts."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,15 @@ from hub.status import RunState
 from hub.store import db
 from hub.store import queries as q
 from hub.transport.fake import FakeTransport
+
+
+def wait_until(condition: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
+    """Poll ``condition`` until it holds (a worker thread is doing the work); fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
 
 
 @dataclass
@@ -31,7 +42,9 @@ class Harness:
         self.worker.start()
 
     def drain(self) -> None:
-        """Process every queued message, delayed ones included, until nothing is left."""
+        """Process every queued message, delayed ones included, until nothing is left (starts the worker)."""
+        if self.worker is None:
+            self.start()
         for queue in ("default", actors.send.SEND_QUEUE):
             self.broker.join(queue, fail_fast=False)
         assert self.worker is not None

@@ -24,7 +24,7 @@ def _fast(settings: Settings, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def harness(sqlite_settings: Settings) -> Iterator[Harness]:
-    """A started worker on a StubBroker, SQLite ledger, fakeredis limits and a FakeTransport (no throttling)."""
+    """StubBroker + worker (started by ``drain``), SQLite ledger, fakeredis limits, FakeTransport, no throttling."""
     settings = _fast(sqlite_settings)
     redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     transport = FakeTransport()
@@ -33,10 +33,9 @@ def harness(sqlite_settings: Settings) -> Iterator[Harness]:
         settings, client=redis, stub=True, namespace=namespace, transport_factory=lambda _s: transport
     )
     h = Harness(settings, broker, redis, transport, namespace)
-    h.start()
     try:
         yield h
     finally:
-        assert h.worker is not None
-        h.worker.stop()
+        if h.worker is not None:
+            h.worker.stop()
         broker.close()

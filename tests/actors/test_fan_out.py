@@ -1,0 +1,72 @@
+"""fan_out_run: one ledger row per audience entry, one send per new row, harmless to re-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from actor_harness import Harness
+from dramatiq import Message
+
+import actors
+from hub.status import MessageStatus, RunState
+from hub.store import queries as q
+
+CAMPAIGN = """\
+name: promo
+body: "Hi {{ first_name }}, use {{ code }}"
+vars: {code: SPRING}
+audience:
+  recipients:
+    - {phone: "+14155550100", first_name: Ada}
+    - {phone: "+14155550101", first_name: Bob}
+    - {phone: "+14155550100", first_name: Ada again}
+    - {phone: "12", first_name: Nobody}
+rate_limit: {per_second: 5}
+"""
+
+
+@pytest.fixture
+def run_id(harness: Harness) -> int:
+    folder = Path(harness.settings.paths.campaigns)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "promo.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    run, _ = harness.run(q.create_run(campaign="promo", state=RunState.RUNNING))
+    return run.id
+
+
+def _rows(harness: Harness, run_id: int) -> dict[str, MessageStatus]:
+    items, _ = harness.run(q.list_messages(run_id=run_id, limit=100))
+    return {m.recipient: m.status for m in items}
+
+
+def test_fan_out_writes_one_row_per_entry_and_sends_each_owed_row_once(harness: Harness, run_id: int) -> None:
+    # When the run fans out and every send is processed
+    actors.fan_out_run.send(run_id)
+    harness.drain()
+    # Then valid recipients got one send each, the invalid number a rejected row, the duplicate nothing more
+    assert harness.transport.sends_to("+14155550100") == 1
+    assert harness.transport.sends_to("+14155550101") == 1
+    rows = _rows(harness, run_id)
+    assert rows["12"] == MessageStatus.REJECTED
+    assert rows["+14155550100"] == MessageStatus.QUEUED
+    assert harness.transport.sent[0].msg.body in {"Hi Ada, use SPRING", "Hi Bob, use SPRING"}
+
+
+def test_fan_out_run_twice_creates_no_second_row_and_no_second_send(harness: Harness, run_id: int) -> None:
+    # Given a fan-out that ran, then a rewound checkpoint (a crash before the checkpoint was saved)
+    actors.fan_out_run.fn(run_id)
+    harness.run(q.update_checkpoint(run_id, 0))
+    # When it runs again, and every queued send is processed
+    actors.fan_out_run.fn(run_id)
+    harness.drain()
+    # Then each recipient has one row and one send
+    assert len(_rows(harness, run_id)) == 3
+    assert len(harness.transport.calls) == 2
+
+
+def test_fan_out_passes_the_campaign_rate_to_the_throttle(harness: Harness, run_id: int) -> None:
+    actors.fan_out_run.fn(run_id)
+    queued = [Message.decode(data) for data in harness.broker.queues[actors.send.SEND_QUEUE].queue]
+    assert len(queued) == 2
+    assert all(m.options["run_rate"] == 5 and m.options["run_id"] == run_id for m in queued)

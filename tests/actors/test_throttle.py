@@ -1,0 +1,128 @@
+"""Throttle: GCRA slots in Redis (Lua on fakeredis), the wait decisions, and re-enqueue without using a retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+import pytest
+from actor_harness import Harness, wait_until
+from dramatiq.middleware import Middleware
+
+import actors
+from actors.middleware.limits import Limits, Slot
+from actors.middleware.throttle import Decision, Throttle, decide
+from hub.status import MessageStatus
+
+
+class EnqueueRecorder(Middleware):
+    """Remembers the options and delay of every enqueue."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Any], int | None]] = []
+
+    def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        self.calls.append((dict(message.options), delay))
+
+
+S = 1_000_000  # microseconds per second
+
+
+@pytest.fixture
+def limits() -> Limits:
+    return Limits(fakeredis.FakeRedis(server=fakeredis.FakeServer()), namespace="t")
+
+
+def test_first_slot_of_an_idle_bucket_is_now(limits: Limits) -> None:
+    assert limits.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) == Slot(True, 0.0)
+
+
+def test_consecutive_reservations_are_one_interval_apart(limits: Limits) -> None:
+    # Given a 10/s bucket, when three callers ask at the same instant
+    waits = [limits.reserve("sender", 10, horizon_ms=1000, now_us=100 * S).wait_ms for _ in range(3)]
+    # Then they get slots 0, 100 and 200 ms ahead
+    assert waits == [0.0, 100.0, 200.0]
+
+
+def test_slot_beyond_the_horizon_is_not_reserved(limits: Limits) -> None:
+    # Given a 10/s bucket reserved 1 s ahead (slots 0..900 ms taken)
+    for _ in range(10):
+        assert limits.reserve("sender", 10, horizon_ms=950, now_us=100 * S).granted
+    # When one more caller asks with a 950 ms horizon
+    refused = limits.reserve("sender", 10, horizon_ms=950, now_us=100 * S)
+    # Then nothing is reserved and the next free slot is 1 s away, still free for the next caller
+    assert refused == Slot(False, 1000.0)
+    assert limits.reserve("sender", 10, horizon_ms=2000, now_us=100 * S) == Slot(True, 1000.0)
+
+
+def test_an_idle_bucket_does_not_bank_a_burst(limits: Limits) -> None:
+    limits.reserve("sender", 10, horizon_ms=1000, now_us=100 * S)
+    # Ten seconds later two callers arrive at once: the second still waits one interval
+    later = 110 * S
+    waits = [limits.reserve("sender", 10, horizon_ms=1000, now_us=later).wait_ms for _ in range(2)]
+    assert waits == [0.0, 100.0]
+
+
+def test_buckets_are_independent(limits: Limits) -> None:
+    limits.reserve("run:1", 1, horizon_ms=5000, now_us=100 * S)
+    assert limits.reserve("run:2", 1, horizon_ms=5000, now_us=100 * S).wait_ms == 0.0
+
+
+def test_server_clock_is_used_without_now(limits: Limits) -> None:
+    first = limits.reserve("sender", 2, horizon_ms=1000)
+    second = limits.reserve("sender", 2, horizon_ms=1000)
+    assert first.wait_ms == 0.0
+    assert 400.0 < second.wait_ms <= 500.0
+
+
+@pytest.mark.parametrize(
+    ("slot", "blocked_ms", "expected"),
+    [
+        (Slot(True, 0.0), 0.0, Decision("go", 0.0)),
+        (Slot(True, 350.0), 0.0, Decision("go", 350.0)),
+        # Just beyond the horizon: poll again once the slot is inside it.
+        (Slot(False, 1200.0), 0.0, Decision("poll", 200.0)),
+        # Barely beyond: never poll faster than the floor.
+        (Slot(False, 1000.5), 0.0, Decision("poll", 2.0)),
+        # Far away: give the thread back and let Redis hold the message.
+        (Slot(False, 60_000.0), 0.0, Decision("requeue", 59_000.0)),
+        # Waited long enough already in this thread.
+        (Slot(False, 1200.0), 4900.0, Decision("requeue", 200.0)),
+    ],
+)
+def test_decide(slot: Slot, blocked_ms: float, expected: Decision) -> None:
+    assert decide(slot, blocked_ms=blocked_ms, horizon_ms=1000, max_block_ms=5000, jitter_ms=0.0) == expected
+
+
+def test_per_recipient_window_admits_max_then_waits_for_the_oldest(limits: Limits) -> None:
+    # Given a window of 2 sends per 60 s
+    kwargs = {"max_sends": 2, "window_s": 60}
+    assert limits.recipient_wait_ms("+1415", 1, now_ms=1_000, **kwargs) == 0
+    assert limits.recipient_wait_ms("+1415", 2, now_ms=2_000, **kwargs) == 0
+    # When a third message comes 8 s later, then it waits until the first leaves the window
+    assert limits.recipient_wait_ms("+1415", 3, now_ms=10_000, **kwargs) == 51_000
+    # And a message already counted is not counted twice
+    assert limits.recipient_wait_ms("+1415", 2, now_ms=10_000, **kwargs) == 0
+    assert limits.recipient_wait_ms("+1415", 3, now_ms=61_001, **kwargs) == 0
+
+
+def test_throttled_message_is_requeued_not_retried(harness: Harness) -> None:
+    # Given a sender cap so low that the second message's slot is beyond what a thread may wait for
+    throttle = next(m for m in harness.broker.middleware if isinstance(m, Throttle))
+    throttle.per_second = 0.001  # one message per 1000 s
+    throttle.max_block_ms = 50.0
+    enqueued = EnqueueRecorder()
+    harness.broker.add_middleware(enqueued)
+    _, ids = harness.new_run(["+14155550100", "+14155550101"])
+    # When both are sent
+    for message_id in ids:
+        actors.send_message.send(message_id)
+    harness.start()
+    wait_until(lambda: len(harness.transport.sent) == 1 and throttle.requeued >= 1)
+    # Then one went out, the other was put back with a delay: no retry spent, no dead letter
+    assert len(harness.transport.sent) == 1
+    delayed = [(options, delay) for options, delay in enqueued.calls if delay]
+    assert delayed and all(options.get("retries", 0) == 0 for options, _ in delayed)
+    assert harness.broker.dead_letters == []
+    statuses = sorted(harness.message(i).status for i in ids)
+    assert statuses == sorted([MessageStatus.QUEUED, MessageStatus.PENDING])
