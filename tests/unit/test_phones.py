@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import phonenumbers
@@ -78,6 +79,26 @@ def test_fast_path_agrees_with_the_full_parser_for_every_region() -> None:
             if fast != slow:
                 disagreements.append((candidate, fast, slow))
     assert disagreements == []
+
+
+@pytest.mark.parametrize("country_code", [1, 7, 44, 49, 61, 91, 262, 590])
+def test_fast_path_agrees_with_the_full_parser_on_random_digits(country_code: int) -> None:
+    # Shared calling codes (+1, +7, +44, +262, +590) pick a region per number: the fast path must pick the same.
+    rng = random.Random(country_code)
+    disagreements = []
+    for _ in range(300):
+        candidate = f"+{country_code}{rng.randrange(10**7, 10**11)}"
+        fast = _fast_e164(candidate)
+        if fast is not None and fast != _slow_or_none(candidate):
+            disagreements.append(candidate)
+    assert disagreements == []
+
+
+def _slow_or_none(candidate: str) -> str | None:
+    try:
+        return _slow_e164(candidate, None)
+    except InvalidPhoneError:
+        return None
 
 
 def test_e164_to_int_is_the_digits() -> None:
