@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-
 from hub.campaigns.fields import describe
 
 __all__ = [
@@ -78,6 +76,9 @@ def check_cron(expr: str, timezone: str) -> str:
             f"expected day-of-week names such as MON-FRI or SUN in {expr!r}, found numbers in {fields[4]!r} "
             "(numbered days are ambiguous: crontab counts from Sunday = 0, APScheduler 3 from Monday = 0)"
         )
+    # Imported here: APScheduler costs ~100 ms to import, and most importers of hub.campaigns never check a cron.
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         CronTrigger.from_crontab(expr, timezone=ZoneInfo(timezone))
     except ValueError as exc:
