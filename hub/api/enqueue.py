@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["ActorEnqueuer", "Enqueuer", "RecordingEnqueuer"]
 
 
+@runtime_checkable
 class Enqueuer(Protocol):
     """What the API asks of the queue. Losing a message is harmless: the ledger row stays owed and is swept."""
 

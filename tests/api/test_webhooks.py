@@ -171,8 +171,14 @@ def test_signed_callback_without_sid_is_400(client: TestClient[Litestar]) -> Non
 
 
 def inbound(body: str, sender: str = "whatsapp:+14155550100", **extra: str) -> dict[str, str]:
-    return {"MessageSid": f"SMin{abs(hash((body, sender)))}", "From": sender, "To": "whatsapp:+14155238886",
-            "Body": body, "NumMedia": "0", **extra}  # fmt: skip
+    return {
+        "MessageSid": f"SMin{abs(hash((body, sender)))}",
+        "From": sender,
+        "To": "whatsapp:+14155238886",
+        "Body": body,
+        "NumMedia": "0",
+        **extra,
+    }
 
 
 def post_inbound(client: TestClient[Litestar], params: dict[str, str], signature: str | None = None) -> tuple[int, str]:
