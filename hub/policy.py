@@ -85,7 +85,7 @@ SendErrorType = type[SendError]
 
 
 def _is_us(to: str | None) -> bool:
-    return bool(to) and to.removeprefix("whatsapp:").startswith("+1")
+    return to is not None and to.removeprefix("whatsapp:").startswith("+1")
 
 
 def classify_code(code: int, *, to: str | None = None) -> SendErrorType | None:

@@ -97,7 +97,7 @@ class HubHttpClient(AsyncHttpClient):
         async with session.request(
             method.upper(),
             url,
-            params=params,
+            params=_form(params) if params else None,
             data=_form(data) if data is not None else None,
             headers=all_headers,
             allow_redirects=allow_redirects,

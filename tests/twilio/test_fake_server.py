@@ -156,3 +156,21 @@ def test_messaging_service_messages_get_a_queued_callback_first(
     settings = twilio_settings(fake.base_url, account_sid=fake.account_sid, auth_token=fake.auth_token, service=True)
     _, got = run_callbacks(settings, fake, [OutboundMessage(to="+14155550100", body="hi")], 4)
     assert [p["MessageStatus"] for p, _ in got] == ["queued", "sent", "delivered", "read"]
+
+
+def test_loadgen_runs_at_a_tiny_size(fake: FakeTwilioHandle) -> None:
+    from hub.faketwilio.loadgen import load
+
+    ok, failed, _ = asyncio.run(
+        load(fake.base_url, concurrency=4, total=20, account_sid=fake.account_sid, auth_token=fake.auth_token)
+    )
+    assert (ok, failed, fake.stats()["accepted"]) == (20, 0, 24)
+
+
+def test_cli_lists_the_fake_twilio_command() -> None:
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    result = CliRunner().invoke(main, ["fake-twilio", "--help"])
+    assert result.exit_code == 0 and "--latency-ms" in result.output
