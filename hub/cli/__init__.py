@@ -13,6 +13,9 @@ _COMMANDS = [
     "hub.cli.fake_twilio",
     "hub.cli.db",
     "hub.cli.api",
+    "hub.cli.worker",
+    "hub.cli.send",
+    "hub.cli.status",
 ]
 
 for _name in _COMMANDS:

@@ -1,0 +1,117 @@
+"""``hub status [RUN_ID|CAMPAIGN]``: progress of runs (counts per state, send rate, ETA); live on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from hub.cli.app import Context, main, pass_context
+from hub.status import MessageStatus, RunState
+from hub.store.records import RunProgress
+
+S = MessageStatus
+#: Progress bars of the live view: label -> statuses that count as having reached it.
+MILESTONES: dict[str, frozenset[MessageStatus]] = {
+    "handed to Twilio": frozenset({S.ACCEPTED, S.SCHEDULED, S.QUEUED, S.SENT, S.DELIVERED, S.READ, S.UNDELIVERED}),
+    "delivered": frozenset({S.DELIVERED, S.READ}),
+    "read": frozenset({S.READ}),
+    "failed": frozenset({S.FAILED, S.UNDELIVERED, S.REJECTED, S.UNKNOWN, S.EXPIRED}),
+}
+_ORDER = [s.value for s in MessageStatus]
+_DONE_STATES = {RunState.FINISHED, RunState.CANCELED, RunState.MISSED}
+
+
+def milestone_counts(progress: RunProgress) -> dict[str, int]:
+    """How many messages reached each milestone of :data:`MILESTONES` (pure)."""
+    return {
+        label: sum(n for status, n in progress.counts.items() if status in {s.value for s in statuses})
+        for label, statuses in MILESTONES.items()
+    }
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe(progress: RunProgress) -> list[str]:
+    """The plain-text report of one run (pure): a header, the counts per status, rate and ETA."""
+    run = progress.run
+    name = run.campaign or f"{run.kind} send"
+    header = f"run {run.id}  {name}  {run.state}  total {progress.total}"
+    counts = "  ".join(f"{status} {progress.counts[status]}" for status in _ORDER if progress.counts.get(status))
+    tail = f"rate {progress.rate_per_second:.1f}/s (last {progress.window_s:.0f} s)  owed {progress.owed}"
+    tail += f"  eta {_eta(progress.eta_seconds)}"
+    return [header, f"  {counts or 'no messages yet'}", f"  {tail}"]
+
+
+def _load(target: str | None) -> list[RunProgress]:
+    from hub.store import db, queries
+
+    if target is not None and target.isdigit():
+        run_ids = [int(target)]
+    else:
+        runs = db.run_sync(queries.list_runs(campaign=target, limit=1 if target else 10))
+        run_ids = [run.id for run in runs]
+    found = [db.run_sync(queries.run_progress(run_id)) for run_id in run_ids]
+    return [p for p in found if p is not None]
+
+
+@main.command()
+@click.argument("target", required=False, metavar="[RUN_ID|CAMPAIGN]")
+@click.option("--watch", "-w", is_flag=True, help="Keep refreshing until the run finishes.")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between refreshes.")
+@pass_context
+def status(ctx: Context, target: str | None, watch: bool, interval: float) -> None:
+    """Progress of runs: the latest ten, one run by id, or the latest run of a campaign."""
+    from hub.store import db
+
+    db.run_sync(db.connect(ctx.settings))
+    progress = _load(target)
+    if not progress:
+        click.echo(f"no run found for {target!r}" if target else "no runs yet", err=bool(target))
+        sys.exit(1 if target else 0)
+    if sys.stdout.isatty() and (watch or len(progress) == 1):
+        _live(target, watch, interval)
+        return
+    while True:
+        for item in progress:
+            click.echo("\n".join(describe(item)))
+        if not watch or all(p.run.state in _DONE_STATES for p in progress):
+            return
+        time.sleep(interval)
+        progress = _load(target)
+
+
+def _live(target: str | None, watch: bool, interval: float) -> None:
+    from rich.console import Group
+    from rich.live import Live
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.text import Text
+
+    def render() -> tuple[Group, bool]:
+        parts = []
+        items = _load(target)
+        for item in items:
+            bars = Progress(TextColumn("{task.description:>18}"), BarColumn(), MofNCompleteColumn())
+            for label, count in milestone_counts(item).items():
+                bars.add_task(label, total=max(item.total, 1), completed=count)
+            lines = describe(item)
+            parts += [Text(lines[0], style="bold"), bars.get_renderable(), Text(lines[1]), Text(lines[2])]
+        done = all(p.run.state in _DONE_STATES for p in items)
+        return Group(*parts), done
+
+    view, done = render()
+    with Live(view, refresh_per_second=4) as live:
+        while watch and not done:
+            time.sleep(interval)
+            view, done = render()
+            live.update(view)

@@ -1,0 +1,105 @@
+"""``hub worker``: Dramatiq worker processes for the send pipeline, plus the periodic recovery sweeper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from hub.cli.app import Context, main, pass_context
+from hub.config import Settings, config_path
+
+EMBEDDED_REFUSED = (
+    "embedded Redis only works in `hub run` (one process); set REDIS_URL (or redis.url) to a real Redis "
+    "to run workers separately"
+)
+
+
+def dramatiq_command(processes: int, threads: int, queues: tuple[str, ...]) -> list[str]:
+    """The ``dramatiq`` command line that runs the actors (pure)."""
+    command = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "actors.boot",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    if queues:
+        command += ["--queues", *queues]
+    return command
+
+
+def worker_env(settings: Settings, config: Path | None, base: dict[str, str]) -> dict[str, str]:
+    """The environment of the worker processes: the same config file, and a short consumer wake-up (pure).
+
+    Delayed messages (retries after a backoff, throttled re-enqueues) come back when a consumer wakes; 100 ms
+    instead of Dramatiq's default 1 s keeps their timing close to what was asked.
+    """
+    env = dict(base)
+    path = config or config_path(base)
+    if path.exists():
+        env["HUB_CONFIG"] = str(path.resolve())
+    env.setdefault("dramatiq_worker_timeout", "100")
+    return env
+
+
+@main.command()
+@click.option(
+    "--processes",
+    "-p",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Worker processes.",
+)
+@click.option(
+    "--threads",
+    "-t",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Worker threads per process (each holds one send in flight).",
+)
+@click.option("--queues", "-Q", multiple=True, help="Only these queues (send, default). Default: all.")
+@click.option(
+    "--sweep/--no-sweep", default=True, show_default=True, help="Run the recovery sweeper every 10 s in this process."
+)
+@pass_context
+def worker(ctx: Context, processes: int, threads: int, queues: tuple[str, ...], sweep: bool) -> None:
+    """Run the send pipeline's workers (fan-out and send actors) against Redis and the database."""
+    settings = ctx.settings
+    if settings.redis.is_embedded:
+        click.echo(f"error: {EMBEDDED_REFUSED}", err=True)
+        sys.exit(2)
+    sweeper = None
+    if sweep:
+        import actors
+        from actors.sweep import PeriodicSweeper
+        from hub.store import db
+
+        actors.setup(settings)
+        db.run_sync(db.connect(settings))
+        sweeper = PeriodicSweeper(settings).start()
+    child = subprocess.Popen(
+        dramatiq_command(processes, threads, queues), env=worker_env(settings, ctx.config, dict(os.environ))
+    )
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    try:
+        code = child.wait()
+    finally:
+        if sweeper is not None:
+            sweeper.stop()
+    sys.exit(code)
