@@ -14,6 +14,7 @@ import contextlib
 import io
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -57,12 +58,21 @@ class MigrationError(HubError):
 
 
 class HubSQLiteEngine(SQLiteEngine):
-    """SQLite with the pragmas several processes need: WAL (set once, persistent), busy timeout, NORMAL sync."""
+    """SQLite with the set-up several processes need: WAL (set once, persistent), busy timeout, NORMAL sync.
+
+    Queries outside transactions share one connection per process, used by one thread at a time: opening
+    a connection costs about 6 ms, a statement on an open one about 0.05 ms, and SQLite has a single
+    writer anyway. It is a plain ``sqlite3`` connection driven through ``asyncio.to_thread``, so it works
+    from any event loop. Transactions (migrations) still get their own aiosqlite connection.
+    """
 
     def __init__(self, path: str) -> None:
         super().__init__(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
         self.url = _SQLITE_PREFIX + path
         self._prepared = False
+        self._shared: sqlite3.Connection | None = None
+        self._shared_pid = 0
+        self._shared_lock = threading.Lock()
 
     async def check_version(self) -> None:  # the bundled sqlite3 is new enough; skip the log line
         return None
@@ -81,6 +91,24 @@ class HubSQLiteEngine(SQLiteEngine):
         await connection.execute("PRAGMA synchronous=NORMAL")
         return connection
 
+    def _connection(self) -> sqlite3.Connection:
+        # Called with _shared_lock held. A connection inherited through fork must not be used.
+        if self._shared is None or self._shared_pid != os.getpid():
+            connection = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
+            connection.row_factory = dict_factory
+            connection.execute("PRAGMA foreign_keys = 1")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._shared, self._shared_pid = connection, os.getpid()
+        return self._shared
+
+    def _execute(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
+        with self._shared_lock:
+            cursor = self._connection().execute(query, args)
+            try:
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
     async def _run_in_new_connection(
         self,
         query: str,
@@ -88,14 +116,15 @@ class HubSQLiteEngine(SQLiteEngine):
         query_type: str = "generic",
         table: Any = None,
     ) -> Any:
-        # Piccolo's version, plus synchronous=NORMAL (safe in WAL mode, and much faster per commit).
-        async with aiosqlite.connect(**self.connection_kwargs) as connection:
-            await connection.execute("PRAGMA foreign_keys = 1")
-            await connection.execute("PRAGMA synchronous=NORMAL")
-            connection.row_factory = dict_factory  # type: ignore[assignment]
-            async with connection.execute(query, args or []) as cursor:
-                await connection.commit()
-                return await cursor.fetchall()
+        # Autocommit (isolation_level=None): each statement is its own transaction.
+        return await asyncio.to_thread(self._execute, query, list(args or []))
+
+    def close(self) -> None:
+        """Close the shared connection (it reopens on next use)."""
+        with self._shared_lock:
+            if self._shared is not None and self._shared_pid == os.getpid():
+                self._shared.close()
+            self._shared = None
 
 
 class _LoopTransaction(PostgresTransaction):
@@ -292,6 +321,8 @@ def reset() -> None:
         for engine in _engines.values():
             if isinstance(engine, LoopPoolPostgresEngine):
                 engine.close_all()
+            else:
+                engine.close()
         _engines.clear()
         _engine = None
 

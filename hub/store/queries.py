@@ -16,7 +16,7 @@ from hub.store.contacts import (
 )
 from hub.store.events import Outcome, apply_status, history
 from hub.store.ledger import claim_for_send, insert_messages, mark_final, mark_submitted, release_for_retry
-from hub.store.reads import get_message, list_messages, run_counts, run_progress
+from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress
 from hub.store.records import (
     ContactRecord,
     IdempotencyRecord,
@@ -67,6 +67,7 @@ __all__ = [
     "list_runs",
     "mark_final",
     "mark_submitted",
+    "message_totals",
     "opted_out",
     "put_idempotent",
     "record_inbound",

@@ -107,6 +107,24 @@ async def run_counts(run_id: int) -> dict[str, int]:
     return {row["status"]: row["count"] for row in rows}
 
 
+async def message_totals() -> dict[str, dict[str, int]]:
+    """Ledger rows by status, and rows with an error by Twilio error code (for ``/metrics``).
+
+    Returns:
+        ``{"by_status": {status: n}, "by_error_code": {code: n}}`` (absent keys mean zero).
+    """
+    statuses = await Message.select(Message.status, Count()).group_by(Message.status)
+    codes = (
+        await Message.select(Message.error_code, Count())
+        .where(Message.error_code.is_not_null())
+        .group_by(Message.error_code)
+    )
+    return {
+        "by_status": {row["status"]: row["count"] for row in statuses},
+        "by_error_code": {str(row["error_code"]): row["count"] for row in codes},
+    }
+
+
 async def run_progress(run_id: int, *, now: datetime | None = None, window_s: float = 60.0) -> RunProgress | None:
     """Counts, the send rate over the last ``window_s`` seconds, and an ETA for what is owed.
 
