@@ -19,7 +19,7 @@ from hub.api.enqueue import ActorEnqueuer, Enqueuer
 from hub.api.errors import handle_exception
 from hub.api.health import HealthController, Probe, default_probes
 from hub.api.messages import MessageController
-from hub.api.metrics import AppMetrics, MetricsController, http_metrics_middleware, ledger_snapshot
+from hub.api.metrics import AppMetrics, MetricsController, http_metrics_middleware, snapshot_for
 from hub.api.render import RenderController
 from hub.api.runs import RunController
 from hub.api.webhooks import TwilioWebhookController
@@ -84,7 +84,7 @@ def create_app(
         {
             "settings": settings,
             "api_keys": tuple(key.reveal() for key in settings.api.keys),
-            "metrics": AppMetrics(ledger_snapshot),
+            "metrics": AppMetrics(snapshot_for(settings)),
             "probes": dict(probes) if probes is not None else default_probes(settings),
         }
     )

@@ -11,8 +11,9 @@ from litestar.datastructures import State
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.prometheus import Counter, Gauge, Histogram, exposition
+from hub.config import Settings
 
-__all__ = ["AppMetrics", "MetricsController", "http_metrics_middleware", "ledger_snapshot"]
+__all__ = ["AppMetrics", "MetricsController", "http_metrics_middleware", "ledger_snapshot", "snapshot_for"]
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,42 @@ class MetricsController(Controller):
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+#: Dramatiq queues whose backlog is reported (each also has a ``.DQ`` delay queue).
+QUEUES = ("send", "default")
+
+
 async def ledger_snapshot() -> LedgerSnapshot:
     """Messages by status and by error code, from the ledger (one grouped query each)."""
     from hub.store import queries
 
-    totals = await queries.message_totals()
-    return {"by_status": totals.by_status, "by_error_code": totals.by_error_code}
+    return await queries.message_totals()
+
+
+def snapshot_for(settings: Settings) -> Callable[[], Awaitable[LedgerSnapshot]]:
+    """The ledger snapshot plus the broker's queue depths (Redis ``LLEN`` per queue; skipped for embedded Redis,
+    which lives in another process's memory)."""
+
+    async def snapshot() -> LedgerSnapshot:
+        totals = dict(await ledger_snapshot())
+        if not settings.redis.is_embedded:
+            totals["queue_depth"] = await _queue_depths(settings.redis.url)
+        return totals
+
+    return snapshot
+
+
+async def _queue_depths(url: str) -> dict[str, float]:
+    import redis.asyncio as aioredis
+
+    from actors.broker import NAMESPACE
+
+    names = [name for queue in QUEUES for name in (queue, f"{queue}.DQ")]
+    client = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.llen(f"{NAMESPACE}:{name}")
+            lengths = await pipe.execute()
+    finally:
+        await client.aclose()
+    return {name: float(length) for name, length in zip(names, lengths, strict=True)}

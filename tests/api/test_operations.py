@@ -80,3 +80,23 @@ def test_metrics_exposes_http_counts_by_route(client: TestClient[Litestar]) -> N
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert 'hub_http_requests_total{method="GET",route="/healthz",status="200"} 1' in response.text
+
+
+def test_metrics_exposes_ledger_rows_by_status_and_error_code(client: TestClient[Litestar]) -> None:
+    client.post("/v1/bulk-send", json={"phone_numbers": ["+14155550100", "+14155550101", "nope"], "body": "hi"})
+    text = client.get("/metrics").text
+    assert 'hub_messages{status="pending"} 2' in text
+    assert 'hub_messages{status="rejected"} 1' in text
+
+
+def test_metrics_still_answer_when_the_ledger_is_unreachable(settings: Settings) -> None:
+    from hub.api.metrics import AppMetrics
+
+    async def broken() -> dict[str, dict[str, float]]:
+        raise ConnectionRefusedError("db down")
+
+    app = create_app(settings, enqueuer=RecordingEnqueuer())
+    app.state.metrics = AppMetrics(broken)
+    with TestClient(app=app, base_url=PUBLIC_URL) as client:
+        response = client.get("/metrics")
+    assert (response.status_code, "hub_http_requests_total" in response.text) == (200, True)
