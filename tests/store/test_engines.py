@@ -40,7 +40,7 @@ def test_run_sync_from_plain_code(db_settings: Settings) -> None:
 
 
 def test_run_sync_from_several_threads(db_settings: Settings) -> None:
-    run, ids = db.run_sync(run_with(8))
+    _, ids = db.run_sync(run_with(8))
     winners: list[bool] = []
 
     def claim(message_id: int) -> None:
