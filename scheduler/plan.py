@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from hub.campaigns.spec import CampaignSpec, Schedule
+from hub.cron import cron_trigger
 
 __all__ = [
     "MisfireDecision",
@@ -78,7 +77,7 @@ def fire_times(schedule: Schedule, default_tz: str, after: datetime, until: date
         return [moment] if start < moment <= end else []
     if not schedule.cron:
         return []
-    trigger = CronTrigger.from_crontab(schedule.cron, timezone=ZoneInfo(tz))
+    trigger = cron_trigger(schedule.cron, tz)
     fires: list[datetime] = []
     seen: set[datetime] = set()
     previous: datetime | None = None

@@ -22,7 +22,6 @@ __all__ = [
 _NAME = re.compile(r"[a-z0-9-]+")
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-_DIGIT = re.compile(r"\d")
 #: Twilio allows at most 100 variables in a content template.
 MAX_CONTENT_VARIABLES = 100
 
@@ -61,28 +60,14 @@ def check_timezone(name: str) -> str:
 
 
 def check_cron(expr: str, timezone: str) -> str:
-    """A standard 5-field crontab line, as APScheduler 3 reads it.
-
-    Days of the week must be written as names: APScheduler 3 numbers them from Monday = 0 while crontab
-    numbers them from Sunday = 0, so a number there would fire on a different day than its author meant.
-    """
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"expected 5 cron fields (minute hour day-of-month month day-of-week), found {len(fields)} in {expr!r}"
-        )
-    if _DIGIT.search(fields[4]):
-        raise ValueError(
-            f"expected day-of-week names such as MON-FRI or SUN in {expr!r}, found numbers in {fields[4]!r} "
-            "(numbered days are ambiguous: crontab counts from Sunday = 0, APScheduler 3 from Monday = 0)"
-        )
+    """A standard 5-field crontab line; day-of-week numbers mean what crontab means (0 or 7 = Sunday)."""
     # Imported here: APScheduler costs ~100 ms to import, and most importers of hub.campaigns never check a cron.
-    from apscheduler.triggers.cron import CronTrigger
+    from hub.cron import cron_trigger
 
     try:
-        CronTrigger.from_crontab(expr, timezone=ZoneInfo(timezone))
+        cron_trigger(expr, timezone)
     except ValueError as exc:
-        raise ValueError(f"expected a valid cron expression, found {expr!r}: {exc}") from None
+        raise ValueError(f"expected a valid 5-field cron expression, found {expr!r}: {exc}") from None
     return expr
 
 
