@@ -60,6 +60,7 @@ class HubScheduler:
     _lock: threading.RLock = field(init=False, default_factory=threading.RLock)
     #: Campaigns whose recent fires must be checked against the database (new, changed, or a failed fire).
     _catch_up_owed: set[str] = field(init=False, default_factory=set)
+    _stopping: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         # misfire_grace_time=None: APScheduler always calls us, however late; Firer.fire decides run or missed.
@@ -89,12 +90,18 @@ class HubScheduler:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing; with ``wait``, let running jobs finish first."""
+        # APScheduler's shutdown holds its job-store lock while it waits for running jobs; a job touching
+        # the job store then (sync_jobs after a fire) would deadlock it. Close the door first.
+        with self._lock:
+            self._stopping = True
         if self.aps.running:
             self.aps.shutdown(wait=wait)
 
     def reload(self) -> None:
         """Pick up added, changed and removed campaign files; catch up on the added and changed ones."""
         with self._lock:
+            if self._stopping:
+                return
             try:
                 changes = self.catalog.refresh()
             except Exception:
@@ -126,6 +133,8 @@ class HubScheduler:
     def sync_jobs(self) -> None:
         """Make the fire jobs match :meth:`planned`: add the missing ones, remove those no longer planned."""
         with self._lock:
+            if self._stopping:
+                return
             wanted = {fire.job_id: fire for fire in self.planned()}
             for job in self.aps.get_jobs():
                 if job.id.startswith(_FIRE_PREFIX) and job.id not in wanted:
