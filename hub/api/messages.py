@@ -7,10 +7,10 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from hub.api.errors import NotFound, Unprocessable
-from hub.api.schemas import HistoryEntry, MessageList, MessageRead
+from hub.api.schemas import HistoryEntry, MessageList, MessageRead, PathId, QueryId
 from hub.config import Settings
 from hub.errors import InvalidPhoneError
 from hub.phones import normalize_phone
@@ -74,7 +74,7 @@ class MessageController(Controller):
     tags = ["messages"]
 
     @get("/{message_id:int}", operation_id="get_message", summary="One message, with its status history")
-    async def get_message(self, message_id: FromPath[int]) -> MessageRead:
+    async def get_message(self, message_id: PathId) -> MessageRead:
         record = await queries.get_message(message_id, with_history=True)
         if record is None:
             raise NotFound(f"no message {message_id}")
@@ -86,7 +86,7 @@ class MessageController(Controller):
         settings: NamedDependency[Settings],
         status: FromQuery[str | None] = None,
         to: FromQuery[str | None] = None,
-        run_id: FromQuery[int | None] = None,
+        run_id: QueryId = None,
         campaign: FromQuery[str | None] = None,
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,

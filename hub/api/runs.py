@@ -6,11 +6,10 @@ import logging
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Conflict, NotFound
-from hub.api.schemas import RunRead
+from hub.api.schemas import PathId, RunRead
 from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunProgress, RunRecord
@@ -71,16 +70,16 @@ class RunController(Controller):
     tags = ["runs"]
 
     @get("/{run_id:int}", operation_id="get_run", summary="A run: counts per state, rate, ETA")
-    async def get_run(self, run_id: FromPath[int]) -> RunRead:
+    async def get_run(self, run_id: PathId) -> RunRead:
         return run_read(await progress_or_404(run_id))
 
     @post("/{run_id:int}/pause", operation_id="pause_run", summary="Pause a run", status_code=200)
-    async def pause(self, run_id: FromPath[int]) -> RunRead:
+    async def pause(self, run_id: PathId) -> RunRead:
         await _transition(run_id, R.PAUSED, PAUSABLE, "pause")
         return run_read(await progress_or_404(run_id))
 
     @post("/{run_id:int}/resume", operation_id="resume_run", summary="Resume a paused run", status_code=200)
-    async def resume(self, run_id: FromPath[int], enqueuer: NamedDependency[Enqueuer]) -> RunRead:
+    async def resume(self, run_id: PathId, enqueuer: NamedDependency[Enqueuer]) -> RunRead:
         run = await _transition(run_id, R.RUNNING, RESUMABLE, "resume")
         # Owed rows whose send met the pause stay pending; the due sweep queues them again. A campaign run paused
         # before its fan-out finished needs the fan-out again (it resumes from its checkpoint).
@@ -94,7 +93,7 @@ class RunController(Controller):
         summary="Cancel every message not yet handed to Twilio",
         status_code=200,
     )
-    async def cancel(self, run_id: FromPath[int]) -> RunRead:
+    async def cancel(self, run_id: PathId) -> RunRead:
         run = await queries.get_run(run_id)
         if run is None:
             raise NotFound(f"no run {run_id}")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from litestar.params import PathParameter, QueryParameter
 
 __all__ = [
+    "MAX_ID",
     "BulkSendCreate",
     "BulkSendResult",
     "CampaignList",
@@ -19,6 +21,8 @@ __all__ = [
     "MessageCreate",
     "MessageList",
     "MessageRead",
+    "PathId",
+    "QueryId",
     "Readiness",
     "Rejected",
     "RenderItem",
@@ -27,6 +31,13 @@ __all__ = [
     "RunCreate",
     "RunRead",
 ]
+
+
+#: Largest row id the databases hold (a signed 64-bit integer); larger ids cannot exist.
+MAX_ID = 2**63 - 1
+#: A ledger or run id in a path: out of range is a 400, not a database overflow.
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
