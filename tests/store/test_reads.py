@@ -99,3 +99,14 @@ async def test_progress_without_recent_sends_has_no_eta(db_settings: Settings) -
     progress = await q.run_progress(run.id, now=at(60))
 
     assert progress is not None and (progress.rate_per_second, progress.eta_seconds) == (0.0, None)
+
+
+async def test_message_totals_by_status_and_error_code(db_settings: Settings) -> None:
+    _, ids = await run_with(3)
+    for message_id in ids[:2]:
+        await q.claim_for_send(message_id, at(1))
+        await q.mark_final(message_id, S.FAILED, error_code=63016)
+
+    totals = await q.message_totals()
+
+    assert totals == {"by_status": {"failed": 2, "pending": 1}, "by_error_code": {"63016": 2}}
