@@ -32,8 +32,8 @@ class Intervals:
 
     reload_s: float = 15.0
     due_s: float = 1.0
+    #: The recovery sweep also expires unsent messages of expired runs.
     recovery_s: float = 10.0
-    expiry_s: float = 30.0
 
 
 @dataclass
@@ -197,7 +197,7 @@ def build_scheduler(
         start_run: enqueues a run's fan-out; defaults to ``actors.fan_out.fan_out_run.send`` (the broker must be
             set up, as ``hub scheduler`` does).
         sweeps: the periodic tasks; defaults to :func:`scheduler.sweeps.default_sweeps` (due runs and messages,
-            recovery, expiry).
+            recovery with expiry).
         loader: loads the campaigns (tests inject one).
         intervals: periodic job intervals.
         lookback_s: how far back a start looks for unrecorded fires (recorded as ``missed`` beyond grace).

@@ -1,4 +1,4 @@
-"""The scheduler's periodic sweeps: due runs, due messages, recovery, expiry. Each takes the current instant."""
+"""The scheduler's periodic sweeps: due runs, due messages, recovery (with expiry). Each takes the current instant."""
 
 from __future__ import annotations
 
@@ -69,25 +69,16 @@ class DueMessages:
 
 
 def _enqueue_send(ids: Sequence[int]) -> int:
-    from actors.enqueue import enqueue_many
-    from actors.send import send_message
+    from actors.send import enqueue_sends
 
-    return enqueue_many(send_message, ids, options={})
-
-
-def _expire(now: datetime) -> int:
-    from hub.store import queries
-
-    count: int = _run_sync(queries.expire_messages(as_utc(now)))
-    if count:
-        log.info("%d unsent message(s) expired", count)
-    return count
+    # Like the recovery sweep's re-enqueues: the sender cap applies, a run's own cap comes with its fan-out.
+    return enqueue_sends(list(ids))
 
 
 def _recover(settings: Settings) -> Sweep:
-    from actors.sweep import sweep_once
+    from actors.sweep import sweep
 
-    return lambda now: sweep_once(settings, now)
+    return lambda now: sweep(settings, now)
 
 
 def default_sweeps(settings: Settings, firer: Firer, intervals: Intervals) -> dict[str, tuple[float, Sweep]]:
@@ -95,12 +86,11 @@ def default_sweeps(settings: Settings, firer: Firer, intervals: Intervals) -> di
 
     - ``due-runs``: runs created ``scheduled`` (``send_at``) start when due (compare-and-set, then fan-out).
     - ``due-messages``: rows whose ``send_at`` came due are enqueued.
-    - ``recovery``: ``actors.sweep.sweep_once``: lost queue messages re-enqueued, stale claims made ``unknown``.
-    - ``expiry``: unsent messages of expired runs end ``expired``.
+    - ``recovery``: ``actors.sweep.sweep``: lost queue messages re-enqueued, stale claims made ``unknown``,
+      unsent messages of expired runs ended ``expired``, finished runs closed.
     """
     return {
         "due-runs": (intervals.due_s, lambda now: firer.start_due_runs()),
         "due-messages": (intervals.due_s, DueMessages(_enqueue_send, start=firer.clock())),
         "recovery": (intervals.recovery_s, _recover(settings)),
-        "expiry": (intervals.expiry_s, _expire),
     }

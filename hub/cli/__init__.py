@@ -16,6 +16,7 @@ _COMMANDS = [
     "hub.cli.worker",
     "hub.cli.send",
     "hub.cli.status",
+    "hub.cli.scheduler",
 ]
 
 for _name in _COMMANDS:

@@ -1,0 +1,109 @@
+"""``hub scheduler`` (campaign fires and sweeps until a signal) and ``hub runs pause|resume|cancel RUN_ID``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from hub.cli.app import Context, main, pass_context
+
+EMBEDDED_REFUSED = (
+    "embedded Redis only works in `hub run` (one process); set REDIS_URL (or redis.url) to a real Redis "
+    "to run the scheduler separately"
+)
+
+
+@main.command(name="scheduler")
+@pass_context
+def scheduler_command(ctx: Context) -> None:
+    """Run the scheduler: campaign fires (exactly once, with catch-up after downtime), due sends, recovery.
+
+    Several may run at once (the database decides what fires). Stops cleanly on SIGINT or SIGTERM.
+    """
+    settings = ctx.settings
+    if settings.redis.is_embedded:
+        click.echo(f"error: {EMBEDDED_REFUSED}", err=True)
+        sys.exit(2)
+    import actors
+    from hub.store import db
+    from scheduler.main import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    actors.setup(settings)
+    db.run_sync(db.connect(settings))
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    scheduler = build_scheduler(settings)
+    scheduler.start()
+    click.echo(f"scheduler running: {len(scheduler.catalog.specs)} campaign(s); Ctrl-C to stop", err=True)
+    for fire in sorted(scheduler.planned(), key=lambda f: f.fire_time):
+        click.echo(f"  {fire.campaign}: next fire {fire.fire_time.isoformat()} ({fire.tz})", err=True)
+    stop.wait()
+    click.echo("scheduler stopping", err=True)
+    scheduler.shutdown(wait=True)
+
+
+@main.group(name="runs")
+def runs_group() -> None:
+    """Control a run: pause, resume, cancel."""
+
+
+def _control(ctx: Context, action: str, run_id: int) -> None:
+    from hub.store import db
+    from scheduler import control
+
+    settings = ctx.settings
+    db.run_sync(db.connect(settings))
+    try:
+        if action == "pause":
+            run = db.run_sync(control.pause(run_id))
+            click.echo(f"run {run_id} paused: no new sends are claimed until `hub runs resume {run_id}`")
+        elif action == "resume":
+            run, fan_out_owed = db.run_sync(control.resume(run_id))
+            if fan_out_owed and not settings.redis.is_embedded:
+                import actors
+
+                actors.setup(settings)
+                actors.fan_out_run.send(run_id)
+            # Owed messages are re-enqueued by the recovery sweep (scheduler, worker, or `hub run`).
+            click.echo(f"run {run_id} resumed ({run.state.value}): owed messages are picked up by the next sweep")
+        else:
+            canceled = db.run_sync(control.cancel(run_id))
+            click.echo(f"run {run_id} canceled: {canceled} unsent message(s) canceled")
+    except control.RunControlError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@runs_group.command(name="pause")
+@click.argument("run_id", type=int)
+@pass_context
+def pause_command(ctx: Context, run_id: int) -> None:
+    """Pause RUN_ID: workers stop claiming its messages within a second."""
+    _control(ctx, "pause", run_id)
+
+
+@runs_group.command(name="resume")
+@click.argument("run_id", type=int)
+@pass_context
+def resume_command(ctx: Context, run_id: int) -> None:
+    """Resume RUN_ID where it stopped: nothing sent twice, nothing skipped."""
+    _control(ctx, "resume", run_id)
+
+
+@runs_group.command(name="cancel")
+@click.argument("run_id", type=int)
+@pass_context
+def cancel_command(ctx: Context, run_id: int) -> None:
+    """Cancel RUN_ID: every message not yet handed to Twilio ends canceled."""
+    _control(ctx, "cancel", run_id)
