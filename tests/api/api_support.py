@@ -14,6 +14,8 @@ T = TypeVar("T")
 API_KEY = "test-api-key"
 AUTH_TOKEN = "test-auth-token"
 PUBLIC_URL = "https://hooks.example.com"
+STATUS_URL = f"{PUBLIC_URL}/webhooks/twilio/status"
+INBOUND_URL = f"{PUBLIC_URL}/webhooks/twilio/inbound"
 
 
 def sign(url: str, params: Mapping[str, str], token: str = AUTH_TOKEN) -> str:
