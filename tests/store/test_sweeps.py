@@ -77,3 +77,17 @@ async def test_expiry_ends_pending_rows_of_expired_runs(db_settings: Settings) -
     assert await q.expire_messages(at(61)) == 1
     assert await q.run_counts(run.id) == {"sending": 1, "expired": 1}
     assert await q.run_counts(other.id) == {"pending": 1}
+
+
+async def test_due_ids_since_watermark_are_rows_that_came_due_after_it(db_settings: Settings) -> None:
+    run, (immediate,) = await run_with(1)
+    old, recent = await q.insert_messages(
+        run.id,
+        [
+            q.NewMessage(recipient="+14155559998", send_at=at(10)),
+            q.NewMessage(recipient="+14155559999", send_at=at(40)),
+        ],
+    )
+
+    assert await q.due_message_ids(at(60), send_at_after=at(30)) == [recent]
+    assert await q.due_message_ids(at(60)) == [immediate, old, recent]
