@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 SEND_QUEUE = "send"
 #: Seconds a send may take end to end; Dramatiq interrupts it past this (the row then waits for the sweeper).
 SEND_TIME_LIMIT_MS = 120_000
+#: A row due within this long is re-enqueued with the exact delay; later ones wait for the sweeper.
+SHORT_DELAY = timedelta(minutes=1)
 
 
 def _now() -> datetime:
@@ -51,7 +53,8 @@ async def _not_claimed(message_id: int, now: datetime) -> None:
     if current is None or current.status != MessageStatus.PENDING:
         return
     due = max(t for t in (current.send_at, current.next_attempt_at, now) if t is not None)
-    if due > now:
+    # Soon: come back exactly then. Later: not parked in Redis; the sweeper enqueues it once it is due.
+    if now < due <= now + SHORT_DELAY:
         await _enqueue(message_id, current.run_id, delay_ms=_ms(due - now))
     # Pending and due but not claimable: its run is paused or canceled. Resume re-enqueues (or the sweeper does).
 
