@@ -34,6 +34,8 @@ def scheduler_command(ctx: Context) -> None:
     from scheduler.main import build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every 1 s sweep at INFO; its warnings and errors still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     actors.setup(settings)
     db.run_sync(db.connect(settings))
     stop = threading.Event()
