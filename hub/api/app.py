@@ -48,7 +48,7 @@ def create_app(
         probes: readiness checks for ``/readyz``; defaults to the database and Redis.
         connect_store: connect the database on start-up (tests that connected it already may pass False).
     """
-    queue = enqueuer if enqueuer is not None else ActorEnqueuer()
+    queue = enqueuer if enqueuer is not None else ActorEnqueuer(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

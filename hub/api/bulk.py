@@ -85,6 +85,7 @@ async def _store_and_enqueue(
     )
     ids = await queries.insert_messages(run.id, ledger_rows(plan, send_at))
     if send_at is None:
+        await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
         # The broker client is synchronous (Redis round trips): keep it off the event loop.
         await anyio.to_thread.run_sync(enqueuer.enqueue_sends, ids)
     return run.id, ids

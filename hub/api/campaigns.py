@@ -128,6 +128,7 @@ class CampaignController(Controller):
                 scheduled_at=_aware(body.send_at) if later and body.send_at else None,
             )
             if not later:
+                await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
                 enqueuer.enqueue_fan_out(run.id)
             return 202, msgspec.to_builtins(run_read(await progress_or_404(run.id)))
 

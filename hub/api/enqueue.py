@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
+
+from hub.config import Settings
 
 __all__ = ["ActorEnqueuer", "Enqueuer", "RecordingEnqueuer"]
 
@@ -21,35 +24,40 @@ class Enqueuer(Protocol):
 
 
 class ActorEnqueuer:
-    """The production enqueuer: Dramatiq actors on the configured broker (imported on first use).
+    """The production enqueuer: Dramatiq actors on the configured broker (set up on first use).
 
-    The actors package sets the broker up at import time, so it is imported lazily: an app that never sends
-    (health checks, webhooks) does not need Redis to start.
+    Imported lazily, so an app that never sends (health checks, webhooks) does not need Redis to start. When this
+    process has not set the actors up yet (``hub api`` alone), the first send does it with ``settings``; in
+    ``hub run`` or tests the broker already set up is used as is.
+
+    Args:
+        settings: the hub settings (``redis.url`` names the broker).
     """
 
-    def __init__(self) -> None:
-        self._send: Any = None
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._fan_out: Any = None
         self._batch: Any = None
+        self._lock = threading.Lock()
 
     def _load(self) -> None:
-        if self._send is not None:
-            return
-        send = importlib.import_module("actors.send")
-        self._fan_out = importlib.import_module("actors.fan_out").fan_out_run
-        self._send = send.send_message
-        # Prefer a pipelined helper when the actors provide one (one Redis round trip per batch).
-        self._batch = getattr(send, "enqueue_sends", None)
+        with self._lock:
+            if self._batch is None:
+                self._import()
+
+    def _import(self) -> None:
+        actors = importlib.import_module("actors")
+        try:
+            actors.runtime.current()
+        except RuntimeError:
+            actors.setup(self._settings)
+        self._fan_out = actors.fan_out_run
+        self._batch = actors.enqueue_sends  # pipelined: one Redis round trip per batch
 
     def enqueue_sends(self, message_ids: Sequence[int]) -> None:
         self._load()
-        if not message_ids:
-            return
-        if self._batch is not None:
+        if message_ids:
             self._batch(list(message_ids))
-            return
-        for message_id in message_ids:
-            self._send.send(message_id)
 
     def enqueue_fan_out(self, run_id: int) -> None:
         self._load()

@@ -51,7 +51,7 @@ def test_send_after_inbound_stop_ends_skipped(
     settings: Settings, stub_broker: tuple[dramatiq.Broker, FakeTransport]
 ) -> None:
     broker, transport = stub_broker
-    app = create_app(settings, enqueuer=ActorEnqueuer())
+    app = create_app(settings, enqueuer=ActorEnqueuer(settings))
     stop = {"MessageSid": "SMstop1", "From": "whatsapp:+14155550100", "To": "whatsapp:+14155238886", "Body": "STOP"}
     with TestClient(app=app, base_url=PUBLIC_URL) as client:
         client.headers["Authorization"] = "Bearer test-api-key"
