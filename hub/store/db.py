@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,6 +119,10 @@ class HubSQLiteEngine(SQLiteEngine):
         # Autocommit (isolation_level=None): each statement is its own transaction.
         return await asyncio.to_thread(self._execute, query, list(args or []))
 
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        """Run one raw statement (``?`` placeholders) on the shared connection; rows as dicts."""
+        return await asyncio.to_thread(self._execute, sql, list(args))
+
     def close(self) -> None:
         """Close the shared connection (it reopens on next use)."""
         with self._shared_lock:
@@ -196,6 +200,11 @@ class LoopPoolPostgresEngine(PostgresEngine):
             pending.set_result(pool)
             return pool
         return await asyncio.shield(pending)
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        """Run one raw statement (``$n`` placeholders) on the running loop's pool; rows as dicts."""
+        pool = await self.ensure_pool()
+        return [dict(row) for row in await pool.fetch(sql, *args)]
 
     async def close_pool(self) -> None:
         """Close the running loop's pool, if it has one."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from hub.status import FINAL, MessageStatus, advance, from_twilio
+from hub.store.db import LoopPoolPostgresEngine, current_engine
 from hub.store.events import apply_parked, record_event
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
@@ -16,32 +18,69 @@ from hub.store.tables import Message, Run
 S = MessageStatus
 
 
-def _row(run_id: int, new: NewMessage, at: datetime) -> Message:
+# Columns written by insert_messages, in statement order.
+_INSERT_COLUMNS = (
+    "run",
+    "step",
+    "recipient",
+    "body",
+    "content_sid",
+    "content_variables",
+    "media_url",
+    "status",
+    "error_code",
+    "error_message",
+    "attempts",
+    "send_at",
+    "created_at",
+    "updated_at",
+    "finished_at",
+    "meta",
+)
+_ROWS_PER_STATEMENT = MAX_BIND_PARAMS // len(_INSERT_COLUMNS)
+
+
+def _values(run_id: int, new: NewMessage, at: datetime) -> tuple[Any, ...]:
     status = MessageStatus(new.status)
-    return Message(
-        run=run_id,
-        step=new.step,
-        recipient=new.recipient,
-        body=new.body,
-        content_sid=new.content_sid,
-        content_variables=new.content_variables,
-        media_url=list(new.media_url),
-        status=status.value,
-        error_code=new.error_code,
-        error_message=new.error_message,
-        attempts=0,
-        send_at=utc(new.send_at),
-        created_at=at,
-        updated_at=at,
-        finished_at=at if status in FINAL else None,
-        meta=new.meta,
+    variables = None if new.content_variables is None else json.dumps(new.content_variables)
+    return (
+        run_id,
+        new.step,
+        new.recipient,
+        new.body,
+        new.content_sid,
+        variables,
+        json.dumps(list(new.media_url)),
+        status.value,
+        new.error_code,
+        new.error_message,
+        0,
+        utc(new.send_at),
+        at,
+        at,
+        at if status in FINAL else None,
+        json.dumps(new.meta),
+    )
+
+
+def _insert_sql(rows: int, postgres: bool) -> str:
+    width = len(_INSERT_COLUMNS)
+    if postgres:
+        groups = ("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
+    else:
+        groups = ("(" + ", ".join("?" * width) + ")" for _ in range(rows))
+    return (
+        f"INSERT INTO message ({', '.join(_INSERT_COLUMNS)}) VALUES {', '.join(groups)}"
+        " ON CONFLICT (run, recipient, step) DO NOTHING RETURNING id, status"
     )
 
 
 async def insert_messages(run_id: int, rows: Sequence[NewMessage], *, now: datetime | None = None) -> list[int]:
     """Write ledger rows in bulk; a row whose ``(run, recipient, step)`` exists is left alone.
 
-    Statements are chunked so that rows x columns stays within asyncpg's 32,767 bind parameters.
+    Statements are chunked so that rows x columns stays within asyncpg's 32,767 bind parameters (and
+    SQLite's 32,766). The statement is written by hand: Piccolo's builder costs ~0.2 ms per row, many
+    times the database's own work.
 
     Args:
         run_id: the run the rows belong to.
@@ -53,14 +92,12 @@ async def insert_messages(run_id: int, rows: Sequence[NewMessage], *, now: datet
         the same rows returns [].
     """
     at = when(now)
-    per_statement = max(1, MAX_BIND_PARAMS // len(Message.all_columns()))
+    engine = current_engine()
+    postgres = isinstance(engine, LoopPoolPostgresEngine)
     pending: list[int] = []
-    for chunk in chunks(rows, per_statement):
-        inserted = (
-            await Message.insert(*(_row(run_id, new, at) for new in chunk))
-            .on_conflict(target=(Message.run, Message.recipient, Message.step), action="DO NOTHING")
-            .returning(Message.id, Message.status)
-        )
+    for chunk in chunks(rows, _ROWS_PER_STATEMENT):
+        args = [value for new in chunk for value in _values(run_id, new, at)]
+        inserted = await engine.fetch(_insert_sql(len(chunk), postgres), args)
         pending.extend(row["id"] for row in inserted if row["status"] == S.PENDING.value)
     return sorted(pending)
 

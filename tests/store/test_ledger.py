@@ -26,6 +26,29 @@ async def test_insert_returns_ids_of_new_pending_rows(db_settings: Settings) -> 
     assert await q.run_counts(run.id) == {"pending": 3, "rejected": 1}
 
 
+async def test_inserted_row_reads_back_field_for_field(db_settings: Settings) -> None:
+    run, _ = await q.create_run()
+    new = q.NewMessage(
+        recipient="+14155550100",
+        content_sid="HX123",
+        content_variables={"1": "Ada", "2": "ünïcode"},
+        media_url=["https://example.com/a.png"],
+        step=2,
+        send_at=at(90),
+        meta={"vars": {"first_name": "Ada"}},
+    )
+
+    (message_id,) = await q.insert_messages(run.id, [new], now=T0)
+
+    message = await q.get_message(message_id)
+    assert message is not None
+    assert (message.run_id, message.recipient, message.step, message.body) == (run.id, "+14155550100", 2, None)
+    assert (message.content_sid, message.content_variables) == ("HX123", {"1": "Ada", "2": "ünïcode"})
+    assert (message.media_url, message.meta) == (["https://example.com/a.png"], {"vars": {"first_name": "Ada"}})
+    assert (message.status, message.attempts, message.sid) == (S.PENDING, 0, None)
+    assert (message.send_at, message.created_at, message.updated_at, message.finished_at) == (at(90), T0, T0, None)
+
+
 async def test_insert_twice_creates_no_second_row(db_settings: Settings) -> None:
     run, first = await run_with(3)
 
