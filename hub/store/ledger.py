@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from hub.status import FINAL, MessageStatus, advance, from_twilio
-from hub.store.db import LoopPoolPostgresEngine, current_engine
+from hub.store.db import current_engine
+from hub.store.engines import LoopPoolPostgresEngine
 from hub.store.events import apply_parked, record_event
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
