@@ -59,7 +59,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(_Section, frozen=True):
     url: str = "sqlite:///hub.db"
 
     def __repr__(self) -> str:
@@ -70,7 +70,7 @@ class DatabaseSettings(_Section):
         return self.url.startswith("sqlite:")
 
 
-class RedisSettings(_Section):
+class RedisSettings(_Section, frozen=True):
     #: ``redis://...`` or ``embedded`` (an in-process fakeredis, only valid for ``hub run``).
     url: str = "embedded"
 
@@ -82,7 +82,7 @@ class RedisSettings(_Section):
         return self.url == "embedded"
 
 
-class TwilioSettings(_Section, rename={"from_": "from"}):
+class TwilioSettings(_Section, frozen=True, rename={"from_": "from"}):
     account_sid: str | None = None
     auth_token: Secret | None = None
     from_: str | None = None
@@ -96,53 +96,53 @@ class TwilioSettings(_Section, rename={"from_": "from"}):
         return bool(self.account_sid and self.auth_token and (self.from_ or self.messaging_service_sid))
 
 
-class ApiSettings(_Section):
+class ApiSettings(_Section, frozen=True):
     keys: tuple[Secret, ...] = ()
 
 
-class PerRecipientLimit(_Section):
+class PerRecipientLimit(_Section, frozen=True):
     max: int = 10
     window_seconds: int = 3600
 
 
-class RateLimitSettings(_Section):
+class RateLimitSettings(_Section, frozen=True):
     per_second: float = 80.0
     per_recipient: PerRecipientLimit = msgspec.field(default_factory=PerRecipientLimit)
     daily_unique_recipients: int | None = None
 
 
-class RetrySettings(_Section):
+class RetrySettings(_Section, frozen=True):
     max_retries: int = 5
     min_backoff_ms: int = 1000
     max_backoff_ms: int = 300_000
 
 
-class SessionWindowSettings(_Section):
+class SessionWindowSettings(_Section, frozen=True):
     enforce: bool = True
 
 
-class OptOutSettings(_Section):
+class OptOutSettings(_Section, frozen=True):
     keywords: tuple[str, ...] = DEFAULT_OPT_OUT
 
 
-class OptInSettings(_Section):
+class OptInSettings(_Section, frozen=True):
     keywords: tuple[str, ...] = DEFAULT_OPT_IN
 
 
-class PathSettings(_Section):
+class PathSettings(_Section, frozen=True):
     campaigns: Path = Path("campaigns")
     templates: Path = Path("templates/messages")
 
 
-class PhoneSettings(_Section):
+class PhoneSettings(_Section, frozen=True):
     default_region: str | None = None
 
 
-class SchedulerSettings(_Section):
+class SchedulerSettings(_Section, frozen=True):
     misfire_grace_seconds: int = 3600
 
 
-class SimulatorSettings(_Section):
+class SimulatorSettings(_Section, frozen=True):
     """The transport used when no Twilio credentials are set: it closes the loop with fake callbacks."""
 
     #: Share of messages that end ``failed`` / ``undelivered`` (0..1 each).
@@ -155,7 +155,7 @@ class SimulatorSettings(_Section):
 Transport = Literal["auto", "twilio", "simulator"]
 
 
-class Settings(_Section):
+class Settings(_Section, frozen=True):
     """Everything the hub is configured with. Built by :func:`load_settings`; never mutated."""
 
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
