@@ -37,8 +37,9 @@ def embedded_server() -> fakeredis.FakeServer:
         return _embedded_server
 
 
-#: Actors whose first argument is a ledger row id (their live messages are counted for the sweeper).
-ROW_ACTORS = frozenset({"send_message"})
+#: Actors whose live messages are counted for the sweeper: name -> counter field prefix (before the first argument,
+#: a ledger row id for ``send_message``, a run id for ``fan_out_run``).
+INFLIGHT_ACTORS = {"send_message": "", "fan_out_run": "run:"}
 
 
 def middleware_stack(settings: Settings, limits: Limits | None) -> list[Middleware]:
@@ -59,7 +60,7 @@ def middleware_stack(settings: Settings, limits: Limits | None) -> list[Middlewa
         Inflight(
             client=limits.client if limits else None,
             namespace=limits.namespace if limits else NAMESPACE,
-            actors=ROW_ACTORS,
+            actors=INFLIGHT_ACTORS,
         ),
         Throttle(limits=limits, per_second=settings.rate_limits.per_second),
     ]

@@ -82,7 +82,8 @@ def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -
     inflight = inflight_of(broker)
     if inflight is not None:
         # Counted in the same round trip; the hooks below then must not count them again.
-        inflight.adjust([(int(m.args[0]), 1) for m in ready if m.actor_name in inflight.actors], client=pipe)
+        fields = [inflight.field_of(m) for m in ready]
+        inflight.adjust([(f, 1) for f in fields if f is not None], client=pipe)
     pipe.execute()
     with batched():
         for message in ready:

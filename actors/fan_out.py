@@ -17,7 +17,7 @@ from hub.audience import AudienceProblem, Recipient, iter_audience
 from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
-from hub.errors import RenderError
+from hub.errors import CampaignError, RenderError
 from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.status import MessageStatus, RunState
 from hub.store import queries
@@ -47,8 +47,15 @@ def fan_out_run(run_id: int) -> None:
         return
     if run.state == RunState.SCHEDULED:
         run_sync(queries.set_run_state(run_id, RunState.RUNNING, from_states=[RunState.SCHEDULED]))
-    spec = campaign_for(run, settings)
-    compiled = compile_message(spec.message, settings, name=spec.name, source=str(spec.source))
+    try:
+        spec = campaign_for(run, settings)
+        compiled = compile_message(spec.message, settings, name=spec.name, source=str(spec.source))
+    except (CampaignError, RenderError) as exc:
+        # Retrying cannot help until someone fixes the file; paused, the run keeps its place (the sweeper does
+        # not re-enqueue a paused run's fan-out) and `hub runs resume` continues from the checkpoint.
+        run_sync(queries.set_run_state(run_id, RunState.PAUSED, from_states=[RunState.RUNNING, RunState.SCHEDULED]))
+        log.error("fan-out of run %r paused: its campaign cannot be loaded: %s", run_id, exc)
+        return
     meta = dict(run.meta)
     if run_rate(meta) is None and spec.rate_limit is not None:
         meta["rate_limit"] = {"per_second": spec.rate_limit.per_second}

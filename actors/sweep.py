@@ -1,17 +1,22 @@
-"""Recovery sweeper: re-enqueue owed rows nobody will send, settle stuck claims, expire and finish runs.
+"""Recovery sweeper: re-enqueue owed rows and unfinished fan-outs nobody will process, settle stuck claims, expire
+and finish runs.
 
 Safe anywhere (worker, scheduler, ``hub run``) and any number of times at once: every step is a compare-and-set
-in the ledger, and an extra ``send_message`` for a row is harmless (its claim fails).
+in the ledger, an extra ``send_message`` for a row is harmless (its claim fails), and so is an extra
+``fan_out_run`` (it inserts no row twice and enqueues only rows it inserted).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import dramatiq
 import msgspec
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis, dq_name
 
 from actors import runtime
 from actors.enqueue import enqueue_many
@@ -20,6 +25,7 @@ from hub.config import Settings
 from hub.status import RunState
 from hub.store import queries
 from hub.store.db import run_sync
+from hub.store.records import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +38,14 @@ INTERVAL_S = 10.0
 
 
 class SweepReport(msgspec.Struct, frozen=True):
-    """What one sweep did: rows re-enqueued, claims marked ``unknown``, rows expired, runs finished."""
+    """What one sweep did: rows re-enqueued, claims marked ``unknown``, rows expired, runs finished, fan-outs
+    re-enqueued."""
 
     requeued: int = 0
     stale: int = 0
     expired: int = 0
     finished: int = 0
+    fan_outs: int = 0
 
 
 def stale_after(settings: Settings) -> timedelta:
@@ -57,19 +65,84 @@ def sweep(settings: Settings, now: datetime | None = None, *, broker: dramatiq.B
 
     now = now or datetime.now(UTC)
     broker = broker or send_message.broker
+    requeue_dead_workers(broker)
     stale = run_sync(queries.stale_sending(now - stale_after(settings), now=now))
     if stale:
         log.warning("sweeper: %d message(s) stuck in sending marked unknown: %s", len(stale), stale[:20])
     expired = run_sync(queries.expire_messages(now))
+    running = run_sync(queries.list_runs(states=[RunState.RUNNING], limit=1000))
+    fan_outs = _resume_fan_outs(broker, running, now)
     requeued = _requeue_lost(broker, now)
     finished = 0
-    for run in run_sync(queries.list_runs(states=[RunState.RUNNING], limit=1000)):
+    for run in running:
         if run_sync(queries.finish_if_done(run.id, now=now)):
             finished += 1
-    report = SweepReport(requeued=requeued, stale=len(stale), expired=expired, finished=finished)
-    if requeued or finished or expired:
+    report = SweepReport(requeued=requeued, stale=len(stale), expired=expired, finished=finished, fan_outs=fan_outs)
+    if requeued or finished or expired or fan_outs:
         log.info("sweeper: %r", report)
     return report
+
+
+def fan_outs_to_resume(runs: Iterable[RunRecord], live: set[int], idle_before: datetime) -> list[int]:
+    """Runs whose fan-out must be enqueued again (pure).
+
+    A running campaign run whose fan-out has not completed (no ``fanned_out_at``), with no live ``fan_out_run``
+    message, and started before ``idle_before`` (a run created a moment ago may be between its creation and the
+    enqueue of its fan-out): its message was lost (a crash after the run was created, Redis flushed).
+
+    Args:
+        runs: candidate runs.
+        live: ids of runs with a live ``fan_out_run`` message.
+        idle_before: only runs started (or created) before this instant.
+    """
+    return [
+        run.id
+        for run in runs
+        if run.state == RunState.RUNNING
+        and run.kind == "campaign"
+        and run.campaign
+        and run.fanned_out_at is None
+        and run.id not in live
+        and (run.started_at or run.created_at) <= idle_before
+    ]
+
+
+def _resume_fan_outs(broker: dramatiq.Broker, runs: list[RunRecord], now: datetime) -> int:
+    from actors.fan_out import fan_out_run
+
+    inflight = inflight_of(broker)
+    if inflight is None:  # no counters (the placeholder broker): cannot tell a lost fan-out from a running one
+        return 0
+    candidates = [run for run in runs if run.fanned_out_at is None]
+    live = inflight.live([run.id for run in candidates], actor=fan_out_run.actor_name)
+    owed = fan_outs_to_resume(candidates, live, now - timedelta(seconds=IDLE_S))
+    for run_id in owed:
+        log.warning("sweeper: run %r has an unfinished fan-out and no queued one: fan-out enqueued again", run_id)
+        broker.enqueue(fan_out_run.message(run_id))
+    return len(owed)
+
+
+def requeue_dead_workers(broker: dramatiq.Broker, *, heartbeat_timeout_ms: int | None = None) -> None:
+    """Put the unacked messages of dead worker processes back on their queues now (Redis brokers only).
+
+    Dramatiq does this itself, but only on a random 0.1 % of its Redis commands, so after a ``kill -9`` the
+    messages a worker had prefetched could wait minutes; their rows look live to the sweeper meanwhile.
+
+    Args:
+        broker: the broker (anything but a ``RedisBroker`` is left alone).
+        heartbeat_timeout_ms: silence after which a worker counts as dead, ms; the broker's own by default
+            (60 s). Shorter values can hand a slow live worker's messages out again: harmless, the claim sends
+            each row once.
+    """
+    if not isinstance(broker, RedisBroker):
+        return
+    timeout = broker.heartbeat_timeout if heartbeat_timeout_ms is None else heartbeat_timeout_ms
+    dispatch = broker.scripts["dispatch"]
+    max_unpack = broker._max_unpack_size()
+    queues = broker.get_declared_queues()
+    for queue in sorted(queues | {dq_name(q) for q in queues}):
+        args = ["qsize", current_millis(), queue, broker.broker_id, timeout, broker.dead_message_ttl, 1, max_unpack]
+        dispatch(keys=[broker.namespace], args=args)
 
 
 def _requeue_lost(broker: dramatiq.Broker, now: datetime) -> int:
@@ -120,4 +193,13 @@ class PeriodicSweeper:
                 log.exception("sweeper: sweep failed; retrying in %.0f s", self.interval_s)
 
 
-__all__ = ["IDLE_S", "PeriodicSweeper", "SweepReport", "stale_after", "sweep", "sweep_once"]
+__all__ = [
+    "IDLE_S",
+    "PeriodicSweeper",
+    "SweepReport",
+    "fan_outs_to_resume",
+    "requeue_dead_workers",
+    "stale_after",
+    "sweep",
+    "sweep_once",
+]

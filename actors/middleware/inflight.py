@@ -1,16 +1,18 @@
-"""Inflight: count the live Dramatiq messages of each ledger row in Redis, so the sweeper can tell a lost one.
+"""Inflight: count the live Dramatiq messages of each ledger row (and run fan-out) in Redis, so the sweeper can
+tell a lost one.
 
 A ``pending`` row with no live message (Redis flushed or restarted, a message dead-lettered after an outage, a
 crash between the ledger insert and the enqueue) is owed but nobody will send it: the sweeper re-enqueues exactly
-those. Counting, rather than remembering "enqueued at", keeps a large throttled backlog from being enqueued twice:
-its rows have live messages however long they wait. The counter lives next to the queues, so losing Redis loses
-both together, which is the case it exists for.
+those. The same holds for a ``running`` campaign run whose fan-out is unfinished and has no live
+``fan_out_run`` message (counted under the field ``run:ID``). Counting, rather than remembering "enqueued at",
+keeps a large throttled backlog from being enqueued twice: its rows have live messages however long they wait.
+The counter lives next to the queues, so losing Redis loses both together, which is the case it exists for.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -24,9 +26,9 @@ _batch = threading.local()
 
 
 @contextmanager
-def batched() -> Iterator[list[int]]:
-    """Collect the ids enqueued in this thread instead of counting each one; the caller counts them at once."""
-    ids: list[int] = []
+def batched() -> Iterator[list[str]]:
+    """Collect the fields enqueued in this thread instead of counting each one; the caller counts them at once."""
+    ids: list[str] = []
     _batch.ids = ids
     try:
         yield ids
@@ -35,54 +37,58 @@ def batched() -> Iterator[list[int]]:
 
 
 class Inflight(Middleware):
-    """Keep ``{namespace}:inflight`` (hash: message id -> live messages) up to date for the tracked actors.
+    """Keep ``{namespace}:inflight`` (hash: field -> live messages) up to date for the tracked actors.
 
     Args:
         client: sync Redis client; None leaves the middleware inert (the placeholder broker).
         namespace: key prefix.
-        actors: names of the actors whose first argument is a ledger row id.
+        actors: tracked actor name -> field prefix; the field is the prefix plus the actor's first argument
+            (``""`` for ``send_message``, whose argument is a ledger row id; ``"run:"`` for ``fan_out_run``).
     """
 
-    def __init__(self, *, client: Any = None, namespace: str = "hub", actors: frozenset[str] = frozenset()) -> None:
+    def __init__(self, *, client: Any = None, namespace: str = "hub", actors: Mapping[str, str] | None = None) -> None:
         self.logger = dramatiq.get_logger(__name__, type(self))
         self.client = client
         self.key = f"{namespace}:inflight"
-        self.actors = actors
+        self.actors: dict[str, str] = dict(actors or {})
         self._script = client.register_script(INFLIGHT_LUA) if client is not None else None
 
-    def adjust(self, deltas: list[tuple[int, int]], *, client: Any = None) -> None:
-        """Apply ``(message_id, delta)`` pairs atomically (on ``client``, e.g. a pipeline, when given)."""
+    def adjust(self, deltas: list[tuple[str, int]], *, client: Any = None) -> None:
+        """Apply ``(field, delta)`` pairs atomically (on ``client``, e.g. a pipeline, when given)."""
         if self._script is None or not deltas:
             return
         args = [str(x) for pair in deltas for x in pair]
         self._script(keys=[self.key], args=args, client=client or self.client)
 
-    def live(self, message_ids: list[int]) -> set[int]:
-        """The ids among ``message_ids`` that have at least one live Dramatiq message."""
-        if self.client is None or not message_ids:
+    def live(self, ids: list[int], *, actor: str = "send_message") -> set[int]:
+        """The ids among ``ids`` (first arguments of ``actor``) that have at least one live Dramatiq message."""
+        prefix = self.actors.get(actor)
+        if self.client is None or not ids or prefix is None:
             return set()
-        counts = self.client.hmget(self.key, [str(i) for i in message_ids])
-        return {i for i, n in zip(message_ids, counts, strict=True) if n is not None and int(n) > 0}
+        counts = self.client.hmget(self.key, [f"{prefix}{i}" for i in ids])
+        return {i for i, n in zip(ids, counts, strict=True) if n is not None and int(n) > 0}
 
-    def _row_id(self, message: Any) -> int | None:
-        if message.actor_name not in self.actors or not message.args:
+    def field_of(self, message: Any) -> str | None:
+        """The counter field of ``message``, or None when its actor is not tracked."""
+        prefix = self.actors.get(message.actor_name)
+        if prefix is None or not message.args:
             return None
-        return int(message.args[0])
+        return f"{prefix}{int(message.args[0])}"
 
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        row = self._row_id(message)
-        if row is None:
+        field = self.field_of(message)
+        if field is None:
             return
         ids = getattr(_batch, "ids", None)
         if ids is not None:
-            ids.append(row)
+            ids.append(field)
         else:
-            self.adjust([(row, 1)])
+            self.adjust([(field, 1)])
 
     def after_ack(self, broker: Any, message: Any) -> None:
-        row = self._row_id(message)
-        if row is not None:
-            self.adjust([(row, -1)])
+        field = self.field_of(message)
+        if field is not None:
+            self.adjust([(field, -1)])
 
     def after_nack(self, broker: Any, message: Any) -> None:
         self.after_ack(broker, message)
