@@ -22,6 +22,7 @@ from hub.api.messages import MessageController
 from hub.api.metrics import AppMetrics, MetricsController, http_metrics_middleware, snapshot_for
 from hub.api.render import RenderController
 from hub.api.runs import RunController
+from hub.api.templates import TemplateController
 from hub.api.webhooks import TwilioWebhookController
 from hub.config import Settings, load_settings
 
@@ -75,6 +76,7 @@ def create_app(
             CampaignController,
             RunController,
             RenderController,
+            TemplateController,
         ],
     )
     legacy = Router(

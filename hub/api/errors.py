@@ -32,6 +32,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     error: str  # a short, stable code: "invalid_phone", "not_found"...
     detail: str  # a sentence for the human who has to fix the request
     field: str | None = None  # the request field at fault, when one is
+    twilio_code: int | None = None  # Twilio's error code, when Twilio is what refused
 
 
 class ApiError(HubError):
@@ -125,7 +126,7 @@ def describe(exc: BaseException) -> tuple[int, ErrorBody]:
         ``(status_code, body)``. Unknown exceptions are a 500 whose body says nothing about internals.
     """
     if isinstance(exc, ApiError):
-        return exc.status_code, ErrorBody(exc.code, exc.detail, exc.field)
+        return exc.status_code, ErrorBody(exc.code, exc.detail, exc.field, getattr(exc, "twilio_code", None))
     if isinstance(exc, InvalidPhoneError):
         return 422, ErrorBody("invalid_phone", str(exc), "to")
     if isinstance(exc, RenderError):

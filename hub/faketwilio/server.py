@@ -18,6 +18,7 @@ from aiohttp import web
 
 from hub.faketwilio.behaviour import Decision, FakeConfig, decide, error_body
 from hub.faketwilio.callbacks import CallbackPoster
+from hub.faketwilio.content import FakeContent
 
 CREATE_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 _encode = msgspec.json.Encoder().encode
@@ -76,6 +77,7 @@ class FakeTwilio:
     def __init__(self, config: FakeConfig | None = None, *, rng: random.Random | None = None) -> None:
         self.config = config or FakeConfig()
         self.recorder = Recorder()
+        self.content = FakeContent(self.config)  # the Content API (templates), same credentials
         self.callbacks = CallbackPoster(lambda: max(self.config.callback_delay_ms, 0) / 1000)
         self._rng = rng or random.Random()
         self._closing = asyncio.Event()  # set at shutdown: hung creates give up so the server stops at once
@@ -88,6 +90,7 @@ class FakeTwilio:
         app.router.add_post("/_fake/reset", self.reset)
         app.router.add_post("/_fake/config", self.set_config)
         app.router.add_get("/_fake/config", self.get_config)
+        self.content.add_routes(app)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._shutdown)
         app.on_cleanup.append(self._stop)
@@ -133,6 +136,9 @@ class FakeTwilio:
         to = form.get("To", [""])[-1]
         previous = self.recorder.attempts.get(to, 0)
         self.recorder.attempts[to] = previous + 1
+        refusal = self.content.send_refusal(form.get("ContentSid", [""])[-1])  # a paused/disabled template
+        if refusal is not None:
+            return self._error(*refusal)
         decision = decide(form, config=cfg, previous_creates=previous, rng=self._rng)
         if not decision.created:
             assert decision.code is not None

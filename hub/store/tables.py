@@ -163,11 +163,28 @@ class IdempotencyKey(Table):
     created_at = Timestamptz(default=TimestamptzNow(), help_text="When the key was first used (UTC).")
 
 
-TABLES: tuple[type[Table], ...] = (Run, Message, StatusEvent, Contact, InboundMessage, IdempotencyKey)
+class ContentTemplate(Table):
+    """A WhatsApp content template (Twilio Content API) and its approval state, as last synced."""
+
+    id = Serial(primary_key=True)
+    friendly_name = Varchar(length=200, index=True, help_text="Twilio friendly name; how people refer to it.")
+    language = Varchar(length=16, default="en", help_text="Language code, e.g. en or pt_BR.")
+    content_sid = Varchar(length=64, unique=True, help_text="Twilio Content sid (HX...).")
+    body = Text(default="", help_text="twilio/text body with {{1}}... placeholders.")
+    variables = JSON(default={}, help_text='{"declared": ["1", ...], "samples": {"1": "Ada"}}.')
+    category = Varchar(length=32, null=True, default=None, help_text="MARKETING, UTILITY or AUTHENTICATION.")
+    approval_status = Varchar(length=32, default="unsubmitted", help_text="WhatsApp approval status, lowercase.")
+    rejection_reason = Text(null=True, default=None, help_text="Why WhatsApp rejected or paused it.")
+    last_synced_at = Timestamptz(null=True, default=None, help_text="Last time the status was read from Twilio.")
+    created_at = Timestamptz(default=TimestamptzNow(), help_text="Row creation time (UTC).")
+
+
+TABLES: tuple[type[Table], ...] = (Run, Message, StatusEvent, Contact, InboundMessage, IdempotencyKey, ContentTemplate)
 
 __all__ = [
     "TABLES",
     "Contact",
+    "ContentTemplate",
     "EventSource",
     "IdempotencyKey",
     "InboundMessage",

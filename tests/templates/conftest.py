@@ -1,0 +1,57 @@
+"""Template fixtures: a fake Twilio (Messages + Content API), a migrated SQLite project pointed at it, the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from template_support import API_KEY, settings_for, write_config
+
+from hub.api.app import create_app
+from hub.api.enqueue import RecordingEnqueuer
+from hub.config import Settings
+from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
+from hub.store import db
+from hub.templates.guard import forget_cached_statuses
+
+
+async def _ok() -> None:
+    return None
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilioHandle]:
+    with start_fake_twilio(callbacks=False) as handle:
+        yield handle
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, fake: FakeTwilioHandle) -> Path:
+    return write_config(tmp_path, fake)
+
+
+@pytest.fixture
+def settings(config_path: Path) -> Iterator[Settings]:
+    """A migrated, connected SQLite ledger; Twilio (Messages and Content) is the fake."""
+    made = settings_for(config_path)
+    db.run_sync(db.migrate(made))
+    forget_cached_statuses()
+    yield made
+    forget_cached_statuses()
+    db.reset()
+
+
+@pytest.fixture
+def enqueuer() -> RecordingEnqueuer:
+    return RecordingEnqueuer()
+
+
+@pytest.fixture
+def client(settings: Settings, enqueuer: RecordingEnqueuer) -> Iterator[TestClient[Litestar]]:
+    app = create_app(settings, enqueuer=enqueuer, probes={"database": _ok, "redis": _ok})
+    with TestClient(app=app) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield test_client
