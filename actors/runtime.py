@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -10,9 +12,12 @@ from actors.middleware.limits import AsyncRecipientWindow, Limits
 if TYPE_CHECKING:
     from hub.config import Settings
     from hub.transport import Transport
+    from hub.webhooks import StatusCallback
 
 TransportFactory = Callable[["Settings"], "Transport"]
 AsyncRedisFactory = Callable[[], Any]
+#: Seconds a stop waits for a transport's pending work (the simulator's callbacks) before closing it.
+DRAIN_TIMEOUT_S = 5.0
 
 
 class Runtime:
@@ -63,6 +68,12 @@ class Runtime:
         from hub.store import db
 
         if self.transport is not None:
+            drain = getattr(self.transport, "drain", None)
+            if drain is not None:
+                # The simulator's pending status callbacks: let them land (bounded) so a clean stop leaves
+                # no message stuck at `queued` that no callback will ever advance.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(drain(), DRAIN_TIMEOUT_S)
             await self.transport.close()
             self.transport = None
         if self._redis is not None:
@@ -74,10 +85,35 @@ class Runtime:
     def _build_transport(self) -> Transport:
         if self._transport_factory is not None:
             return self._transport_factory(self.settings)
-        from hub.store import queries
         from hub.transport import build_transport
 
-        return build_transport(self.settings, on_status=queries.apply_status)
+        return build_transport(self.settings, on_status=apply_simulated_status)
+
+
+async def apply_simulated_status(callback: StatusCallback) -> str:
+    """Apply a callback the simulator produced exactly as the status webhook applies Twilio's (``source``
+    ``simulator``): the same ``StatusUpdate`` built from the same parsed ``StatusCallback``, the same store call.
+
+    Returns:
+        The store's outcome (``applied``, ``recorded``, ``duplicate`` or ``parked``).
+    """
+    from datetime import UTC, datetime
+
+    from hub.store import queries
+    from hub.store.records import StatusUpdate
+
+    update = StatusUpdate(
+        sid=callback.sid,
+        status=callback.status,
+        at=datetime.now(UTC),
+        source="simulator",
+        error_code=callback.error_code,
+        error_message=callback.error_message,
+        event_type=callback.event_type,
+        dedupe_key=callback.dedupe_key,
+        payload=callback.raw,
+    )
+    return await queries.apply_status(update)
 
 
 _current: Runtime | None = None
@@ -100,4 +136,4 @@ def current() -> Runtime:
     return _current
 
 
-__all__ = ["Runtime", "current", "install"]
+__all__ = ["Runtime", "apply_simulated_status", "current", "install"]

@@ -17,6 +17,7 @@ _COMMANDS = [
     "hub.cli.send",
     "hub.cli.status",
     "hub.cli.scheduler",
+    "hub.cli.run",
 ]
 
 for _name in _COMMANDS:
