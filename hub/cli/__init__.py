@@ -18,6 +18,7 @@ _COMMANDS = [
     "hub.cli.status",
     "hub.cli.scheduler",
     "hub.cli.run",
+    "hub.cli.templates",
 ]
 
 for _name in _COMMANDS:

@@ -7,6 +7,7 @@ points it at another server (the fake Twilio serves ``/v1/Content`` next to the 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ import msgspec
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
@@ -88,6 +90,20 @@ def _content(payload: Any, approval: Approval | None = None) -> ContentInfo:
     )
 
 
+def _page_error(what: str, answer: Response) -> ContentApiError:
+    try:
+        data = json.loads(answer.text)
+    except ValueError:
+        data = {}
+    code = data.get("code") if isinstance(data, dict) else None
+    message = data.get("message") if isinstance(data, dict) else None
+    return ContentApiError(
+        f"{what}: {message or f'HTTP {answer.status_code}'}",
+        http_status=answer.status_code,
+        twilio_code=code if isinstance(code, int) else None,
+    )
+
+
 class ContentClient:
     """Create content, submit it for WhatsApp approval, read approvals.
 
@@ -117,7 +133,13 @@ class ContentClient:
             text = str(exc.msg or f"HTTP {exc.status}").removeprefix("Unable to create record: ")
             text = text.removeprefix("Unable to fetch record: ")
             raise ContentApiError(f"{what}: {text}", http_status=int(exc.status), twilio_code=code) from None
-        except (requests.RequestException, TwilioException, OSError) as exc:
+        except TwilioException as exc:
+            answer = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Response) else None
+            if answer is None:
+                raise ContentApiError(f"{what}: Twilio did not answer ({type(exc).__name__})") from None
+            # A page load failed: the twilio package keeps the raw answer, with Twilio's JSON error in it.
+            raise _page_error(what, answer) from None
+        except (requests.RequestException, OSError) as exc:
             # Connection refused, timeouts, a non-JSON answer: say so without the URL's credentials.
             raise ContentApiError(f"{what}: Twilio did not answer ({type(exc).__name__})") from None
 
