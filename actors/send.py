@@ -17,6 +17,7 @@ from hub.rendering import OutboundMessage
 from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import MessageRecord
+from hub.templates import guard as template_guard
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ async def _send_claimed(record: MessageRecord, now: datetime) -> None:
     settings = rt.settings
     reached_transport = False
     try:
+        # A rejected/paused/disabled template pauses the run and gives the row back (hub.templates.guard).
+        if await template_guard.hold_if_blocked(record.id, record.run_id, record.content_sid):
+            return
         contact = await queries.get_contact(record.recipient)
         if contact is not None and contact.opted_out:
             await _final(record, MessageStatus.SKIPPED, None, "contact opted out")
@@ -83,7 +87,8 @@ async def _send_claimed(record: MessageRecord, now: datetime) -> None:
         reached_transport = True
         receipt = await rt.transport.send(_outbound(record), status_callback=None)
     except SendError as exc:
-        await _settle_error(record, exc)
+        if not await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc):
+            await _settle_error(record, exc)
         return
     except BaseException as exc:
         if reached_transport:

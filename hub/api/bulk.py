@@ -17,6 +17,7 @@ from hub.api.errors import Unprocessable
 from hub.api.idempotency import idempotent
 from hub.api.plan import RawRecipient, SendPlan, message_spec, plan_send, raw_recipients
 from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
+from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
 from hub.status import MessageStatus, RunState
@@ -106,6 +107,7 @@ async def bulk_send(
         variables=data.vars,
     )
     recipients = raw_recipients(data.recipients, data.phone_numbers)
+    await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
     send_at = due_time(data.send_at, datetime.now(UTC))
 
     async def create() -> tuple[int, Any]:
@@ -140,6 +142,7 @@ class SendMessageController(Controller):
             variables={},
         )
         recipients = [RawRecipient(to=data.to, vars=dict(data.vars), field="to")]
+        await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
         send_at = due_time(data.send_at, datetime.now(UTC))
 
         async def create() -> tuple[int, Any]:

@@ -17,6 +17,7 @@ from hub.api.errors import NotFound, Unprocessable
 from hub.api.idempotency import idempotent
 from hub.api.runs import progress_or_404, run_read
 from hub.api.schemas import CampaignList, CampaignRead, RunCreate, RunRead
+from hub.api.templates import ensure_sendable
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
@@ -118,6 +119,7 @@ class CampaignController(Controller):
             spec = lookup_campaign(settings, name)
             if not spec.enabled:
                 raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
+            await ensure_sendable(spec.message.content_sid)  # 409: rejected, paused or disabled template
             now = datetime.now(UTC)
             later = body.send_at is not None and _aware(body.send_at) > now
             run, _ = await queries.create_run(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from hub.cli.app import Context, main, pass_context
+from hub.cli.templates import refuse_unsendable
 from hub.errors import CampaignError
 from hub.status import RunState
 
@@ -53,6 +54,7 @@ def send(ctx: Context, campaign: str, at: str | None) -> None:
     if spec.rate_limit is not None:
         meta["rate_limit"] = {"per_second": spec.rate_limit.per_second}  # type: ignore[assignment]
     db.run_sync(db.connect(settings))
+    refuse_unsendable(spec.message.content_sid)  # exit 1: rejected, paused or disabled template
     run, _ = db.run_sync(
         queries.create_run(
             campaign=spec.name,

@@ -120,3 +120,18 @@ def show(ctx: Context, name: str) -> None:
     click.echo("body:")
     for line in record.body.splitlines():
         click.echo(f"  {line}")
+
+
+def refuse_unsendable(content_sid: str | None) -> None:
+    """For ``hub send``: exit 1 with the reason when the registry knows the template is rejected, paused or disabled.
+
+    Needs the store connected.
+    """
+    from hub.store import db
+    from hub.templates.guard import TemplateNotSendable, assert_sendable
+
+    try:
+        db.run_sync(assert_sendable(content_sid))
+    except TemplateNotSendable as exc:
+        click.echo(f"error: {exc.reason}", err=True)
+        sys.exit(1)

@@ -1,0 +1,176 @@
+"""Templates end to end: approved ones send through the real twilio client; blocked ones never reach Twilio."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import fakeredis
+import msgspec
+import pytest
+from dramatiq import Worker
+from litestar import Litestar
+from litestar.testing import TestClient
+from template_support import campaign_yaml, hub, run, set_approval
+
+import actors
+from hub.api.enqueue import RecordingEnqueuer
+from hub.config import Settings
+from hub.faketwilio import FakeTwilioHandle
+from hub.status import MessageStatus, RunState
+from hub.store import queries
+from hub.transport.twilio import TwilioTransport
+
+Client = TestClient[Litestar]
+PHONES = ["+14155550100", "+14155550101"]
+
+
+def _approved_template(client: Client, fake: FakeTwilioHandle, name: str = "order_ready") -> str:
+    created = client.post(
+        "/v1/templates",
+        json={"friendly_name": name, "body": "Hi {{1}}, order {{2}} is ready", "variables": {"1": "Ada", "2": "7"}},
+    ).json()
+    sid = str(created["content_sid"])
+    client.post(f"/v1/templates/{sid}/approval", json={"name": name, "category": "UTILITY"})
+    while client.get(f"/v1/templates/{sid}").json()["approval_status"] in {"received", "pending"}:
+        pass  # each read moves the fake's approval one step: received -> pending -> approved
+    return sid
+
+
+def _campaign(settings: Settings, name: str, sid: str) -> None:
+    text = campaign_yaml(name, sid, {"1": "{{ first_name }}", "2": "42"}, phone=PHONES[0])
+    text += f'    - {{phone: "{PHONES[1]}", first_name: Bo}}\n'
+    (Path(settings.paths.campaigns) / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def worker(settings: Settings) -> Iterator[Worker]:
+    """StubBroker actors sending through TwilioTransport to the fake (no throttling, fast retries)."""
+    fast = msgspec.structs.replace(
+        settings,
+        retries=msgspec.structs.replace(settings.retries, min_backoff_ms=1, max_backoff_ms=5),
+        rate_limits=msgspec.structs.replace(settings.rate_limits, per_second=10_000.0),
+    )
+    broker = actors.setup(
+        fast,
+        client=fakeredis.FakeRedis(server=fakeredis.FakeServer()),
+        stub=True,
+        namespace=f"tpl{secrets.token_hex(4)}",
+        transport_factory=TwilioTransport,
+    )
+    running = Worker(broker, worker_threads=2, worker_timeout=20)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        broker.close()
+
+
+def _drain(worker: Worker) -> None:
+    for queue in ("default", actors.send.SEND_QUEUE):
+        worker.broker.join(queue, fail_fast=False)
+    worker.join()
+
+
+def _start_run(client: Client, enqueuer: RecordingEnqueuer, name: str) -> int:
+    answer = client.post(f"/v1/campaigns/{name}/runs", json={})
+    assert answer.status_code == 202, answer.text
+    run_id = int(answer.json()["id"])
+    assert enqueuer.fan_outs == [run_id]
+    return run_id
+
+
+def _statuses(run_id: int) -> list[MessageStatus]:
+    items, _ = run(queries.list_messages(run_id=run_id, limit=10))
+    return sorted(item.status for item in items)
+
+
+def test_approved_template_campaign_sends_with_content_sid(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer, worker: Worker
+) -> None:
+    # Given a template created, submitted and approved through /v1/templates, and a campaign using it
+    sid = _approved_template(client, fake)
+    _campaign(settings, "orders", sid)
+    # When a run of the campaign is started through the API and the actors process it
+    run_id = _start_run(client, enqueuer, "orders")
+    actors.fan_out_run.send(run_id)
+    _drain(worker)
+    # Then Twilio received one create per recipient with the template and its rendered variables
+    creates = fake.messages()
+    assert sorted(m["to"] for m in creates) == [f"whatsapp:{p}" for p in PHONES]
+    assert {m["params"]["ContentSid"][-1] for m in creates} == {sid}
+    variables = [json.loads(m["params"]["ContentVariables"][-1]) for m in creates]
+    assert sorted(v["1"] for v in variables) == ["Ada", "Bo"]
+    assert _statuses(run_id) == [MessageStatus.QUEUED, MessageStatus.QUEUED]
+
+
+def test_rejected_template_run_is_refused_by_the_api(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer
+) -> None:
+    sid = _approved_template(client, fake, name="reject_me")
+    assert client.get(f"/v1/templates/{sid}").json()["approval_status"] == "rejected"
+    _campaign(settings, "promo", sid)
+    answer = client.post("/v1/campaigns/promo/runs", json={})
+    assert answer.status_code == 409
+    assert "is rejected" in answer.json()["detail"]
+    assert run(queries.list_runs(campaign="promo", limit=5)) == []
+    assert enqueuer.fan_outs == []
+
+
+@pytest.mark.parametrize("route", ["/v1/messages", "/v1/bulk-send"])
+def test_paused_template_api_send_is_refused(client: Client, fake: FakeTwilioHandle, route: str) -> None:
+    sid = _approved_template(client, fake)
+    set_approval(fake, sid, "paused", "low quality")
+    client.get(f"/v1/templates/{sid}")  # sync the new status into the registry
+    payload: dict[str, object] = {"content_sid": sid, "content_variables": {"1": "Ada", "2": "7"}}
+    payload |= {"to": PHONES[0]} if route == "/v1/messages" else {"phone_numbers": PHONES}
+    answer = client.post(route, json=payload)
+    assert answer.status_code == 409
+    assert "paused: low quality" in answer.json()["detail"]
+
+
+def test_rejected_template_run_is_refused_by_hub_send(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, config_path: Path
+) -> None:
+    sid = _approved_template(client, fake, name="reject_this")
+    client.get(f"/v1/templates/{sid}")
+    _campaign(settings, "promo", sid)
+    result = hub(config_path, "send", "promo")
+    assert result.exit_code == 1
+    assert "is rejected" in result.output
+    assert run(queries.list_runs(campaign="promo", limit=5)) == []
+
+
+def test_template_paused_at_twilio_mid_run_pauses_the_run(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer, worker: Worker
+) -> None:
+    # Given an approved template and a started run
+    sid = _approved_template(client, fake)
+    _campaign(settings, "orders", sid)
+    run_id = _start_run(client, enqueuer, "orders")
+    # When WhatsApp pauses the template before the sends (the registry still says approved)
+    set_approval(fake, sid, "paused", "low quality")
+    actors.fan_out_run.send(run_id)
+    _drain(worker)
+    # Then Twilio's refusal pauses the run, marks the template paused, and leaves every message owed
+    assert run(queries.get_run(run_id)).state == RunState.PAUSED  # type: ignore[union-attr]
+    assert run(queries.get_template(sid)).approval_status == "paused"  # type: ignore[union-attr]
+    assert _statuses(run_id) == [MessageStatus.PENDING, MessageStatus.PENDING]
+    assert fake.stats()["accepted"] == 0
+
+
+def test_template_paused_in_registry_never_reaches_twilio(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer, worker: Worker
+) -> None:
+    sid = _approved_template(client, fake)
+    _campaign(settings, "orders", sid)
+    run_id = _start_run(client, enqueuer, "orders")
+    run(queries.set_template_status(sid, "disabled", rejection_reason="policy"))
+    actors.fan_out_run.send(run_id)
+    _drain(worker)
+    assert run(queries.get_run(run_id)).state == RunState.PAUSED  # type: ignore[union-attr]
+    assert _statuses(run_id) == [MessageStatus.PENDING, MessageStatus.PENDING]
+    assert fake.stats()["requests"] == 0
