@@ -17,9 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 import bench_common as bc
+import httpx
 from noop import measure_noop
 
 GOALS = {150.0: 1000.0, 0.0: 1500.0}

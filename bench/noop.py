@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-
 from bench_common import BENCH, PYTHON, Children, steady_rate
 
 
@@ -34,6 +33,7 @@ class NoopResult:
 def measure_noop(redis_url: str, *, processes: int, threads: int, messages: int, logs: Path) -> NoopResult:
     """Start ``dramatiq noop_worker``, enqueue ``messages`` pipelined, time until every one is acked."""
     import noop_worker
+
     from actors.enqueue import enqueue_many
 
     namespace = f"noop{int(time.time())}"
@@ -67,7 +67,9 @@ def measure_noop(redis_url: str, *, processes: int, threads: int, messages: int,
     return NoopResult(processes, threads, messages, series[-1][0], steady_rate(series, messages))
 
 
-def _wait_drained(client: redis.Redis, key: str, children: Children, warm: Callable[[], object], timeout_s: float = 60) -> None:
+def _wait_drained(
+    client: redis.Redis, key: str, children: Children, warm: Callable[[], object], timeout_s: float = 60
+) -> None:
     """Send one message and wait until it is acked: the workers are up and consuming."""
     warm()
     deadline = time.monotonic() + timeout_s
