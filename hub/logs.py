@@ -7,12 +7,12 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hub.config import Settings
 
-__all__ = ["LEVELS", "JsonFormatter", "RedactFilter", "secrets_of", "setup_logging"]
+__all__ = ["LEVELS", "JsonFormatter", "RedactFilter", "build_handler", "dict_config", "secrets_of", "setup_logging"]
 
 #: Accepted ``--log-level`` values.
 LEVELS = ("debug", "info", "warning", "error")
@@ -120,12 +120,9 @@ def setup_logging(
     Returns:
         The handler installed on the root logger (it replaces any handler there).
     """
-    stream = stream if stream is not None else sys.stderr
-    if json_lines is None:
-        json_lines = not _is_tty(stream)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(_HUMAN_FORMAT))
-    handler.addFilter(RedactFilter(secrets_of(settings) if settings is not None else ()))
+    handler = build_handler(
+        secrets=secrets_of(settings) if settings is not None else (), stream=stream, json_lines=json_lines
+    )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -139,6 +136,42 @@ def setup_logging(
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(max(quiet, root.level))
     return handler
+
+
+def build_handler(
+    *, secrets: Iterable[str] = (), stream: IO[str] | None = None, json_lines: bool | None = None
+) -> logging.Handler:
+    """The one handler every hub process logs through (see :func:`setup_logging` for the arguments)."""
+    stream = stream if stream is not None else sys.stderr
+    if json_lines is None:
+        json_lines = not _is_tty(stream)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(_HUMAN_FORMAT))
+    handler.addFilter(RedactFilter(secrets))
+    return handler
+
+
+def dict_config(level: str = "info", *, settings: Settings | None = None) -> dict[str, Any]:
+    """The same set-up as :func:`setup_logging`, as a ``logging.config.dictConfig`` mapping.
+
+    For servers that configure logging in each of their worker processes themselves (uvicorn's
+    ``log_config``). The JSON-or-readable choice is made here, from this process's stderr.
+    """
+    handler: dict[str, Any] = {
+        "()": "hub.logs.build_handler",
+        "secrets": secrets_of(settings) if settings is not None else [],
+        "json_lines": not _is_tty(sys.stderr),
+    }
+    loggers: dict[str, Any] = {name: {"handlers": [], "propagate": True} for name in _ADOPTED}
+    for name, quiet in _QUIET.items():
+        loggers[name] = {"level": logging.getLevelName(max(quiet, logging.getLevelName(level.upper())))}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"hub": handler},
+        "root": {"handlers": ["hub"], "level": level.upper()},
+        "loggers": loggers,
+    }
 
 
 def _is_tty(stream: IO[str]) -> bool:

@@ -100,6 +100,8 @@ def create_app(
         middleware=[http_metrics_middleware],
         lifespan=[lifespan],
         state=state,
+        # Logging is the process's (hub.logs, one set-up for every command), not reconfigured by each app built.
+        logging_config=None,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="WhatsApp Hub",

@@ -42,7 +42,9 @@ def api(
     """
     import uvicorn
 
-    ctx.settings  # noqa: B018 - fail here, once, with a clear message, rather than in every worker
+    from hub.logs import dict_config
+
+    settings = ctx.settings  # fail here, once, with a clear message, rather than in every worker
     if ctx.config is not None:
         # Workers are fresh processes: they find the same file through the environment.
         os.environ["HUB_CONFIG"] = str(ctx.config.resolve())
@@ -56,4 +58,5 @@ def api(
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=access_log,
         log_level=log_level,
+        log_config=dict_config(log_level, settings=settings),  # applied in every worker process
     )

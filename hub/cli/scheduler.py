@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -11,6 +10,7 @@ from types import FrameType
 import click
 
 from hub.cli.app import Context, main, pass_context
+from hub.logs import LEVELS, setup_logging
 
 EMBEDDED_REFUSED = (
     "embedded Redis only works in `hub run` (one process); set REDIS_URL (or redis.url) to a real Redis "
@@ -19,8 +19,9 @@ EMBEDDED_REFUSED = (
 
 
 @main.command(name="scheduler")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(LEVELS))
 @pass_context
-def scheduler_command(ctx: Context) -> None:
+def scheduler_command(ctx: Context, log_level: str) -> None:
     """Run the scheduler: campaign fires (exactly once, with catch-up after downtime), due sends, recovery.
 
     Several may run at once (the database decides what fires). Stops cleanly on SIGINT or SIGTERM.
@@ -33,9 +34,8 @@ def scheduler_command(ctx: Context) -> None:
     from hub.store import db
     from scheduler.main import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every 1 s sweep at INFO; its warnings and errors still show.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # JSON lines off a terminal; APScheduler's per-sweep INFO lines are quieted there.
+    setup_logging(log_level, settings=settings)
     actors.setup(settings)
     db.run_sync(db.connect(settings))
     stop = threading.Event()

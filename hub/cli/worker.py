@@ -13,6 +13,7 @@ import click
 
 from hub.cli.app import Context, main, pass_context
 from hub.config import Settings, config_path
+from hub.logs import LEVELS, setup_logging
 
 EMBEDDED_REFUSED = (
     "embedded Redis only works in `hub run` (one process); set REDIS_URL (or redis.url) to a real Redis "
@@ -72,10 +73,13 @@ def worker_env(settings: Settings, config: Path | None, base: dict[str, str]) ->
 @click.option(
     "--sweep/--no-sweep", default=True, show_default=True, help="Run the recovery sweeper every 10 s in this process."
 )
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(LEVELS))
 @pass_context
-def worker(ctx: Context, processes: int, threads: int, queues: tuple[str, ...], sweep: bool) -> None:
+def worker(ctx: Context, processes: int, threads: int, queues: tuple[str, ...], sweep: bool, log_level: str) -> None:
     """Run the send pipeline's workers (fan-out and send actors) against Redis and the database."""
     settings = ctx.settings
+    # This process (the sweeper); the Dramatiq worker processes keep Dramatiq's own log format.
+    setup_logging(log_level, settings=settings)
     if settings.redis.is_embedded:
         click.echo(f"error: {EMBEDDED_REFUSED}", err=True)
         sys.exit(2)
