@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every benchmark of issue 8 at its full size, each appending its figures to bench/RESULTS.md.
+# Needs PostgreSQL (postgresql://postgres@127.0.0.1:5432) and Redis (redis://127.0.0.1:6379) on loopback.
+# Run from anywhere: bench/run_all.sh   (about 10 minutes on 2 cores; best when the machine is otherwise idle)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+uptime
+$PY bench/render_bench.py --repeats 3 --record
+$PY bench/e2e_send.py --recipients 20000 --latency-ms 150 --processes 2 --threads 8
+$PY bench/e2e_send.py --recipients 20000 --latency-ms 0 --processes 2 --threads 8
+$PY bench/fan_out_bench.py --recipients 1000000
+$PY bench/webhooks_bench.py --messages 10000 --concurrency 64
+$PY bench/pace_bench.py --seconds 60
+uptime
