@@ -13,6 +13,7 @@ from hub.campaigns.files import display_path, project_path, read_csv_header
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
+from hub.cli.templates import registry_problems
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
@@ -112,6 +113,7 @@ def check(ctx: Context, paths: tuple[Path, ...]) -> None:
     problems = list(errors)
     for spec in specs:
         problems.extend(check_campaign(spec, settings))
+    problems.extend(registry_problems(specs, settings))  # content_variables vs registered templates
     # Loading and compiling find problems in two passes; a reader wants them file by file.
     problems.sort(key=lambda problem: problem.file)
     for problem in problems:

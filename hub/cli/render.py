@@ -15,6 +15,7 @@ from hub.campaigns.files import display_path, project_path
 from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
+from hub.cli.templates import refuse_registry_mismatch
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
@@ -206,6 +207,7 @@ def render(ctx: Context, campaign: str, to: str | None, limit: int | None, as_js
     except CampaignError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    refuse_registry_mismatch(spec, settings)  # content_variables vs its registered template
     target = None
     if to is not None:
         try:

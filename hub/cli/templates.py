@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,9 @@ import click
 from hub.cli.app import Context, main, pass_context
 
 if TYPE_CHECKING:
+    from hub.campaigns.spec import CampaignSpec
+    from hub.config import Settings
+    from hub.errors import CampaignError
     from hub.store.templates import TemplateRecord
 
 
@@ -134,4 +138,26 @@ def refuse_unsendable(content_sid: str | None) -> None:
         db.run_sync(assert_sendable(content_sid))
     except TemplateNotSendable as exc:
         click.echo(f"error: {exc.reason}", err=True)
+        sys.exit(1)
+
+
+def registry_problems(specs: Iterable[CampaignSpec], settings: Settings) -> list[CampaignError]:
+    """For ``hub check`` / ``hub render``: template variable errors; approval warnings go to stderr.
+
+    Reads the registry only when the database exists (see :mod:`hub.templates.check`).
+    """
+    from hub.templates.check import registry_findings
+
+    errors, warnings = registry_findings(specs, settings)
+    for warning in warnings:
+        click.echo(warning, err=True)
+    return errors
+
+
+def refuse_registry_mismatch(spec: CampaignSpec, settings: Settings) -> None:
+    """For ``hub render``: exit 1 when the campaign's content_variables do not fit its registered template."""
+    errors = registry_problems([spec], settings)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
         sys.exit(1)
