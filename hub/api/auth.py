@@ -13,7 +13,7 @@ from litestar.handlers import BaseRouteHandler
 
 from hub.config import Settings
 
-__all__ = ["api_key_guard", "is_authorized", "is_loopback", "warn_if_open"]
+__all__ = ["api_key_guard", "bearer_token", "is_authorized", "is_loopback", "warn_if_open"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def is_loopback(host: str | None) -> bool:
     return address.is_loopback
 
 
-def _bearer(header: str | None) -> str | None:
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header (pure), or None."""
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
@@ -54,7 +55,7 @@ def is_authorized(authorization: str | None, client_host: str | None, keys: Sequ
     """
     if not keys:
         return is_loopback(client_host)
-    token = _bearer(authorization)
+    token = bearer_token(authorization)
     if token is None:
         return False
     supplied = token.encode()

@@ -14,7 +14,7 @@ from litestar.params import JSONBody
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Unprocessable
-from hub.api.idempotency import idempotent
+from hub.api.idempotency import Created, idempotent
 from hub.api.plan import RawRecipient, SendPlan, message_spec, plan_send, raw_recipients
 from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
 from hub.api.templates import ensure_sendable
@@ -72,10 +72,8 @@ async def _plan(spec: MessageSpec, recipients: list[RawRecipient], settings: Set
     return await anyio.to_thread.run_sync(lambda: plan_send(spec, recipients, settings, strict_numbers=strict))
 
 
-async def _store_and_enqueue(
-    plan: SendPlan, send_at: datetime | None, kind: str, enqueuer: Enqueuer
-) -> tuple[int, list[int]]:
-    """Create the run and its rows, then queue the owed ones (unless they are due later: the due sweep sends them)."""
+async def _store(plan: SendPlan, send_at: datetime | None, kind: str) -> tuple[int, list[int]]:
+    """Create the run and its rows (call inside the request's transaction); the ids of the owed rows."""
     run, _ = await queries.create_run(
         campaign=None,
         kind=kind,
@@ -87,9 +85,19 @@ async def _store_and_enqueue(
     ids = await queries.insert_messages(run.id, ledger_rows(plan, send_at))
     if send_at is None:
         await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
-        # The broker client is synchronous (Redis round trips): keep it off the event loop.
-        await anyio.to_thread.run_sync(enqueuer.enqueue_sends, ids)
     return run.id, ids
+
+
+def _enqueue_later(enqueuer: Enqueuer, run_id: int, ids: list[int], send_at: datetime | None) -> Any:
+    """What to queue after the commit: the owed rows when due now (later ones are the due sweep's)."""
+    if send_at is not None or not ids:
+        return None
+
+    async def enqueue() -> None:
+        # The broker client is synchronous (Redis round trips): keep it off the event loop.
+        await anyio.to_thread.run_sync(lambda: enqueuer.enqueue_sends(ids, run_id=run_id, meta={}))
+
+    return enqueue
 
 
 async def bulk_send(
@@ -110,15 +118,17 @@ async def bulk_send(
     await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
     send_at = due_time(data.send_at, datetime.now(UTC))
 
-    async def create() -> tuple[int, Any]:
-        plan = await _plan(spec, recipients, settings, strict=False)
-        run_id, _ = await _store_and_enqueue(plan, send_at, "bulk", enqueuer)
+    async def prepare() -> SendPlan:
+        return await _plan(spec, recipients, settings, strict=False)
+
+    async def store(plan: SendPlan) -> Created:
+        run_id, ids = await _store(plan, send_at, "bulk")
         rejected = [Rejected(to=to, reason=reason) for to, reason in plan.rejected]
         log.info("bulk send: run %r, %d accepted, %d rejected", run_id, len(plan.accepted), len(rejected))
         result = BulkSendResult(run_id=run_id, accepted=len(plan.accepted), rejected=rejected)
-        return 202, msgspec.to_builtins(result)
+        return Created(202, msgspec.to_builtins(result), _enqueue_later(enqueuer, run_id, ids, send_at))
 
-    return await idempotent(request, create)
+    return await idempotent(request, prepare, store)
 
 
 class SendMessageController(Controller):
@@ -145,12 +155,15 @@ class SendMessageController(Controller):
         await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
         send_at = due_time(data.send_at, datetime.now(UTC))
 
-        async def create() -> tuple[int, Any]:
-            plan = await _plan(spec, recipients, settings, strict=True)
-            _, ids = await _store_and_enqueue(plan, send_at, "single", enqueuer)
-            return 202, msgspec.to_builtins(MessageAccepted(id=ids[0], status=str(MessageStatus.PENDING)))
+        async def prepare() -> SendPlan:
+            return await _plan(spec, recipients, settings, strict=True)
 
-        return await idempotent(request, create)
+        async def store(plan: SendPlan) -> Created:
+            run_id, ids = await _store(plan, send_at, "single")
+            body = msgspec.to_builtins(MessageAccepted(id=ids[0], status=str(MessageStatus.PENDING)))
+            return Created(202, body, _enqueue_later(enqueuer, run_id, ids, send_at))
+
+        return await idempotent(request, prepare, store)
 
 
 class BulkSendController(Controller):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -14,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import NotFound, Unprocessable
-from hub.api.idempotency import idempotent
+from hub.api.idempotency import Created, idempotent
 from hub.api.runs import progress_or_404, run_read
 from hub.api.schemas import CampaignList, CampaignRead, RunCreate, RunRead
 from hub.api.templates import ensure_sendable
@@ -115,11 +116,14 @@ class CampaignController(Controller):
     ) -> Response[Any]:
         body = data or RunCreate()
 
-        async def create() -> tuple[int, Any]:
+        async def prepare() -> CampaignSpec:
             spec = lookup_campaign(settings, name)
             if not spec.enabled:
                 raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
             await ensure_sendable(spec.message.content_sid)  # 409: rejected, paused or disabled template
+            return spec
+
+        async def store(spec: CampaignSpec) -> Created:
             now = datetime.now(UTC)
             later = body.send_at is not None and _aware(body.send_at) > now
             run, _ = await queries.create_run(
@@ -129,12 +133,16 @@ class CampaignController(Controller):
                 state=RunState.SCHEDULED if later else RunState.RUNNING,
                 scheduled_at=_aware(body.send_at) if later and body.send_at else None,
             )
+            after = None
             if not later:
                 await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
-                enqueuer.enqueue_fan_out(run.id)
-            return 202, msgspec.to_builtins(run_read(await progress_or_404(run.id)))
 
-        return await idempotent(request, create)
+                async def after() -> None:
+                    await anyio.to_thread.run_sync(enqueuer.enqueue_fan_out, run.id)
+
+            return Created(202, msgspec.to_builtins(run_read(await progress_or_404(run.id))), after)
+
+        return await idempotent(request, prepare, store)
 
 
 def _aware(moment: datetime) -> datetime:

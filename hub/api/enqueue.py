@@ -16,8 +16,10 @@ __all__ = ["ActorEnqueuer", "Enqueuer", "RecordingEnqueuer"]
 class Enqueuer(Protocol):
     """What the API asks of the queue. Losing a message is harmless: the ledger row stays owed and is swept."""
 
-    def enqueue_sends(self, message_ids: Sequence[int]) -> None:
-        """Queue one send per ledger row id."""
+    def enqueue_sends(
+        self, message_ids: Sequence[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None
+    ) -> None:
+        """Queue one send per ledger row id; with their run's id and meta, so the throttle applies its cap."""
 
     def enqueue_fan_out(self, run_id: int) -> None:
         """Queue the fan-out of a campaign run."""
@@ -54,10 +56,12 @@ class ActorEnqueuer:
         self._fan_out = actors.fan_out_run
         self._batch = actors.enqueue_sends  # pipelined: one Redis round trip per batch
 
-    def enqueue_sends(self, message_ids: Sequence[int]) -> None:
+    def enqueue_sends(
+        self, message_ids: Sequence[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None
+    ) -> None:
         self._load()
         if message_ids:
-            self._batch(list(message_ids))
+            self._batch(list(message_ids), run_id=run_id, meta=meta)
 
     def enqueue_fan_out(self, run_id: int) -> None:
         self._load()
@@ -70,9 +74,13 @@ class RecordingEnqueuer:
     def __init__(self) -> None:
         self.sends: list[int] = []
         self.fan_outs: list[int] = []
+        self.send_runs: list[int | None] = []  # the run_id given with each enqueue_sends call
 
-    def enqueue_sends(self, message_ids: Sequence[int]) -> None:
+    def enqueue_sends(
+        self, message_ids: Sequence[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None
+    ) -> None:
         self.sends.extend(message_ids)
+        self.send_runs.append(run_id)
 
     def enqueue_fan_out(self, run_id: int) -> None:
         self.fan_outs.append(run_id)

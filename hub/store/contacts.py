@@ -1,4 +1,4 @@
-"""Contacts (opt-out, 24 h window), inbound messages, and API idempotency keys."""
+"""Contacts (opt-out, 24 h window) and inbound messages."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from hub.store.records import ContactRecord, IdempotencyRecord, InboundRecord
-from hub.store.rows import chunks, loads, utc, when
-from hub.store.tables import Contact, IdempotencyKey, InboundMessage
+from hub.store.records import ContactRecord, InboundRecord
+from hub.store.rows import chunks, utc, when
+from hub.store.tables import Contact, InboundMessage
 
 #: Phones per ``IN (...)`` lookup.
 _LOOKUP_CHUNK = 1000
@@ -90,40 +90,3 @@ async def record_inbound(message: InboundRecord) -> bool:
     if current is None or current.last_inbound_at is None or current.last_inbound_at < received:
         await _upsert(message.from_phone, {Contact.last_inbound_at: received, Contact.updated_at: received})
     return bool(rows)
-
-
-def _idempotency(row: dict[str, Any]) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        key=row["key"],
-        request_hash=row["request_hash"],
-        response=loads(row["response"]),
-        created_at=when(row["created_at"]),
-    )
-
-
-async def get_idempotent(key: str) -> IdempotencyRecord | None:
-    """The response stored for ``key``, or None."""
-    row = await IdempotencyKey.select().where(IdempotencyKey.key == key).first()
-    return _idempotency(row) if row else None
-
-
-async def put_idempotent(key: str, request_hash: str, response: Any, at: datetime | None = None) -> IdempotencyRecord:
-    """Store the first response for ``key``; when another caller stored one first, return theirs.
-
-    Returns:
-        The stored record: compare its ``request_hash`` (a different body with the same key is a
-        conflict) and return its ``response``.
-    """
-    rows = (
-        await IdempotencyKey.insert(
-            IdempotencyKey(key=key, request_hash=request_hash, response=response, created_at=when(at))
-        )
-        .on_conflict(target=IdempotencyKey.key, action="DO NOTHING")
-        .returning(*IdempotencyKey.all_columns())
-    )
-    if rows:
-        return _idempotency(rows[0])
-    stored = await get_idempotent(key)
-    if stored is None:  # only if the winner was deleted in between
-        raise RuntimeError(f"idempotency key {key!r} conflicted but cannot be found")
-    return stored

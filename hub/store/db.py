@@ -14,7 +14,7 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,6 +116,25 @@ def reset() -> None:
                 engine.close()
         _engines.clear()
         _engine = None
+
+
+@contextlib.asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
+    """Run the enclosed store calls as one database transaction: all of them commit, or none.
+
+    PostgreSQL: a Piccolo transaction on a connection of the running loop's pool. SQLite: ``BEGIN
+    IMMEDIATE`` on the process's shared connection, which the transaction holds until it ends (other
+    tasks' statements wait rather than join it; other processes wait on the write lock). Store calls made
+    inside (Piccolo queries and raw ``engine.fetch``) use the transaction; nesting joins the outer one.
+    Keep it short: on SQLite it serialises every database call of the process.
+    """
+    engine = current_engine()
+    if isinstance(engine, LoopPoolPostgresEngine):
+        async with engine.transaction():
+            yield
+    else:
+        async with engine.shared_transaction():
+            yield
 
 
 class _LoopThread:
@@ -228,5 +247,6 @@ __all__ = [
     "migrate",
     "reset",
     "run_sync",
+    "transaction",
     "use_engine",
 ]

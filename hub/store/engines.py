@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import asyncpg
@@ -30,6 +32,8 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 PG_POOL_MIN_SIZE = 1
 PG_POOL_MAX_SIZE = 10
 _SQLITE_PREFIX = "sqlite:///"
+
+T = TypeVar("T")
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -89,13 +93,24 @@ class HubSQLiteEngine(SQLiteEngine):
             self._shared, self._shared_pid = connection, os.getpid()
         return self._shared
 
+    def _execute_held(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
+        # Called with _shared_lock held (by this statement, or by the transaction that owns the connection).
+        cursor = self._connection().execute(query, args)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     def _execute(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
         with self._shared_lock:
-            cursor = self._connection().execute(query, args)
-            try:
-                return cursor.fetchall()
-            finally:
-                cursor.close()
+            return self._execute_held(query, args)
+
+    async def _statement(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
+        tx = _sqlite_tx.get()
+        if tx is not None and tx.engine is self:
+            return await tx.run(self._execute_held, query, args)
+        # Autocommit (isolation_level=None): each statement is its own transaction.
+        return await asyncio.to_thread(self._execute, query, args)
 
     async def _run_in_new_connection(
         self,
@@ -104,12 +119,36 @@ class HubSQLiteEngine(SQLiteEngine):
         query_type: str = "generic",
         table: Any = None,
     ) -> Any:
-        # Autocommit (isolation_level=None): each statement is its own transaction.
-        return await asyncio.to_thread(self._execute, query, list(args or []))
+        return await self._statement(query, list(args or []))
 
     async def fetch(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
         """Run one raw statement (``?`` placeholders) on the shared connection; rows as dicts."""
-        return await asyncio.to_thread(self._execute, sql, list(args))
+        return await self._statement(sql, list(args))
+
+    @contextlib.asynccontextmanager
+    async def shared_transaction(self) -> AsyncIterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction on the shared connection; commits on success, rolls back on error.
+
+        The transaction holds the connection for its whole length, so statements of other tasks and threads
+        of this process wait instead of landing inside it; other processes wait on SQLite's write lock (busy
+        timeout). Nested use in the same task joins the outer transaction.
+        """
+        current = _sqlite_tx.get()
+        if current is not None and current.engine is self:
+            yield
+            return
+        tx = _SharedTransaction(self)
+        await tx.begin()
+        token = _sqlite_tx.set(tx)
+        try:
+            yield
+        except BaseException:
+            await asyncio.shield(tx.end("ROLLBACK"))
+            raise
+        else:
+            await asyncio.shield(tx.end("COMMIT"))
+        finally:
+            _sqlite_tx.reset(token)
 
     def close(self) -> None:
         """Close the shared connection (it reopens on next use)."""
@@ -117,6 +156,64 @@ class HubSQLiteEngine(SQLiteEngine):
             if self._shared is not None and self._shared_pid == os.getpid():
                 self._shared.close()
             self._shared = None
+
+
+class _SharedTransaction:
+    """A transaction on :class:`HubSQLiteEngine`'s shared connection, driven from a thread of its own.
+
+    The thread is its own (not the default executor's) because statements of other tasks wait for the
+    connection inside default-executor threads: were the transaction to need one of those, enough waiters
+    would starve it, and it would never release them.
+    """
+
+    def __init__(self, engine: HubSQLiteEngine) -> None:
+        self.engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-sqlite-tx")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _begin(self) -> None:
+        self.engine._shared_lock.acquire()
+        try:
+            self.engine._connection().execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.engine._shared_lock.release()
+            raise
+
+    def _end(self, verb: str) -> None:
+        try:
+            self.engine._connection().execute(verb)
+        except sqlite3.OperationalError:
+            # Some errors end the transaction themselves ("no transaction is active"); the original error counts.
+            if verb != "ROLLBACK":
+                raise
+        finally:
+            self.engine._shared_lock.release()
+
+    def _undo_begin(self, begun: Future[None]) -> None:
+        if not begun.cancelled() and begun.exception() is None:
+            self._end("ROLLBACK")
+
+    async def begin(self) -> None:
+        begun = self._thread.submit(self._begin)
+        try:
+            await asyncio.wrap_future(begun)
+        except BaseException:
+            # Cancelled while waiting: the thread may still take the connection; it gives it back then.
+            begun.add_done_callback(self._undo_begin)
+            self._thread.shutdown(wait=False)
+            raise
+
+    async def end(self, verb: str) -> None:
+        try:
+            await self.run(self._end, verb)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+# The SQLite transaction the running task is inside, if any (tasks it starts inherit it).
+_sqlite_tx: contextvars.ContextVar[_SharedTransaction | None] = contextvars.ContextVar("hub_sqlite_tx", default=None)
 
 
 class _LoopTransaction(PostgresTransaction):
@@ -192,7 +289,10 @@ class LoopPoolPostgresEngine(PostgresEngine):
         return await asyncio.shield(pending)
 
     async def fetch(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-        """Run one raw statement (``$n`` placeholders) on the running loop's pool; rows as dicts."""
+        """Run one raw statement (``$n`` placeholders) in the task's transaction, else on the loop's pool."""
+        tx = self.current_transaction.get()
+        if tx is not None:
+            return [dict(row) for row in await tx.connection.fetch(sql, *args)]
         pool = await self.ensure_pool()
         return [dict(row) for row in await pool.fetch(sql, *args)]
 

@@ -5,16 +5,9 @@ Call :func:`hub.store.db.connect` first (or :func:`hub.store.db.run_sync` from s
 
 from __future__ import annotations
 
-from hub.store.contacts import (
-    get_contact,
-    get_idempotent,
-    opted_out,
-    put_idempotent,
-    record_inbound,
-    set_opt_in,
-    set_opt_out,
-)
+from hub.store.contacts import get_contact, opted_out, record_inbound, set_opt_in, set_opt_out
 from hub.store.events import Outcome, apply_status, history
+from hub.store.idempotency import claim_idempotent, complete_idempotent, get_idempotent, put_idempotent
 from hub.store.ledger import claim_for_send, insert_messages, mark_final, mark_submitted, release_for_retry
 from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress
 from hub.store.records import (
@@ -54,6 +47,8 @@ __all__ = [
     "apply_status",
     "cancel_run",
     "claim_for_send",
+    "claim_idempotent",
+    "complete_idempotent",
     "create_run",
     "due_message_ids",
     "expire_messages",
