@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from datetime import datetime
 
 import msgspec
@@ -140,9 +140,9 @@ async def ensure_sendable(content_sid: str | None) -> None:
         raise Conflict(exc.reason, field="content_sid") from None
 
 
-async def _guarded(call: object) -> TemplateRecord:
+async def _guarded(call: Awaitable[TemplateRecord]) -> TemplateRecord:
     try:
-        return await call  # type: ignore[misc,no-any-return]
+        return await call
     except ContentApiError as exc:
         raise twilio_failure(exc) from None
     except TemplateNotFound as exc:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hub.config import Settings
     from hub.errors import CampaignError
     from hub.store.templates import TemplateRecord
+    from hub.transport.content import ContentClient
 
 
 def _when(moment: datetime | None) -> str:
@@ -45,7 +46,7 @@ def _connect(ctx: Context) -> None:
     db.run_sync(db.migrate(ctx.settings))
 
 
-def _client(ctx: Context):  # type: ignore[no-untyped-def]
+def _client(ctx: Context) -> ContentClient:
     from hub.errors import ConfigError
     from hub.transport.content import ContentClient
 

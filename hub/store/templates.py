@@ -67,7 +67,7 @@ async def upsert_template(record: TemplateRecord) -> TemplateRecord:
 
     ``created_at`` of an existing row is kept.
     """
-    values = {
+    values: dict[Any, Any] = {
         ContentTemplate.friendly_name: record.friendly_name,
         ContentTemplate.language: record.language,
         ContentTemplate.body: record.body,

@@ -71,7 +71,7 @@ def worker(settings: Settings) -> Iterator[Worker]:
 
 def _drain(worker: Worker) -> None:
     for queue in ("default", actors.send.SEND_QUEUE):
-        worker.broker.join(queue, fail_fast=False)
+        worker.broker.join(queue, fail_fast=False)  # type: ignore[call-arg]  # StubBroker.join takes it
     worker.join()
 
 

@@ -27,7 +27,7 @@ def _record(sid: str = SID_A, name: str = "order_ready", **changes: object) -> T
     base = TemplateRecord(
         friendly_name=name, language="en", content_sid=sid, body="Hi {{1}}", declared=["1"], samples={"1": "Ada"}
     )
-    return TemplateRecord(**{**{f: getattr(base, f) for f in base.__struct_fields__}, **changes})  # type: ignore[arg-type]
+    return TemplateRecord(**{**{f: getattr(base, f) for f in base.__struct_fields__}, **changes})
 
 
 def test_upsert_inserts_then_updates_by_sid(store: Settings) -> None:
