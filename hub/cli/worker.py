@@ -92,8 +92,12 @@ def worker(ctx: Context, processes: int, threads: int, queues: tuple[str, ...], 
         actors.setup(settings)
         db.run_sync(db.connect(settings))
         sweeper = PeriodicSweeper(settings).start()
+    # Its own session: a group-wide signal (Ctrl-C in a terminal, honcho, systemd) reaches Dramatiq only through
+    # forward(); twice (the group's and the forwarded one) would make Dramatiq kill its workers mid-send.
     child = subprocess.Popen(
-        dramatiq_command(processes, threads, queues), env=worker_env(settings, ctx.config, dict(os.environ))
+        dramatiq_command(processes, threads, queues),
+        env=worker_env(settings, ctx.config, dict(os.environ)),
+        start_new_session=True,
     )
 
     def forward(signum: int, _frame: FrameType | None) -> None:
