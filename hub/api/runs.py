@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
+import anyio.to_thread
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 
@@ -14,7 +16,7 @@ from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunProgress, RunRecord
 
-__all__ = ["RunController", "progress_or_404", "run_read"]
+__all__ = ["RunController", "progress_or_404", "resume_target", "run_read"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,31 @@ async def _transition(run_id: int, to: RunState, allowed: frozenset[RunState], v
     return moved
 
 
+def resume_target(run: RunRecord, now: datetime) -> RunState:
+    """The state a paused run resumes to (pure): ``scheduled`` if it never started and is not due yet."""
+    if run.started_at is None and run.scheduled_at is not None and run.scheduled_at > now:
+        return R.SCHEDULED
+    return R.RUNNING
+
+
+async def _requeue(run: RunRecord, enqueuer: Enqueuer, now: datetime) -> None:
+    """Queue what a resumed run owes now: its fan-out if unfinished, and its due pending rows.
+
+    Sends that met the pause found the run held and left their rows pending with no queue message; they are
+    queued here (with the run's throttle options) rather than waiting for a sweep. A row whose old queue
+    message is still live gets a second one: harmless, the claim lets only one of them send.
+    """
+    if run.kind == "campaign" and run.fanned_out_at is None:
+        await anyio.to_thread.run_sync(enqueuer.enqueue_fan_out, run.id)
+    after_id, queued = 0, 0
+    while ids := await queries.due_message_ids(now, _REQUEUE_PAGE, after_id=after_id, run_id=run.id):
+        await anyio.to_thread.run_sync(lambda: enqueuer.enqueue_sends(ids, run_id=run.id, meta=dict(run.meta)))
+        after_id, queued = ids[-1], queued + len(ids)
+    log.info("run %r resumed: %d owed messages queued", run.id, queued)
+
+
+#: Owed rows queued per page on resume.
+_REQUEUE_PAGE = 1000
 #: States from which each control verb may move a run.
 PAUSABLE = frozenset({R.RUNNING, R.SCHEDULED})
 RESUMABLE = frozenset({R.PAUSED})
@@ -80,11 +107,13 @@ class RunController(Controller):
 
     @post("/{run_id:int}/resume", operation_id="resume_run", summary="Resume a paused run", status_code=200)
     async def resume(self, run_id: PathId, enqueuer: NamedDependency[Enqueuer]) -> RunRead:
-        run = await _transition(run_id, R.RUNNING, RESUMABLE, "resume")
-        # Owed rows whose send met the pause stay pending; the due sweep queues them again. A campaign run paused
-        # before its fan-out finished needs the fan-out again (it resumes from its checkpoint).
-        if run.kind == "campaign" and run.fanned_out_at is None:
-            enqueuer.enqueue_fan_out(run_id)
+        now = datetime.now(UTC)
+        current = await queries.get_run(run_id)
+        if current is None:
+            raise NotFound(f"no run {run_id}")
+        run = await _transition(run_id, resume_target(current, now), RESUMABLE, "resume")
+        if run.state == R.RUNNING:
+            await _requeue(run, enqueuer, now)
         return run_read(await progress_or_404(run_id))
 
     @post(
