@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> list[str]:
         peak_mb = usage.ru_maxrss / 1024
         rows, statuses = ledger(db_url)
         queued = redis.Redis.from_url(redis_url).llen("hub:send")
-        noop = measure_noop(redis_url, processes=2, threads=8, messages=20_000, logs=folder)
+        noop = measure_noop(redis_url, processes=2, threads=8, messages=args.noop_messages, logs=folder)
     per_s = args.recipients / result["seconds"]
     ok = per_s >= GOAL_PER_S and peak_mb < GOAL_PEAK_MB
     return [
@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
+    parser.add_argument("--noop-messages", type=int, default=20_000, help="messages for the no-op actor ceiling")
     parser.add_argument("--results", type=Path, default=bc.RESULTS)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

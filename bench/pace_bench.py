@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> list[str]:
                     children.check()
                     time.sleep(0.5)
                 stamps = [float(m["at"]) for m in client.get("/_fake/messages").json()]
-        noop = measure_noop(redis_url, processes=args.processes, threads=args.threads, messages=20_000, logs=folder)
+        noop = measure_noop(
+            redis_url, processes=args.processes, threads=args.threads, messages=args.noop_messages, logs=folder
+        )
     counts = windows(stamps)
     low, high = rate * 0.95, rate * 1.05
     outside = [c for c in counts if not low <= c <= high]
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", "-p", type=int, default=4)
     parser.add_argument("--threads", "-t", type=int, default=8)
     parser.add_argument("--latency-ms", type=float, default=150.0)
+    parser.add_argument("--noop-messages", type=int, default=20_000, help="messages for the no-op actor ceiling")
     parser.add_argument("--results", type=Path, default=bc.RESULTS)
     args = parser.parse_args(argv)
     bc.record(

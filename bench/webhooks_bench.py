@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> list[str]:
             elapsed, latencies, failures = asyncio.run(replay(target, bodies, args.concurrency))
             children.check()
         events, statuses = counts(db_url)
-        noop = measure_noop(redis_url, processes=2, threads=8, messages=20_000, logs=folder)
+        noop = measure_noop(redis_url, processes=2, threads=8, messages=args.noop_messages, logs=folder)
     per_s = len(bodies) / elapsed
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     ok = per_s >= GOAL_PER_S and p99 < GOAL_P99_MS and failures == 0
@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="messages; each gets one callback per step")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--noop-messages", type=int, default=20_000, help="messages for the no-op actor ceiling")
     parser.add_argument("--results", type=Path, default=bc.RESULTS)
     args = parser.parse_args(argv)
     bc.record("Signed status callbacks into hub api", run(args), results=args.results)
