@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import dramatiq
@@ -13,8 +14,16 @@ from dramatiq.common import current_millis
 from actors.middleware.inflight import batched, inflight_of
 from actors.middleware.throttle import RUN_ID_OPTION, RUN_RATE_OPTION
 
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.store.records import RunRecord
+
 #: Messages per Redis round trip in a batch enqueue.
 BATCH_SIZE = 1000
+#: Seconds a campaign's ``rate_limit`` read from its file is trusted before it is read again.
+CAMPAIGN_RATE_TTL_S = 60.0
+
+_campaign_rates: dict[str, tuple[float, float | None]] = {}
 
 
 def run_rate(meta: dict[str, Any]) -> float | None:
@@ -34,6 +43,39 @@ def send_options(run_id: int, meta: dict[str, Any]) -> dict[str, Any]:
     if rate is not None:
         options[RUN_RATE_OPTION] = rate
     return options
+
+
+def campaign_rate(settings: Settings, name: str) -> float | None:
+    """The ``rate_limit.per_second`` of campaign ``name`` as its file says now (cached for a minute), or None.
+
+    For runs whose meta does not carry the cap (runs started by the API): every re-enqueue of their rows must
+    keep it, and reading every campaign file per message would cost more than the send.
+    """
+    from hub.campaigns.loader import find_campaign
+    from hub.errors import CampaignError
+
+    now = time.monotonic()
+    cached = _campaign_rates.get(name)
+    if cached is not None and now - cached[0] < CAMPAIGN_RATE_TTL_S:
+        return cached[1]
+    try:
+        spec = find_campaign(settings, name)
+    except CampaignError:
+        rate = None  # removed or broken: the sender cap still applies
+    else:
+        rate = float(spec.rate_limit.per_second) if spec.rate_limit is not None else None
+    _campaign_rates[name] = (now, rate)
+    return rate
+
+
+def run_send_options(run: RunRecord, settings: Settings) -> dict[str, Any]:
+    """Message options for a ``send_message`` of ``run``: its own cap from its meta, else from its campaign file."""
+    meta = dict(run.meta)
+    if run_rate(meta) is None and run.campaign:
+        rate = campaign_rate(settings, run.campaign)
+        if rate is not None:
+            meta["rate_limit"] = {"per_second": rate}
+    return send_options(run.id, meta)
 
 
 def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any]) -> int:
@@ -90,4 +132,4 @@ def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -
             broker.emit_after("enqueue", message, None)
 
 
-__all__ = ["BATCH_SIZE", "enqueue_many", "run_rate", "send_options"]
+__all__ = ["BATCH_SIZE", "campaign_rate", "enqueue_many", "run_rate", "run_send_options", "send_options"]

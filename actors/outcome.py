@@ -35,6 +35,19 @@ def outside_session_window(
     return now - last_inbound_at > SESSION_WINDOW
 
 
+def business_initiated(*, last_inbound_at: datetime | None, now: datetime) -> bool:
+    """True when a message counts towards the daily tier budget (pure).
+
+    Meta counts unique users reached *outside* an open customer-service window (``../shared/TWILIO.md`` §7.4),
+    template or not; a contact with no inbound on record is taken as outside (the safe side of the limit).
+
+    Args:
+        last_inbound_at: when the contact last wrote to us (UTC), if ever recorded.
+        now: current time (UTC).
+    """
+    return last_inbound_at is None or now - last_inbound_at > SESSION_WINDOW
+
+
 class Outcome(NamedTuple):
     """How to settle a row after a failed send.
 
@@ -84,5 +97,6 @@ __all__ = [
     "SESSION_WINDOW",
     "Outcome",
     "after_error",
+    "business_initiated",
     "outside_session_window",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,15 +10,23 @@ from typing import Any
 import dramatiq
 
 from actors import runtime
-from actors.enqueue import enqueue_many, send_options
+from actors.enqueue import enqueue_many, run_send_options, send_options
 from actors.middleware.retries import ClaimAbandoned
-from actors.outcome import OUTSIDE_WINDOW_CODE, OUTSIDE_WINDOW_REASON, after_error, outside_session_window
+from actors.outcome import (
+    OUTSIDE_WINDOW_CODE,
+    OUTSIDE_WINDOW_REASON,
+    after_error,
+    business_initiated,
+    outside_session_window,
+)
 from hub.errors import SendError
 from hub.rendering import OutboundMessage
 from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import MessageRecord
 from hub.templates import guard as template_guard
+from scheduler.budget import BUDGET_WINDOW
+from scheduler.tier_budget import AsyncTierBudget, budget_key
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +90,8 @@ async def _send_claimed(record: MessageRecord, now: datetime) -> None:
         ):
             await _final(record, MessageStatus.FAILED, OUTSIDE_WINDOW_CODE, OUTSIDE_WINDOW_REASON)
             return
+        if await _over_tier_budget(rt, record, last_inbound, now):
+            return
         if await _over_recipient_limit(rt, record, now):
             return
         assert rt.transport is not None, "the worker's transport is not started"
@@ -111,14 +122,41 @@ async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, now:
     )
     if wait_ms <= 0:
         return False
-    await queries.release_for_retry(
-        record.id,
-        next_attempt_at=now + timedelta(milliseconds=wait_ms),
-        error_code=None,
-        error_message="per-recipient limit reached; waiting for the window",
+    await _wait(
+        record, now + timedelta(milliseconds=wait_ms), now, "per-recipient limit reached; waiting for the window"
     )
-    await _enqueue(record.id, record.run_id, delay_ms=wait_ms)
     return True
+
+
+async def _over_tier_budget(
+    rt: runtime.Runtime, record: MessageRecord, last_inbound: datetime | None, now: datetime
+) -> bool:
+    """Count a business-initiated message's recipient in the daily tier budget; when it is used up, put the row
+    back until a slot frees up (``rate_limits.daily_unique_recipients``, shared by every worker through Redis)."""
+    cap = rt.settings.rate_limits.daily_unique_recipients
+    if cap is None or rt.recipients is None or not business_initiated(last_inbound_at=last_inbound, now=now):
+        return False
+    budget = AsyncTierBudget(rt.recipients.client, cap=cap, key=budget_key(rt.namespace))
+    allowed, until = await budget.acquire(record.recipient, now)
+    if allowed:
+        return False
+    until = until or now + BUDGET_WINDOW  # a cap of 0 frees nothing: look again a window later, never drop
+    reason = f"daily tier budget of {cap} unique recipients used up; waiting until {until.isoformat()}"
+    log.info("message %r: %s", record.id, reason)
+    await _wait(record, until, now, reason)
+    return True
+
+
+async def _wait(record: MessageRecord, until: datetime, now: datetime, reason: str) -> None:
+    """Give a claimed row back until ``until`` without using up a send attempt (it never reached Twilio).
+
+    Soon: re-enqueued with exactly that delay. Later: not parked in Redis; the sweeper enqueues it once due.
+    """
+    await queries.release_for_retry(
+        record.id, next_attempt_at=until, error_code=None, error_message=reason, count_attempt=False
+    )
+    if until - now <= SHORT_DELAY:
+        await _enqueue(record.id, record.run_id, delay_ms=_ms(until - now))
 
 
 async def _settle_error(record: MessageRecord, exc: SendError) -> None:
@@ -147,7 +185,9 @@ async def _final(record: MessageRecord, status: MessageStatus, code: int | None,
 
 async def _release_quietly(message_id: int, now: datetime) -> None:
     try:
-        await queries.release_for_retry(message_id, next_attempt_at=now, error_code=None, error_message=None)
+        await queries.release_for_retry(
+            message_id, next_attempt_at=now, error_code=None, error_message=None, count_attempt=False
+        )
     except Exception:  # the store is what failed; the sweeper settles the row
         log.warning("could not release the claim on message %r; the sweeper will settle it", message_id)
 
@@ -155,7 +195,11 @@ async def _release_quietly(message_id: int, now: datetime) -> None:
 async def _enqueue(message_id: int, run_id: int, *, delay_ms: int) -> None:
     """Send ``send_message(message_id)`` again after ``delay_ms``, with the run's throttle options."""
     run = await queries.get_run(run_id)
-    options: dict[str, Any] = send_options(run_id, run.meta if run is not None else {})
+    options: dict[str, Any] = (
+        send_options(run_id, {})
+        if run is None
+        else await asyncio.to_thread(run_send_options, run, runtime.current().settings)  # may read campaign files
+    )
     send_message.send_with_options(args=(message_id,), delay=max(0, int(delay_ms)), **options)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dramatiq
 import msgspec
@@ -19,7 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis, dq_name
 
 from actors import runtime
-from actors.enqueue import enqueue_many
+from actors.enqueue import enqueue_many, run_send_options
 from actors.middleware.inflight import inflight_of
 from hub.config import Settings
 from hub.status import RunState
@@ -72,7 +73,7 @@ def sweep(settings: Settings, now: datetime | None = None, *, broker: dramatiq.B
     expired = run_sync(queries.expire_messages(now))
     running = run_sync(queries.list_runs(states=[RunState.RUNNING], limit=1000))
     fan_outs = _resume_fan_outs(broker, running, now)
-    requeued = _requeue_lost(broker, now)
+    requeued = _requeue_lost(broker, settings, running, now)
     finished = 0
     for run in running:
         if run_sync(queries.finish_if_done(run.id, now=now)):
@@ -145,21 +146,36 @@ def requeue_dead_workers(broker: dramatiq.Broker, *, heartbeat_timeout_ms: int |
         dispatch(keys=[broker.namespace], args=args)
 
 
-def _requeue_lost(broker: dramatiq.Broker, now: datetime) -> int:
+def _requeue_lost(broker: dramatiq.Broker, settings: Settings, running: list[RunRecord], now: datetime) -> int:
+    """Re-enqueue due rows with no live message: each running run's with its own rate cap, then any left over.
+
+    Rows re-enqueued in the first pass are live by the second, so none is enqueued twice.
+    """
+    total = 0
+    for run in running:
+        total += _requeue_lost_rows(broker, now, run_id=run.id, options=lambda run=run: run_send_options(run, settings))
+    return total + _requeue_lost_rows(broker, now, run_id=None, options=dict)
+
+
+def _requeue_lost_rows(
+    broker: dramatiq.Broker, now: datetime, *, run_id: int | None, options: Callable[[], dict[str, Any]]
+) -> int:
     from actors.send import send_message
 
     inflight = inflight_of(broker)
     idle_since = now - timedelta(seconds=IDLE_S)
     after_id = 0
     total = 0
+    run_options: dict[str, Any] | None = None
     while True:
-        ids = run_sync(queries.due_message_ids(now, PAGE, idle_since=idle_since, after_id=after_id))
+        ids = run_sync(queries.due_message_ids(now, PAGE, idle_since=idle_since, after_id=after_id, run_id=run_id))
         if not ids:
             return total
         live = inflight.live(ids) if inflight is not None else set()
         lost = [i for i in ids if i not in live]
-        # Swept rows get the sender cap only; a run's own cap comes with fan-out's enqueue.
-        total += enqueue_many(send_message, lost, options={})
+        if lost:
+            run_options = options() if run_options is None else run_options  # read campaign files only when needed
+            total += enqueue_many(send_message, lost, options=run_options)
         after_id = ids[-1]
 
 

@@ -175,4 +175,7 @@ def _run_meta(campaign: CampaignSpec, scheduled: datetime, tz: str) -> dict[str,
     window = campaign.schedule.send_window if campaign.schedule else None
     if window is not None:
         meta["send_window"] = {"start": window.start, "end": window.end}
+    if campaign.rate_limit is not None:
+        # The run's own cap travels with it, so every re-enqueue of its rows (retries, sweeps) keeps it.
+        meta["rate_limit"] = {"per_second": campaign.rate_limit.per_second}
     return meta

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.config import Settings
+from hub.status import RunState
 from scheduler.plan import as_utc
 
 if TYPE_CHECKING:
+    from hub.store.records import RunRecord
     from scheduler.fire import Firer
     from scheduler.main import Intervals, Sweep
 
@@ -18,10 +20,12 @@ __all__ = ["DueMessages", "default_sweeps"]
 
 log = logging.getLogger(__name__)
 
-#: Enqueues ``send_message`` for ledger rows (``actors.enqueue.enqueue_many``).
-EnqueueMessages = Callable[[Sequence[int]], Any]
+#: Enqueues ``send_message`` for ledger rows of one run (None: run unknown), with that run's rate cap.
+EnqueueMessages = Callable[[Sequence[int], "RunRecord | None"], Any]
 #: Ids fetched per page of the due-message sweep.
 DUE_PAGE = 1000
+#: Running runs examined to give due rows their run's rate cap.
+RUNS_LIMIT = 1000
 #: At start, rows that came due this long before are enqueued; older ones are the recovery sweep's.
 INITIAL_LOOKBACK = timedelta(minutes=1)
 
@@ -40,8 +44,11 @@ class DueMessages:
     again every second. Rows skipped while due (a paused run, a retry not yet due) are the recovery sweep's.
     Several schedulers may enqueue the same row: the worker's claim sends it once.
 
+    Rows are enqueued per run, with the run's own rate cap (``rate_limit``), so a row delayed by quiet hours
+    keeps its campaign's pace.
+
     Args:
-        enqueue: enqueues ``send_message(id)`` for each id.
+        enqueue: enqueues ``send_message(id)`` for each id of one run.
         start: the instant the scheduler started.
     """
 
@@ -53,26 +60,47 @@ class DueMessages:
         from hub.store import queries
 
         at = as_utc(now)
-        total, after_id = 0, 0
-        while True:
-            ids = _run_sync(queries.due_message_ids(at, DUE_PAGE, after_id=after_id, send_at_after=self.watermark))
-            if ids:
-                self.enqueue(ids)
-                total += len(ids)
-                after_id = ids[-1]
-            if len(ids) < DUE_PAGE:
-                break
-        self.watermark = at
-        if total:
+        remaining = set(self._due(at, None))
+        total = len(remaining)
+        if remaining:
+            # Grouping costs a query per running run, so it is paid only when something came due.
+            for run in _run_sync(queries.list_runs(states=[RunState.RUNNING], limit=RUNS_LIMIT)):
+                ids = [i for i in self._due(at, run.id) if i in remaining]
+                if ids:
+                    self.enqueue(ids, run)
+                    remaining.difference_update(ids)
+                if not remaining:
+                    break
+            if remaining:
+                self.enqueue(sorted(remaining), None)
             log.info("%d message(s) came due: enqueued", total)
+        self.watermark = at
         return total
 
+    def _due(self, at: datetime, run_id: int | None) -> list[int]:
+        from hub.store import queries
 
-def _enqueue_send(ids: Sequence[int]) -> int:
-    from actors.send import enqueue_sends
+        found: list[int] = []
+        while True:
+            ids = _run_sync(
+                queries.due_message_ids(
+                    at, DUE_PAGE, after_id=found[-1] if found else 0, send_at_after=self.watermark, run_id=run_id
+                )
+            )
+            found.extend(ids)
+            if len(ids) < DUE_PAGE:
+                return found
 
-    # Like the recovery sweep's re-enqueues: the sender cap applies, a run's own cap comes with its fan-out.
-    return enqueue_sends(list(ids))
+
+def _enqueue_send(settings: Settings) -> EnqueueMessages:
+    def enqueue(ids: Sequence[int], run: RunRecord | None) -> int:
+        from actors.enqueue import enqueue_many, run_send_options
+        from actors.send import send_message
+
+        options = run_send_options(run, settings) if run is not None else {}
+        return enqueue_many(send_message, list(ids), options=options)
+
+    return enqueue
 
 
 def _recover(settings: Settings) -> Sweep:
@@ -91,6 +119,6 @@ def default_sweeps(settings: Settings, firer: Firer, intervals: Intervals) -> di
     """
     return {
         "due-runs": (intervals.due_s, lambda now: firer.start_due_runs()),
-        "due-messages": (intervals.due_s, DueMessages(_enqueue_send, start=firer.clock())),
+        "due-messages": (intervals.due_s, DueMessages(_enqueue_send(settings), start=firer.clock())),
         "recovery": (intervals.recovery_s, _recover(settings)),
     }

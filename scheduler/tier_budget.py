@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
 from scheduler.budget import BUDGET_WINDOW, daily_budget_decision
 from scheduler.plan import as_utc
 
-__all__ = ["TierBudget"]
+__all__ = ["DEFAULT_KEY", "AsyncTierBudget", "TierBudget", "budget_key"]
+
+#: The key of the default namespace (``hub``).
+DEFAULT_KEY = "hub:tier-budget"
 
 # KEYS[1] the set (member = recipient, score = last business-initiated send, ms).
 # ARGV: now_ms, window_ms, cap, recipient. Returns {allowed, count, counted, score_of_entry_that_frees_a_slot}.
@@ -48,6 +52,19 @@ def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def budget_key(namespace: str) -> str:
+    """The sorted set of a deployment's Redis namespace (the actors' ``namespace``, ``hub`` by default)."""
+    return f"{namespace}:tier-budget"
+
+
+def _decide(reply: Any, cap: int, now: datetime) -> tuple[bool, datetime | None]:
+    allowed, count, counted, freeing_ms = reply
+    if allowed:
+        return True, None
+    oldest = _from_ms(int(freeing_ms)) if int(freeing_ms) >= 0 else None
+    return daily_budget_decision(int(count), cap, bool(counted), oldest, now)
+
+
 class TierBudget:
     """``rate_limits.daily_unique_recipients``: unique business-initiated recipients per rolling 24 h.
 
@@ -60,7 +77,7 @@ class TierBudget:
         key: the sorted set's key, one per portfolio.
     """
 
-    def __init__(self, client: redis.Redis, *, cap: int | None, key: str = "hub:tier-budget") -> None:
+    def __init__(self, client: redis.Redis, *, cap: int | None, key: str = DEFAULT_KEY) -> None:
         self.cap = cap
         self.key = key
         self._client = client
@@ -80,13 +97,8 @@ class TierBudget:
         """
         if self.cap is None:
             return True, None
-        allowed, count, counted, freeing_ms = self._acquire(
-            keys=[self.key], args=[_ms(now), self._window_ms, self.cap, recipient]
-        )
-        if allowed:
-            return True, None
-        oldest = _from_ms(int(freeing_ms)) if int(freeing_ms) >= 0 else None
-        return daily_budget_decision(int(count), self.cap, bool(counted), oldest, now)
+        reply = self._acquire(keys=[self.key], args=[_ms(now), self._window_ms, self.cap, recipient])
+        return _decide(reply, self.cap, now)
 
     def usage(self, now: datetime) -> tuple[int, datetime | None]:
         """How much of the budget the last 24 h used, for ``hub status``.
@@ -105,3 +117,28 @@ class TierBudget:
         )
         oldest = _from_ms(int(entries[0][1])) if entries else None
         return count, daily_budget_decision(count, self.cap, False, oldest, now)[1]
+
+
+class AsyncTierBudget:
+    """:meth:`TierBudget.acquire` on an asyncio Redis client (the send actor runs on the worker's event loop).
+
+    Same script and key as :class:`TierBudget`, so ``hub status`` reads what the workers write.
+
+    Args:
+        client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) on the running loop.
+        cap: the tier; None means unlimited (no Redis calls).
+        key: the sorted set's key (:func:`budget_key`).
+    """
+
+    def __init__(self, client: Any, *, cap: int | None, key: str = DEFAULT_KEY) -> None:
+        self.cap = cap
+        self.key = key
+        self._acquire = client.register_script(_ACQUIRE)
+        self._window_ms = int(BUDGET_WINDOW.total_seconds() * 1000)
+
+    async def acquire(self, recipient: str, now: datetime) -> tuple[bool, datetime | None]:
+        """Count ``recipient`` if the budget allows, atomically; see :meth:`TierBudget.acquire`."""
+        if self.cap is None:
+            return True, None
+        reply = await self._acquire(keys=[self.key], args=[_ms(now), self._window_ms, self.cap, recipient])
+        return _decide(reply, self.cap, now)

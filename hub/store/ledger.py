@@ -195,23 +195,30 @@ async def release_for_retry(
     error_code: int | None = None,
     error_message: str | None = None,
     now: datetime | None = None,
+    count_attempt: bool = True,
 ) -> MessageRecord | None:
     """Put a claimed row back to ``pending`` after a transient failure, not due before ``next_attempt_at``.
+
+    Args:
+        count_attempt: False for a wait that is not a send attempt (a rate limit or the daily tier budget held
+            the message before it reached Twilio): the claim's ``attempts + 1`` is undone and the history
+            records ``waiting`` instead of ``retry``, so pacing never uses up the retry budget.
 
     Returns:
         The row, or None when it was not ``sending``.
     """
     at = when(now)
+    values: dict[Any, Any] = {
+        Message.status: S.PENDING.value,
+        Message.next_attempt_at: utc(next_attempt_at),
+        Message.error_code: error_code,
+        Message.error_message: error_message,
+        Message.updated_at: at,
+    }
+    if not count_attempt:
+        values[Message.attempts] = Message.attempts - 1
     rows = (
-        await Message.update(
-            {
-                Message.status: S.PENDING.value,
-                Message.next_attempt_at: utc(next_attempt_at),
-                Message.error_code: error_code,
-                Message.error_message: error_message,
-                Message.updated_at: at,
-            }
-        )
+        await Message.update(values)
         .where((Message.id == message_id) & (Message.status == S.SENDING.value))
         .returning(*Message.all_columns())
     )
@@ -220,7 +227,7 @@ async def release_for_retry(
     await record_event(
         message_id=message_id,
         sid=None,
-        status="retry",
+        status="retry" if count_attempt else "waiting",
         source="worker",
         applied=True,
         at=at,

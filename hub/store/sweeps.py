@@ -22,6 +22,7 @@ async def due_message_ids(
     idle_since: datetime | None = None,
     after_id: int = 0,
     send_at_after: datetime | None = None,
+    run_id: int | None = None,
 ) -> list[int]:
     """Ids of ``pending`` rows that are due and whose run is not paused, canceled or expired.
 
@@ -33,6 +34,7 @@ async def due_message_ids(
         after_id: only ids above this (to page through a large backlog).
         send_at_after: only rows with a ``send_at`` after this instant: rows that came due since the
             scheduler's previous due sweep (its watermark), so a backlog is not enqueued again each second.
+        run_id: only rows of this run (so the sweeper can re-enqueue them with the run's own rate cap).
 
     Returns:
         Ascending ids.
@@ -43,6 +45,8 @@ async def due_message_ids(
         condition = condition & (Message.updated_at <= utc(idle_since))
     if send_at_after is not None:
         condition = condition & (Message.send_at > utc(send_at_after))
+    if run_id is not None:
+        condition = condition & (Message.run == run_id)
     rows = await Message.select(Message.id).where(condition).order_by(Message.id).limit(limit)
     return [row["id"] for row in rows]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fakeredis
@@ -16,26 +16,36 @@ from hub.config import Settings
 from hub.transport.fake import FakeTransport
 
 
-def _fast(settings: Settings, **overrides: Any) -> Settings:
+def _fast(settings: Settings, **rate_limits: Any) -> Settings:
     retries = msgspec.structs.replace(settings.retries, min_backoff_ms=1, max_backoff_ms=5)
-    rate = msgspec.structs.replace(settings.rate_limits, per_second=10_000.0)
-    return msgspec.structs.replace(settings, retries=retries, rate_limits=rate, **overrides)
+    rate = msgspec.structs.replace(settings.rate_limits, **{"per_second": 10_000.0, **rate_limits})
+    return msgspec.structs.replace(settings, retries=retries, rate_limits=rate)
 
 
 @pytest.fixture
-def harness(sqlite_settings: Settings) -> Iterator[Harness]:
-    """StubBroker + worker (started by ``drain``), SQLite ledger, fakeredis limits, FakeTransport, no throttling."""
-    settings = _fast(sqlite_settings)
-    redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    transport = FakeTransport()
-    namespace = f"t{secrets.token_hex(4)}"
-    broker = actors.setup(
-        settings, client=redis, stub=True, namespace=namespace, transport_factory=lambda _s: transport
-    )
-    h = Harness(settings, broker, redis, transport, namespace)
-    try:
-        yield h
-    finally:
+def make_harness(sqlite_settings: Settings) -> Iterator[Callable[..., Harness]]:
+    """Build the harness with ``rate_limits`` overrides (``daily_unique_recipients=1``...); one per test."""
+    built: list[Harness] = []
+
+    def make(**rate_limits: Any) -> Harness:
+        settings = _fast(sqlite_settings, **rate_limits)
+        redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        transport = FakeTransport()
+        namespace = f"t{secrets.token_hex(4)}"
+        broker = actors.setup(
+            settings, client=redis, stub=True, namespace=namespace, transport_factory=lambda _s: transport
+        )
+        built.append(Harness(settings, broker, redis, transport, namespace))
+        return built[-1]
+
+    yield make
+    for h in built:
         if h.worker is not None:
             h.worker.stop()
-        broker.close()
+        h.broker.close()
+
+
+@pytest.fixture
+def harness(make_harness: Callable[..., Harness]) -> Harness:
+    """StubBroker + worker (started by ``drain``), SQLite ledger, fakeredis limits, FakeTransport, no throttling."""
+    return make_harness()

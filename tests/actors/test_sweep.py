@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from actor_harness import Harness
+from dramatiq import Message
 
 import actors
 from actors.sweep import fan_outs_to_resume, sweep
@@ -200,3 +201,28 @@ def _run(**changes: object) -> RunRecord:
 )
 def test_fan_outs_to_resume(run: RunRecord, live: set[int], expected: list[int]) -> None:
     assert fan_outs_to_resume([run], live, idle_before=T0 + timedelta(seconds=30)) == expected
+
+
+def _queued_options(harness: Harness) -> list[dict[str, object]]:
+    queue = harness.broker.queues[actors.send.SEND_QUEUE].queue
+    return [Message.decode(data).options for data in queue]
+
+
+def test_swept_rows_keep_their_run_rate_cap(harness: Harness) -> None:
+    # Given lost messages of a run with its own cap
+    run, _ = harness.new_run(PHONES, meta={"rate_limit": {"per_second": 3}})
+    # When the sweeper re-enqueues them
+    assert sweep(harness.settings, _later()).requeued == 3
+    # Then each message carries the run and its cap to the throttle
+    assert [(o["run_id"], o["run_rate"]) for o in _queued_options(harness)] == [(run.id, 3)] * 3
+
+
+def test_swept_rows_of_a_campaign_run_take_the_cap_from_the_campaign_file(harness: Harness) -> None:
+    # Given a campaign run started without the cap in its meta (as the API starts one), fanned out, then lost
+    folder = Path(harness.settings.paths.campaigns)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "capped.yaml").write_text(CAMPAIGN.replace("promo", "capped") + "rate_limit: {per_second: 4}\n")
+    run, _ = harness.new_run(PHONES, campaign="capped")
+    # When the sweeper re-enqueues them, then they carry the campaign's cap
+    sweep(harness.settings, _later())
+    assert {(o["run_id"], o["run_rate"]) for o in _queued_options(harness)} == {(run.id, 4)}

@@ -12,7 +12,7 @@ from hub.config import Settings
 from hub.status import RunState
 from hub.store import queries
 from hub.store.db import run_sync
-from hub.store.records import NewMessage
+from hub.store.records import NewMessage, RunRecord
 from scheduler import control
 from scheduler.sweeps import DueMessages
 
@@ -102,8 +102,13 @@ def test_hub_runs_cancel_of_a_finished_run_exits_1_with_the_reason(sqlite_settin
 
 
 class Enqueued(list[int]):
-    def __call__(self, ids: list[int]) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[int | None] = []
+
+    def __call__(self, ids: list[int], run: RunRecord | None) -> None:
         self.extend(ids)
+        self.runs.append(run.id if run is not None else None)
 
 
 def rows_due_at(run_id: int, *moments: datetime) -> list[int]:
@@ -123,6 +128,19 @@ def test_due_sweep_enqueues_rows_as_they_come_due_and_only_once() -> None:
     # `early` came due long before the scheduler started: it is the recovery sweep's (idle rows).
     assert enqueued == [soon]
     assert early not in enqueued and later not in enqueued
+
+
+@pytest.mark.usefixtures("db_settings")
+def test_due_sweep_enqueues_rows_with_their_run() -> None:
+    # Given due rows of two running runs
+    first, second = new_run(RunState.RUNNING), new_run(RunState.RUNNING, fire_key="other")
+    (a,) = rows_due_at(first, T0 + timedelta(seconds=1))
+    (b,) = rows_due_at(second, T0 + timedelta(seconds=1))
+    enqueued = Enqueued()
+    # When they come due
+    DueMessages(enqueued, start=T0)(T0 + timedelta(seconds=2))
+    # Then each is enqueued with its own run (whose rate cap the enqueue applies)
+    assert sorted(zip(enqueued, enqueued.runs, strict=True)) == [(a, first), (b, second)]
 
 
 @pytest.mark.usefixtures("db_settings")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule
+from hub.campaigns.spec import CampaignSpec, MessageSpec, RateLimit, Schedule
 from hub.config import Settings
 from hub.status import RunState
 from hub.store import queries
@@ -126,6 +126,19 @@ def test_the_run_records_when_it_was_scheduled_and_when_it_expires(make_firer: C
         FIRE,
         FIRE + timedelta(hours=12, minutes=1),
     )
+
+
+def test_the_run_carries_the_campaign_rate_cap(make_firer: Callable[..., Firer]) -> None:
+    spec = CampaignSpec(
+        name="sale",
+        source=Path("sale.yaml"),
+        message=MessageSpec(body="hi"),
+        schedule=Schedule(cron="0 9 * * *", timezone="UTC"),
+        rate_limit=RateLimit(per_second=20),
+    )
+    make_firer(FIRE).fire(spec, FIRE)
+    (run,) = runs()
+    assert run.meta["rate_limit"] == {"per_second": 20}
 
 
 def test_restart_within_grace_after_a_fire_catches_it_up_once(
