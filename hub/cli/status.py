@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 
 import click
 
 from hub.cli.app import Context, main, pass_context
+from hub.config import Settings
 from hub.status import MessageStatus, RunState
 from hub.store.records import RunProgress
 
@@ -53,6 +55,34 @@ def describe(progress: RunProgress) -> list[str]:
     return [header, f"  {counts or 'no messages yet'}", f"  {tail}"]
 
 
+def budget_line(cap: int, used: int, next_slot_at: datetime | None, now: datetime) -> str:
+    """The daily tier budget line (pure): how much of it the last 24 h used, and when a slot frees if none is left."""
+    head = f"tier budget: {used}/{cap} new recipients in the last 24 h"
+    if next_slot_at is None:
+        return head
+    wait = _eta((next_slot_at - now).total_seconds())
+    return f"{head}; exhausted: new recipients wait until {next_slot_at:%Y-%m-%d %H:%M:%S} UTC (in {wait})"
+
+
+def _budget(settings: Settings) -> str | None:
+    """The budget line from the workers' Redis, or None when no tier is set (or Redis is in-process)."""
+    cap = settings.rate_limits.daily_unique_recipients
+    if cap is None or settings.redis.is_embedded:
+        return None
+    import redis
+
+    from actors.broker import NAMESPACE
+    from scheduler.tier_budget import TierBudget, budget_key
+
+    now = datetime.now(UTC)
+    try:
+        client = redis.Redis.from_url(settings.redis.url, socket_timeout=2)
+        used, next_slot = TierBudget(client, cap=cap, key=budget_key(NAMESPACE)).usage(now)
+    except redis.RedisError as exc:
+        return f"tier budget: {cap} new recipients per 24 h; usage unknown (Redis: {type(exc).__name__})"
+    return budget_line(cap, used, next_slot, now)
+
+
 def _load(target: str | None) -> list[RunProgress]:
     from hub.store import db, queries
 
@@ -80,18 +110,21 @@ def status(ctx: Context, target: str | None, watch: bool, interval: float) -> No
         click.echo(f"no run found for {target!r}" if target else "no runs yet", err=bool(target))
         sys.exit(1 if target else 0)
     if sys.stdout.isatty() and (watch or len(progress) == 1):
-        _live(target, watch, interval)
+        _live(ctx.settings, target, watch, interval)
         return
     while True:
         for item in progress:
             click.echo("\n".join(describe(item)))
+        budget = _budget(ctx.settings)
+        if budget is not None:
+            click.echo(budget)
         if not watch or all(p.run.state in _DONE_STATES for p in progress):
             return
         time.sleep(interval)
         progress = _load(target)
 
 
-def _live(target: str | None, watch: bool, interval: float) -> None:
+def _live(settings: Settings, target: str | None, watch: bool, interval: float) -> None:
     from rich.console import Group
     from rich.live import Live
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -106,6 +139,9 @@ def _live(target: str | None, watch: bool, interval: float) -> None:
                 bars.add_task(label, total=max(item.total, 1), completed=count)
             lines = describe(item)
             parts += [Text(lines[0], style="bold"), bars.get_renderable(), Text(lines[1]), Text(lines[2])]
+        budget = _budget(settings)
+        if budget is not None:
+            parts.append(Text(budget, style="yellow" if "exhausted" in budget else ""))
         done = all(p.run.state in _DONE_STATES for p in items)
         return Group(*parts), done
 

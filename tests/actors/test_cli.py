@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hub.cli import main
 from hub.cli.send import parse_at
-from hub.cli.status import describe, milestone_counts
+from hub.cli.status import budget_line, describe, milestone_counts
 from hub.cli.worker import EMBEDDED_REFUSED, dramatiq_command
 from hub.status import RunState
 from hub.store.records import RunProgress, RunRecord
@@ -89,3 +89,20 @@ def test_describe_lists_counts_rate_and_eta() -> None:
 def test_milestones_count_messages_that_got_at_least_that_far() -> None:
     counts = milestone_counts(_progress({"pending": 4, "delivered": 3, "read": 2, "failed": 1}))
     assert counts == {"handed to Twilio": 5, "delivered": 5, "read": 2, "failed": 1}
+
+
+@pytest.mark.parametrize(
+    ("used", "next_slot_at", "expected"),
+    [
+        (400, None, "tier budget: 400/1000 new recipients in the last 24 h"),
+        (
+            1000,
+            T + timedelta(hours=3),
+            "tier budget: 1000/1000 new recipients in the last 24 h; exhausted: new recipients wait until "
+            "2026-12-01 11:00:00 UTC (in 3.0 h)",
+        ),
+    ],
+    ids=["room-left", "exhausted"],
+)
+def test_budget_line(used: int, next_slot_at: datetime | None, expected: str) -> None:
+    assert budget_line(1000, used, next_slot_at, T) == expected
