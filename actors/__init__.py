@@ -13,7 +13,7 @@ from typing import Any
 
 import dramatiq
 
-from actors.broker import NAMESPACE, build_broker, placeholder_broker
+from actors.broker import build_broker, placeholder_broker
 
 dramatiq.set_broker(placeholder_broker())
 
@@ -35,7 +35,7 @@ def setup(
     *,
     client: Any = None,
     stub: bool = False,
-    namespace: str = NAMESPACE,
+    namespace: str | None = None,
     transport_factory: TransportFactory | None = None,
 ) -> dramatiq.Broker:
     """Build the broker for ``settings``, install the process runtime, and move every actor onto the broker.
@@ -44,12 +44,13 @@ def setup(
         settings: the hub settings.
         client: a sync Redis client (a ``fakeredis.FakeRedis`` in tests) instead of one from ``redis.url``.
         stub: use Dramatiq's ``StubBroker`` for the queues (the rate limits still use ``client``).
-        namespace: Redis key prefix of queues and limits.
+        namespace: Redis key prefix of queues and limits; ``redis.namespace`` (``hub``) by default.
         transport_factory: builds the transport per worker loop (tests pass a fake).
 
     Returns:
         The broker, also installed as Dramatiq's global broker.
     """
+    namespace = namespace or settings.redis.namespace
     broker, limits, async_redis = build_broker(settings, client=client, stub=stub, namespace=namespace)
     runtime.install(
         Runtime(

@@ -73,9 +73,11 @@ class DatabaseSettings(_Section, frozen=True):
 class RedisSettings(_Section, frozen=True):
     #: ``redis://...`` or ``embedded`` (an in-process fakeredis, only valid for ``hub run``).
     url: str = "embedded"
+    #: Prefix of every key the hub writes (queues, limits, budget), so deployments can share one Redis.
+    namespace: str = "hub"
 
     def __repr__(self) -> str:
-        return f"RedisSettings(url={redact_url(self.url)!r})"
+        return f"RedisSettings(url={redact_url(self.url)!r}, namespace={self.namespace!r})"
 
     @property
     def is_embedded(self) -> bool:
