@@ -157,13 +157,37 @@ def _requeue_lost(broker: dramatiq.Broker, settings: Settings, running: list[Run
     return total + _requeue_lost_rows(broker, now, run_id=None, options=dict)
 
 
+def enqueue_owed(run_id: int, settings: Settings, *, broker: dramatiq.Broker | None = None) -> int:
+    """Enqueue every due row of a run that has no live queue message (after ``resume``: the sends that met the
+    pause were dropped, and waiting for the sweeper's idle delay would stall the run half a minute).
+
+    Returns:
+        How many rows were enqueued.
+    """
+    from actors.send import send_message
+
+    run = run_sync(queries.get_run(run_id))
+    if run is None:
+        return 0
+    broker = broker or send_message.broker
+    now = datetime.now(UTC)
+    return _requeue_lost_rows(
+        broker, now, run_id=run_id, options=lambda: run_send_options(run, settings), idle_since=now
+    )
+
+
 def _requeue_lost_rows(
-    broker: dramatiq.Broker, now: datetime, *, run_id: int | None, options: Callable[[], dict[str, Any]]
+    broker: dramatiq.Broker,
+    now: datetime,
+    *,
+    run_id: int | None,
+    options: Callable[[], dict[str, Any]],
+    idle_since: datetime | None = None,
 ) -> int:
     from actors.send import send_message
 
     inflight = inflight_of(broker)
-    idle_since = now - timedelta(seconds=IDLE_S)
+    idle_since = idle_since or now - timedelta(seconds=IDLE_S)
     after_id = 0
     total = 0
     run_options: dict[str, Any] | None = None
@@ -213,6 +237,7 @@ __all__ = [
     "IDLE_S",
     "PeriodicSweeper",
     "SweepReport",
+    "enqueue_owed",
     "fan_outs_to_resume",
     "requeue_dead_workers",
     "stale_after",

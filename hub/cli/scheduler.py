@@ -72,13 +72,18 @@ def _control(ctx: Context, action: str, run_id: int) -> None:
             click.echo(f"run {run_id} paused: no new sends are claimed until `hub runs resume {run_id}`")
         elif action == "resume":
             run, fan_out_owed = db.run_sync(control.resume(run_id))
-            if fan_out_owed and not settings.redis.is_embedded:
-                import actors
+            if settings.redis.is_embedded:
+                # `hub run`'s in-process Redis is out of reach: its recovery sweep re-enqueues the owed rows.
+                click.echo(f"run {run_id} resumed ({run.state.value}): owed messages are picked up by the next sweep")
+                return
+            import actors
+            from actors.sweep import enqueue_owed
 
-                actors.setup(settings)
+            actors.setup(settings)
+            if fan_out_owed:
                 actors.fan_out_run.send(run_id)
-            # Owed messages are re-enqueued by the recovery sweep (scheduler, worker, or `hub run`).
-            click.echo(f"run {run_id} resumed ({run.state.value}): owed messages are picked up by the next sweep")
+            queued = enqueue_owed(run_id, settings)
+            click.echo(f"run {run_id} resumed ({run.state.value}): {queued} owed message(s) queued again")
         else:
             canceled = db.run_sync(control.cancel(run_id))
             click.echo(f"run {run_id} canceled: {canceled} unsent message(s) canceled")

@@ -10,7 +10,7 @@ from actor_harness import Harness
 from dramatiq import Message
 
 import actors
-from actors.sweep import fan_outs_to_resume, sweep
+from actors.sweep import enqueue_owed, fan_outs_to_resume, sweep
 from hub.status import MessageStatus, RunState
 from hub.store import queries as q
 from hub.store.records import RunRecord
@@ -226,3 +226,18 @@ def test_swept_rows_of_a_campaign_run_take_the_cap_from_the_campaign_file(harnes
     # When the sweeper re-enqueues them, then they carry the campaign's cap
     sweep(harness.settings, _later())
     assert {(o["run_id"], o["run_rate"]) for o in _queued_options(harness)} == {(run.id, 4)}
+
+
+def test_resume_enqueues_the_rows_whose_sends_met_the_pause(harness: Harness) -> None:
+    # Given a paused run whose queued sends were processed (and dropped) during the pause
+    run, ids = harness.new_run(PHONES)
+    harness.run(q.set_run_state(run.id, RunState.PAUSED))
+    actors.enqueue_sends(ids)
+    harness.drain()
+    # When it is resumed and its owed rows enqueued again
+    harness.run(q.set_run_state(run.id, RunState.RUNNING))
+    queued = enqueue_owed(run.id, harness.settings)
+    harness.drain()
+    # Then each recipient is sent once
+    assert queued == 3
+    assert sorted(c.msg.to for c in harness.transport.calls) == PHONES
