@@ -125,9 +125,7 @@ class Processes:
         log = (self.folder / f"{name}.log").open("ab")
         log.write(f"\n--- start {self.starts[name]}: hub {' '.join(args)}\n".encode())
         log.flush()
-        proc = subprocess.Popen(
-            [str(HUB), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.folder
-        )
+        proc = subprocess.Popen([str(HUB), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.folder)
         self.procs[name] = proc
         return proc
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
 
 from tests.chaos import harness as h
 from tests.chaos.ledger_check import Verdict
@@ -88,4 +92,128 @@ def redis_loss(
         return verdict
 
 
-__all__ = ["redis_loss", "worker_kills"]
+#: Magic recipients of the fake Twilio (hub/faketwilio/behaviour.py) -> (status, creates, attempts) SPEC §8 prescribes.
+#: ``None`` attempts: any within the bound. 0009 answers 503 every time: retried until the budget is spent.
+MAGIC_OUTCOMES: dict[str, tuple[str, int, int | None]] = {
+    "+15005550001": ("failed", 0, 1),  # 400 21211: permanent, one call
+    "+15005550002": ("failed", 0, 1),  # 400 21610: permanent (and an opt-out)
+    "+15005550003": ("queued", 1, 2),  # 429 once, then accepted
+    "+15005550004": ("queued", 1, 2),  # 500 once, then accepted
+    "+15005550005": ("unknown", 1, 1),  # accepted, answer past the client timeout: ambiguous, never resent
+    "+15005550006": ("queued", 1, 1),
+    "+15005550007": ("queued", 1, 1),
+    "+15005550008": ("unknown", 1, 1),  # accepted, connection dropped: ambiguous, never resent
+    "+15005550009": ("failed", 0, None),  # 503 every time: transient until the retries run out
+}
+
+
+def twilio_faults(
+    admin_url: str,
+    report: Report,
+    *,
+    recipients: int,
+    fail_rate: float = 0.25,
+    slow_s: float = 1.5,
+    workers: int = 2,
+    threads: int = 8,
+) -> tuple[Verdict, dict[str, tuple[str, int, int]]]:
+    """A run of ``recipients`` ordinary numbers plus every magic one while the fake answers ``fail_rate`` of
+    creates with 429/503, and for ``slow_s`` mid-run answers past the client timeout (2 s).
+
+    Returns:
+        The verdict, and each magic recipient's (status, creates, attempts).
+    """
+    phones = [h.phone(i) for i in range(recipients)] + list(MAGIC_OUTCOMES)
+    with stack(admin_url, rate_limits={"per_second": _pace(recipients, 6.0)}, hang_s=4.0) as s:
+        s.fake.configure(fail_rate=fail_rate)
+        _start_workers(s, workers, threads)
+        s.create_run(phones)
+        time.sleep(2.0)
+        s.fake.configure(latency_ms=2500)
+        time.sleep(slow_s)
+        s.fake.configure(latency_ms=0)
+        h.wait_for(lambda: not h.status_counts(s.database_url).get("pending"), 60, "the run's sends")
+        s.settle()
+        accepted = s.fake.stats()["accepted_per_recipient"]
+        failed_by_twilio = frozenset(p for p, (status, creates, _) in MAGIC_OUTCOMES.items() if creates)
+        verdict = s.verdict(phones, failed_after_create=failed_by_twilio)
+        rows = h.fetch(
+            s.database_url,
+            "SELECT recipient, status, attempts FROM message WHERE recipient = ANY($1)",
+            list(MAGIC_OUTCOMES),
+        )
+        magic = {
+            r["recipient"]: (r["status"], accepted.get(f"whatsapp:{r['recipient']}", 0), r["attempts"]) for r in rows
+        }
+        stats = s.fake.stats()
+        report(
+            f"fail rate: {fail_rate}, slow answers for {slow_s} s, requests: {stats['requests']}, "
+            f"errors: {stats['errors']}; {verdict.line()}"
+        )
+        return verdict, magic
+
+
+def _write_campaigns(folder: Path, count: int, per_campaign: int, fire_at: datetime, spread_s: int) -> list[str]:
+    """``count`` one-shot campaigns of ``per_campaign`` recipients, due between ``fire_at`` and ``+spread_s``;
+    returns every recipient."""
+    campaigns = folder / "campaigns"
+    campaigns.mkdir(exist_ok=True)
+    (folder / "templates").mkdir(exist_ok=True)
+    phones: list[str] = []
+    for index in range(count):
+        mine = [h.phone(10_000 + index * per_campaign + k) for k in range(per_campaign)]
+        phones += mine
+        at = (fire_at + timedelta(seconds=index % (spread_s + 1))).replace(tzinfo=None, microsecond=0)
+        spec = {
+            "body": "race {{ campaign }} to {{ phone }}",
+            "audience": {"recipients": [{"phone": p} for p in mine]},
+            "schedule": {"at": at.isoformat(), "timezone": "UTC"},
+        }
+        (campaigns / f"race-{index:02d}.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return phones
+
+
+def scheduler_race(
+    admin_url: str,
+    report: Report,
+    *,
+    campaigns: int = 50,
+    schedulers: int = 3,
+    per_campaign: int = 2,
+    lead_s: float = 12.0,
+    spread_s: int = 3,
+) -> tuple[Verdict, int]:
+    """``schedulers`` `hub scheduler` processes and ``campaigns`` one-shot campaigns due within ``spread_s``
+    seconds; one scheduler is killed (-9) and restarted while they fire.
+
+    Returns:
+        The verdict over every recipient, and the number of scheduled runs created.
+    """
+    with stack(admin_url, paths={"campaigns": "campaigns", "templates": "templates"}) as s:
+        fire_at = datetime.now(UTC) + timedelta(seconds=lead_s)
+        phones = _write_campaigns(s.folder, campaigns, per_campaign, fire_at, spread_s)
+        _start_workers(s, 1, 8)
+        for index in range(schedulers):
+            s.procs.start(f"scheduler-{index}", ["scheduler", "--log-level", "warning"])
+        time.sleep(max(0.0, (fire_at - datetime.now(UTC)).total_seconds()) + spread_s / 2)
+        s.procs.kill("scheduler-0")
+        s.procs.start("scheduler-0", ["scheduler", "--log-level", "warning"])
+        count_sql = "SELECT count(*) AS n FROM run WHERE trigger = 'schedule'"
+        h.wait_for(lambda: h.fetch(s.database_url, count_sql)[0]["n"] >= campaigns, 60, f"{campaigns} runs")
+        time.sleep(5.0)  # the restarted scheduler's catch-up, and every other scheduler's next pass
+        runs = int(h.fetch(s.database_url, count_sql)[0]["n"])
+        h.wait_for(
+            lambda: h.fetch(s.database_url, "SELECT count(*) AS n FROM message")[0]["n"] >= len(phones),
+            60,
+            "every fan-out",
+        )
+        s.settle()
+        verdict = s.verdict(phones)
+        report(
+            f"schedulers: {schedulers} (one killed and restarted at fire time), campaigns: {campaigns}, "
+            f"runs: {runs}; {verdict.line()}"
+        )
+        return verdict, runs
+
+
+__all__ = ["MAGIC_OUTCOMES", "redis_loss", "scheduler_race", "twilio_faults", "worker_kills"]

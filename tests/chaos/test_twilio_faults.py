@@ -1,0 +1,26 @@
+"""Scenario 5: Twilio answers 429, 503, drops, hangs and permanent codes; every row ends as SPEC §8 says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.chaos.scenarios import MAGIC_OUTCOMES, twilio_faults
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MAX_RETRIES = 5  # harness.write_config
+
+
+def test_twilio_faults_end_in_the_prescribed_states_with_bounded_retries(
+    chaos_servers: str, report: Callable[[str], None]
+) -> None:
+    verdict, magic = twilio_faults(chaos_servers, report, recipients=400)
+    assert verdict.problems == []
+    assert (verdict.lost, verdict.duplicates) == (0, 0)
+    expected = {
+        phone: (status, creates, attempts if attempts is not None else MAX_RETRIES + 1)
+        for phone, (status, creates, attempts) in MAGIC_OUTCOMES.items()
+    }
+    assert magic == expected
