@@ -1,0 +1,159 @@
+"""The deployed shape: `hub worker` / `hub scheduler` processes on real Redis and PostgreSQL, the fake Twilio.
+
+Crashes (SIGKILL), several processes sharing the sender cap, schedulers racing for one fire, pause and resume.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hub_procs import Deployment, deployment, wait_for
+
+from actors.send import send_message
+from actors.sweep import requeue_dead_workers, sweep
+from hub.config import Settings
+from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
+from hub.status import HANDED_TO_TWILIO, MessageStatus
+from hub.store import db
+from hub.store import queries as q
+from scheduler import control
+
+pytestmark = pytest.mark.integration
+
+S = MessageStatus
+OWED = (S.PENDING, S.SENDING)
+
+
+def phones(n: int) -> list[str]:
+    return [f"+1415555{i:04d}" for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeTwilioHandle]:
+    with start_fake_twilio(callbacks=False) as handle:
+        yield handle
+
+
+@pytest.fixture
+def make_deployment(
+    tmp_path: Path, pg_settings: Settings, redis_url: str, fake: FakeTwilioHandle
+) -> Iterator[Callable[..., Deployment]]:
+    fake.reset()
+    fake.configure(latency_ms=0)
+    made: list[Iterator[Deployment]] = []
+
+    def make(*, per_second: float) -> Deployment:
+        made.append(deployment(tmp_path, pg_settings, redis_url, fake, per_second=per_second))
+        return next(made[-1])
+
+    yield make
+    for gen in made:
+        next(gen, None)
+
+
+def test_worker_killed_mid_run_then_restarted_and_swept_sends_each_recipient_at_most_once(
+    make_deployment: Callable[..., Deployment],
+) -> None:
+    # Given 200 owed rows, a worker sending them at 50/s through a slow Twilio
+    deploy = make_deployment(per_second=50)
+    deploy.fake.configure(latency_ms=60)
+    run_id, _ = deploy.owed_run(phones(200))
+    worker = deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
+    wait_for(lambda: len(deploy.creates()) >= 40, timeout_s=15, what="the first 40 creates")
+    # When the worker (and every process it started) is killed mid-run, then started again
+    deploy.kill(worker)
+    killed_at = len(deploy.creates())
+    deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
+    # ...and the messages the dead worker had taken are handed out again (Dramatiq does it once its heartbeat
+    # is 60 s old; here we do not wait that long) and the owed rows drained
+    time.sleep(1.7)  # the dead worker's last heartbeat ages past the timeout below
+    requeue_dead_workers(send_message.broker, heartbeat_timeout_ms=1500)
+    wait_for(lambda: deploy.count(run_id, S.PENDING) == 0, timeout_s=15, what=f"pending rows to drain\n{deploy.logs()}")
+    time.sleep(1.0)  # the live worker's last sends return (60 ms each); what is still `sending` is the dead one's
+    # ...and the sweeper settles the claims the dead worker left (as it would once they are stale)
+    report = sweep(deploy.settings, datetime.now(UTC) + timedelta(minutes=10))
+    # Then nothing is owed, handed-over rows had exactly one create, unknown ones at most one, nobody two
+    rows = deploy.rows(run_id)
+    per_phone = deploy.creates_per_phone()
+    assert killed_at < 200
+    assert [r.id for r in rows if r.status in OWED] == []
+    assert {r.recipient for r in rows if r.status in HANDED_TO_TWILIO and per_phone.get(r.recipient) != 1} == set()
+    assert {r.recipient for r in rows if r.status == S.UNKNOWN and per_phone.get(r.recipient, 0) > 1} == set()
+    assert max(per_phone.values()) == 1
+    assert report.stale == sum(1 for r in rows if r.status == S.UNKNOWN)
+    assert {r.status for r in rows} <= {*HANDED_TO_TWILIO, S.UNKNOWN}
+
+
+def test_two_worker_processes_share_the_sender_cap(make_deployment: Callable[..., Deployment]) -> None:
+    # Given 230 owed rows and two worker processes under one sender cap of 20/s
+    deploy = make_deployment(per_second=20)
+    run_id, _ = deploy.owed_run(phones(230))
+    deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
+    deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
+    # When they have sent everything
+    wait_for(lambda: len(deploy.creates()) == 230, timeout_s=25, what=f"230 creates\n{deploy.logs()}")
+    # Then, past the first and before the last second, the pace at the fake Twilio is the cap
+    times = sorted(c["at"] for c in deploy.creates())
+    steady = [t for t in times if times[0] + 1 <= t <= times[-1] - 1]
+    rate = (len(steady) - 1) / (steady[-1] - steady[0])
+    busiest = max(sum(1 for t in steady if start <= t < start + 1) for start in steady)
+    assert abs(rate - 20) <= 1.0, f"average {rate:.2f}/s"
+    assert busiest <= 21, f"{busiest} creates in one second"
+    assert deploy.count(run_id, S.QUEUED) == 230
+
+
+CAMPAIGN = """\
+name: soon
+body: "Hello {{{{ first_name }}}}"
+audience:
+  recipients:
+    - {{phone: "+14155550100", first_name: Ada}}
+schedule:
+  at: {at}
+  timezone: UTC
+"""
+
+
+def test_two_schedulers_fire_a_campaign_once(make_deployment: Callable[..., Deployment]) -> None:
+    # Given a campaign due in a few seconds and two scheduler processes
+    deploy = make_deployment(per_second=20)
+    at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0, tzinfo=None)
+    (deploy.root / "campaigns" / "soon.yaml").write_text(CAMPAIGN.format(at=at.isoformat()), encoding="utf-8")
+    deploy.start("scheduler")
+    deploy.start("scheduler")
+    # When the fire time passes
+    wait_for(lambda: bool(_runs("soon")), timeout_s=15, what=f"the run\n{deploy.logs()}")
+    time.sleep(2)  # the slower scheduler's fire lands too
+    # Then there is exactly one run, for that fire time
+    (run,) = _runs("soon")
+    assert run.scheduled_at == at.replace(tzinfo=UTC)
+
+
+def _runs(campaign: str) -> list[q.RunRecord]:
+    return db.run_sync(q.list_runs(campaign=campaign))
+
+
+def test_pause_stops_creates_until_resume_then_each_recipient_once(make_deployment: Callable[..., Deployment]) -> None:
+    # Given a run of 100 being sent at 25/s
+    deploy = make_deployment(per_second=25)
+    run_id, _ = deploy.owed_run(phones(100))
+    deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
+    wait_for(lambda: len(deploy.creates()) >= 20, timeout_s=15, what="the first 20 creates")
+    # When it is paused
+    db.run_sync(control.pause(run_id))
+    time.sleep(1.0)  # sends already claimed finish
+    paused_at = len(deploy.creates())
+    time.sleep(2.0)
+    # Then Twilio sees no new create while paused
+    assert len(deploy.creates()) == paused_at < 100
+    # When it is resumed (as `hub runs resume` does: owed rows queued again)
+    out = deploy.run("runs", "resume", str(run_id))
+    wait_for(lambda: len(deploy.creates()) >= 100, timeout_s=15, what=f"100 creates after `{out.strip()}`")
+    # Then every recipient got exactly one create
+    per_phone = deploy.creates_per_phone()
+    assert sorted(per_phone) == phones(100)
+    assert set(per_phone.values()) == {1}
