@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
 from hub.cli.app import Context, main, pass_context
 
 __all__ = ["api"]
+
+EMBEDDED_REFUSED = (
+    "embedded Redis only works in `hub run` (one process); set REDIS_URL (or redis.url) to a real Redis "
+    "to run the API separately"
+)
 
 #: Import string of the app factory (each uvicorn worker builds its own app from the config file and env).
 APP_FACTORY = "hub.api.app:app_factory"
@@ -45,6 +51,10 @@ def api(
     from hub.logs import dict_config
 
     settings = ctx.settings  # fail here, once, with a clear message, rather than in every worker
+    if settings.redis.is_embedded:
+        # Its sends would queue in a Redis no worker can reach.
+        click.echo(f"error: {EMBEDDED_REFUSED}", err=True)
+        sys.exit(2)
     if ctx.config is not None:
         # Workers are fresh processes: they find the same file through the environment.
         os.environ["HUB_CONFIG"] = str(ctx.config.resolve())

@@ -101,3 +101,30 @@ def test_sigterm_mid_run_then_restart_sends_every_recipient_exactly_once(
     assert all(sids) and len(set(sids)) == 30
     assert ledger.event_sids == set(sids)
     assert {status for _, status, _ in ledger.rows} == {"read"}
+
+
+def test_configured_simulator_failure_rates_end_messages_failed_or_undelivered_with_codes(
+    tmp_path: Path, hub_run: Callable[..., HubRun]
+) -> None:
+    # Given a config (through HUB_CONFIG) whose simulator fails 30% and leaves 30% undelivered
+    config = tmp_path / "sim" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "database: {url: 'sqlite:///mix.db'}\n"
+        "simulator: {failure_rate: 0.3, undelivered_rate: 0.3, step_delay_ms: 50}\n",
+        encoding="utf-8",
+    )
+    hub = hub_run(hub_env(HUB_CONFIG=str(config))).start()
+    run_id = hub.post("/bulk-send", {"phone_numbers": numbers(20), "message": "Hi"})["run_id"]
+    # When every message has reached a final state
+    final = wait_for(
+        lambda: (m := hub.messages(run_id)) and all(x["status"] in ("read", "failed", "undelivered") for x in m) and m,
+        30.0,
+        "every message to end read, failed or undelivered",
+    )
+    assert hub.stop() == 0
+    # Then the mix has failures, each with Twilio's error code, and the ledger sits beside the config
+    failed = [m for m in final if m["status"] != "read"]
+    assert failed, "with 60% failure rates, 20 messages all read is a 1-in-10^8 event"
+    assert all(m["error_code"] for m in failed)
+    assert (config.parent / "mix.db").exists()
