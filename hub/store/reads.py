@@ -128,6 +128,9 @@ async def message_totals() -> dict[str, dict[str, int]]:
 async def run_progress(run_id: int, *, now: datetime | None = None, window_s: float = 60.0) -> RunProgress | None:
     """Counts, the send rate over the last ``window_s`` seconds, and an ETA for what is owed.
 
+    A run started less than ``window_s`` ago is measured over its age (at least 1 s), so its first seconds show
+    its real pace, not a fraction of it.
+
     Returns:
         None when the run does not exist.
     """
@@ -135,6 +138,8 @@ async def run_progress(run_id: int, *, now: datetime | None = None, window_s: fl
     if run is None:
         return None
     at = when(now)
+    if run.started_at is not None:
+        window_s = max(1.0, min(window_s, (at - run.started_at).total_seconds()))
     counts = await run_counts(run_id)
     recent = await Message.count().where(
         (Message.run == run_id) & (Message.sent_at >= at - timedelta(seconds=window_s))

@@ -9,6 +9,7 @@ from helpers_store import T0, at, phones, run_with
 
 from hub.config import Settings
 from hub.status import MessageStatus as S
+from hub.status import RunState
 from hub.store import queries as q
 
 pytestmark = pytest.mark.anyio
@@ -91,6 +92,19 @@ async def test_progress_rate_and_eta(db_settings: Settings) -> None:
     assert progress is not None
     assert (progress.owed, progress.total, progress.rate_per_second) == (1, 4, 3 / 60)
     assert progress.eta_seconds == pytest.approx(20.0)
+
+
+async def test_progress_of_a_run_younger_than_the_window_is_measured_over_its_age(db_settings: Settings) -> None:
+    run, ids = await run_with(4)
+    await q.set_run_state(run.id, RunState.RUNNING, now=at(0))
+    for n, message_id in enumerate(ids[:2]):
+        await q.claim_for_send(message_id, at(1))
+        await q.mark_submitted(message_id, f"SM{n}", "queued", now=at(5))
+
+    progress = await q.run_progress(run.id, now=at(10), window_s=60)
+
+    assert progress is not None
+    assert (progress.rate_per_second, progress.window_s, progress.eta_seconds) == (0.2, 10.0, pytest.approx(10.0))
 
 
 async def test_progress_without_recent_sends_has_no_eta(db_settings: Settings) -> None:
