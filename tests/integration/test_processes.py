@@ -157,3 +157,31 @@ def test_pause_stops_creates_until_resume_then_each_recipient_once(make_deployme
     per_phone = deploy.creates_per_phone()
     assert sorted(per_phone) == phones(100)
     assert set(per_phone.values()) == {1}
+
+
+HELLO = """\
+name: hello
+body: "Hello {{ first_name }}"
+audience:
+  csv: audiences/hello.csv
+"""
+
+
+def test_migrate_worker_send_then_status_shows_the_run_finished(make_deployment: Callable[..., Deployment]) -> None:
+    # Given a project with a campaign of 30 recipients, its database migrated and a worker running
+    deploy = make_deployment(per_second=50)
+    (deploy.root / "audiences").mkdir()
+    rows = "".join(f"{phone},P{i}\n" for i, phone in enumerate(phones(30)))
+    (deploy.root / "audiences" / "hello.csv").write_text("phone,first_name\n" + rows, encoding="utf-8")
+    (deploy.root / "campaigns" / "hello.yaml").write_text(HELLO, encoding="utf-8")
+    deploy.run("db", "migrate")
+    deploy.start("worker", "-p", "1", "-t", "4")
+    # When the campaign is sent
+    out = deploy.run("send", "hello")
+    run_id = int(out.split()[1])
+    # Then `hub status` shows the run finishing, each recipient had one create, every row holds its sid
+    wait_for(lambda: "finished" in deploy.run("status", str(run_id)), timeout_s=20, what=f"finished\n{deploy.logs()}")
+    assert deploy.creates_per_phone() == dict.fromkeys(phones(30), 1)
+    sids = {row.sid for row in deploy.rows(run_id) if row.status == S.QUEUED}
+    assert len(sids) == 30 and None not in sids
+    assert "queued 30" in deploy.run("status", str(run_id))
