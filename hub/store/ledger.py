@@ -14,6 +14,7 @@ from hub.store.events import apply_parked, record_event
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
+from hub.store.send_sql import claim_postgres, submit_postgres
 from hub.store.tables import Message, Run
 
 S = MessageStatus
@@ -128,6 +129,10 @@ async def claim_for_send(message_id: int, now: datetime | None = None) -> Messag
         (``send_at`` / ``next_attempt_at`` in the future), or its run is paused, canceled or expired.
     """
     at = when(now)
+    engine = current_engine()
+    if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
+        claimed = await claim_postgres(engine, message_id, at)
+        return message_record(claimed) if claimed is not None else None
     rows = (
         await Message.update(
             {
@@ -161,6 +166,15 @@ async def mark_submitted(
     """
     at = when(now)
     reported = from_twilio(twilio_status) or S.ACCEPTED
+    engine = current_engine()
+    if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
+        found = await submit_postgres(engine, message_id, sid, reported, source, at)
+        if found is None:
+            return None
+        row, parked = found
+        if parked and await apply_parked(message_id, sid):
+            row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+        return message_record(row)
     row = None
     for current in (S.SENDING, S.UNKNOWN):
         new = advance(current, reported)
@@ -196,6 +210,7 @@ async def release_for_retry(
     error_message: str | None = None,
     now: datetime | None = None,
     count_attempt: bool = True,
+    claimed_at: datetime | None = None,
 ) -> MessageRecord | None:
     """Put a claimed row back to ``pending`` after a transient failure, not due before ``next_attempt_at``.
 
@@ -203,6 +218,8 @@ async def release_for_retry(
         count_attempt: False for a wait that is not a send attempt (a rate limit or the daily tier budget held
             the message before it reached Twilio): the claim's ``attempts + 1`` is undone and the history
             records ``waiting`` instead of ``retry``, so pacing never uses up the retry budget.
+        claimed_at: only a claim stamped with exactly this instant (the caller's own claim, when it cannot
+            know whether its claim committed: the connection died before the answer).
 
     Returns:
         The row, or None when it was not ``sending``.
@@ -217,9 +234,12 @@ async def release_for_retry(
     }
     if not count_attempt:
         values[Message.attempts] = Message.attempts - 1
+    condition = (Message.id == message_id) & (Message.status == S.SENDING.value)
+    if claimed_at is not None:
+        condition = condition & (Message.claimed_at == utc(claimed_at))
     rows = (
         await Message.update(values)
-        .where((Message.id == message_id) & (Message.status == S.SENDING.value))
+        .where(condition)
         .returning(*Message.all_columns())
     )
     if not rows:
