@@ -61,6 +61,18 @@ def load_average() -> str:
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+def code_version() -> str:
+    """The commit measured, and the files others had changed in the shared tree but not committed yet."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.rstrip("\n")  # porcelain lines start with a space: keep it
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return f"commit {head}" + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else "")
+
+
 def command_line() -> str:
     """The command that ran this benchmark, relative to the repository root."""
     script = Path(sys.argv[0]).resolve()
@@ -76,7 +88,7 @@ def record(title: str, lines: Sequence[str], *, results: Path = RESULTS, notes: 
         "",
         f"## {title} ({dt.datetime.now().strftime('%Y-%m-%d %H:%M')})",
         "",
-        f"Machine: {machine()}. Load average at the end: {load_average()}.",
+        f"Machine: {machine()}. Load average at the end: {load_average()}. Code: {code_version()}.",
         "",
         f"Command: `{command_line()}`",
         "",
@@ -86,6 +98,49 @@ def record(title: str, lines: Sequence[str], *, results: Path = RESULTS, notes: 
         section += ["", *notes]
     with results.open("a", encoding="utf-8") as out:
         out.write("\n".join(section) + "\n")
+
+
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """Every process: pid -> (parent pid, CPU seconds so far: user + system)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        out[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each named process and its live descendants (from /proc)."""
+    stats = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    totals: dict[str, float] = {}
+    for name, root in pids.items():
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            total += stats.get(pid, (0, 0.0))[1]
+            todo.extend(children.get(pid, []))
+        totals[name] = total
+    return totals
+
+
+def server_pids(command_word: str) -> list[int]:
+    """Pids whose command line starts with ``command_word`` (postgres, redis-server): to read their CPU time."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "cmdline").read_bytes().split(b"\0")[0].split(b"/")[-1].startswith(command_word.encode()):
+                    found.append(int(entry.name))
+    return found
 
 
 def verdict(ok: bool) -> str:
@@ -234,9 +289,16 @@ def migrate(config: Path) -> None:
 
 
 def steady_rate(series: Sequence[tuple[float, int]], total: int, lo: float = 0.1, hi: float = 0.9) -> float:
-    """Items/s between the moments ``lo`` and ``hi`` of ``total`` were done, from (time s, done) samples (pure)."""
+    """Items/s between the moments ``lo`` and ``hi`` of ``total`` were done, from (time s, done) samples (pure).
+
+    When the samples are too coarse to tell those moments apart, the overall rate (last sample) instead; 0.0 when
+    ``total`` was never reached.
+    """
     t_lo = next((t for t, n in series if n >= total * lo), None)
     t_hi = next((t for t, n in series if n >= total * hi), None)
-    if t_lo is None or t_hi is None or t_hi <= t_lo:
+    if t_lo is None or t_hi is None:
         return 0.0
+    if t_hi <= t_lo:
+        last_t, last_n = series[-1]
+        return last_n / last_t if last_t > 0 else 0.0
     return total * (hi - lo) / (t_hi - t_lo)

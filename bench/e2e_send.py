@@ -85,15 +85,19 @@ def run(args: argparse.Namespace) -> list[str]:
         env = {"TWILIO_AUTH_TOKEN": bc.AUTH_TOKEN}
         with bc.Children(folder) as children:
             fake_cmd = [*hub, "fake-twilio", "--port", str(fake_port), "--latency-ms", str(args.latency_ms)]
-            children.start("fake-twilio", [*fake_cmd, "--no-callbacks"], env=env)
+            fake = children.start("fake-twilio", [*fake_cmd, "--no-callbacks"], env=env)
             api_cmd = [*hub, "api", "--port", str(api_port), "--workers", str(args.api_workers)]
-            children.start("api", [*api_cmd, "--log-level", "warning"])
+            api = children.start("api", [*api_cmd, "--log-level", "warning"])
             worker_cmd = [*hub, "worker", "-p", str(args.processes), "-t", str(args.threads)]
-            children.start("worker", worker_cmd)
+            worker = children.start("worker", worker_cmd)
+            pids = {"worker": worker.pid, "api": api.pid, "fake": fake.pid}
+            pids.update(("postgres*", pid) for pid in bc.server_pids("postgres")[:1])
+            pids.update(("redis*", pid) for pid in bc.server_pids("redis-server")[:1])
             bc.wait_port(fake_port)
             bc.wait_port(api_port)
             wait_workers(redis_url, args.processes, children)
             body = {"recipients": [{"to": bc.phone(i), "n": i} for i in range(total)], "body": "Hi #{{ n }}"}
+            cpu_before = bc.cpu_seconds(pids)
             started = time.perf_counter()
             response = httpx.post(f"{api_url}/v1/bulk-send", json=body, timeout=300)
             accepted_s = time.perf_counter() - started
@@ -101,9 +105,11 @@ def run(args: argparse.Namespace) -> list[str]:
             accepted = response.json()["accepted"]
             series = sample_fake(fake_url, accepted, children, timeout_s=args.timeout)
             series = [(t + accepted_s, n) for t, n in series]
+            cpu_after = bc.cpu_seconds(pids)
             stats = httpx.get(f"{fake_url}/_fake/stats", params={"detail": "0"}).json()
             time.sleep(1)  # the last marks reach the ledger
             counts = ledger_counts(db_url)
+        print(f"creates: {series[-1][1]:,} by {series[-1][0]:.2f} s; measuring the no-op actor", file=sys.stderr)
         noop = measure_noop(redis_url, processes=args.processes, threads=args.threads, messages=total, logs=folder)
 
     creates = series[-1][1]
@@ -122,6 +128,9 @@ def run(args: argparse.Namespace) -> list[str]:
         f"- **{at_fake:,.0f} creates/s** first to last create; {steady:,.0f}/s steady (10-90 %); "
         f"{creates / last:,.0f}/s from the POST",
         f"- ledger after: {dict(sorted(counts.items()))}",
+        "- CPU ms per message, POST to last create (* = whole server, other clients included): "
+        + ", ".join(f"{name} {(cpu_after[name] - cpu_before[name]) * 1000 / creates:.2f}" for name in cpu_before)
+        + f"; wall {last * 1000 / creates:.2f} ms per message",
         f"- {noop.line()}",
         f"- ratio to the no-op actor (steady/steady): {steady / noop.steady_per_s:.2f}",
         f"- goal >= {goal:,.0f} creates/s: {bc.verdict(at_fake >= goal)}",

@@ -41,11 +41,12 @@ def test_windows_count_full_seconds_from_the_first_create(stamps: list[float], e
     ("series", "total", "expected"),
     [
         ([(0.0, 0), (1.0, 10), (9.0, 90), (10.0, 100)], 100, 80 / 8),
-        ([(0.0, 0), (1.0, 100)], 100, 0.0),
+        ([(0.0, 0), (1.0, 100)], 100, 100.0),
+        ([(0.0, 0), (0.5, 95), (2.0, 100)], 100, 50.0),
         ([(0.0, 0), (1.0, 5)], 100, 0.0),
     ],
 )
-def test_steady_rate_spans_ten_to_ninety_percent(series: list[tuple[float, int]], total: int, expected: float) -> None:
+def test_steady_rate_spans_ten_to_ninety_percent_else_overall(series: list[tuple[float, int]], total: int, expected: float) -> None:
     assert _bench_module("bench_common").steady_rate(series, total) == pytest.approx(expected)
 
 
