@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,8 @@ SEND_QUEUE = "send"
 SEND_TIME_LIMIT_MS = 120_000
 #: A row due within this long is re-enqueued with the exact delay; later ones wait for the sweeper.
 SHORT_DELAY = timedelta(minutes=1)
+#: Seconds a worker keeps trying to give back a claim it could not use while the database is unreachable.
+RELEASE_PATIENCE_S = 30.0
 
 
 def _now() -> datetime:
@@ -50,7 +54,14 @@ async def send_message(message_id: int) -> None:
     nothing. Every classified failure is settled in the ledger here; see :mod:`actors.middleware.retries`.
     """
     now = _now()
-    record = await queries.claim_for_send(message_id, now)
+    try:
+        record = await queries.claim_for_send(message_id, now)
+    except Exception:
+        # The claim may have committed with only its answer lost (the connection died mid-statement): a claim
+        # stamped ``now`` is this call's alone and nothing reached Twilio, so give it back; otherwise the row would
+        # sit in ``sending``, unclaimable by the retry, until the sweeper gave up on it as ``unknown``.
+        await _release_quietly(message_id, now)
+        raise
     if record is None:
         await _not_claimed(message_id, now)
         return
@@ -109,7 +120,9 @@ async def _send_claimed(record: MessageRecord, now: datetime) -> None:
         # Nothing reached Twilio: give the row back and let Dramatiq retry (a database or Redis outage).
         await _release_quietly(record.id, now)
         raise
-    await queries.mark_submitted(record.id, receipt.sid, receipt.status)
+    # Twilio has the message: record its sid even across a short database outage (else the row ends ``unknown``).
+    if not await _patiently(lambda: queries.mark_submitted(record.id, receipt.sid, receipt.status)):
+        raise ClaimAbandoned(f"message {record.id}: sent as {receipt.sid} but the ledger could not record it")
 
 
 async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, now: datetime) -> bool:
@@ -183,13 +196,43 @@ async def _final(record: MessageRecord, status: MessageStatus, code: int | None,
     )
 
 
-async def _release_quietly(message_id: int, now: datetime) -> None:
-    try:
-        await queries.release_for_retry(
-            message_id, next_attempt_at=now, error_code=None, error_message=None, count_attempt=False
+async def _release_quietly(message_id: int, claimed_at: datetime) -> None:
+    """Give back this call's claim (stamped ``claimed_at``; nothing reached Twilio); past the store's patience
+    the sweeper settles the row."""
+
+    def release() -> Awaitable[object]:
+        return queries.release_for_retry(
+            message_id,
+            next_attempt_at=claimed_at,
+            error_code=None,
+            error_message=None,
+            count_attempt=False,
+            claimed_at=claimed_at,
         )
-    except Exception:  # the store is what failed; the sweeper settles the row
+
+    if not await _patiently(release):
         log.warning("could not release the claim on message %r; the sweeper will settle it", message_id)
+
+
+async def _patiently(write: Callable[[], Awaitable[object]]) -> bool:
+    """Run a ledger write, again while the store is unreachable, for up to :data:`RELEASE_PATIENCE_S`.
+
+    For writes that must not be lost to a short database outage and are safe to repeat (compare-and-set).
+
+    Returns:
+        Whether the write went through.
+    """
+    delay_s = 0.1
+    deadline = time.monotonic() + RELEASE_PATIENCE_S
+    while True:
+        try:
+            await write()
+            return True
+        except Exception:  # the store is what failed: wait for it, a database outage is usually short
+            if time.monotonic() + delay_s > deadline:
+                return False
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 2.0)
 
 
 async def _enqueue(message_id: int, run_id: int, *, delay_ms: int) -> None:
