@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import yaml
 
 from tests.chaos import harness as h
@@ -153,6 +154,61 @@ def twilio_faults(
         return verdict, magic
 
 
+API_KEY = "chaos-api-key"
+
+
+def _probe(api_url: str, run_id: int) -> dict[str, int]:
+    """One request to each kind of route while the database is away: route -> HTTP status."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    out: dict[str, int] = {}
+    with httpx.Client(base_url=api_url, timeout=15) as client:
+        out["GET /readyz"] = client.get("/readyz").status_code
+        out["GET /v1/runs/{id}"] = client.get(f"/v1/runs/{run_id}", headers=auth).status_code
+        out["GET /v1/messages"] = client.get("/v1/messages", headers=auth).status_code
+        body = {"to": h.phone(999_999), "body": "during the outage"}
+        out["POST /v1/messages"] = client.post("/v1/messages", json=body, headers=auth).status_code
+    return out
+
+
+def database_outage(
+    admin_url: str,
+    report: Report,
+    *,
+    recipients: int,
+    duration_s: float,
+    outage_s: float = 4.0,
+    workers: int = 2,
+    threads: int = 8,
+) -> tuple[Verdict, dict[str, int]]:
+    """Workers and `hub api` reach PostgreSQL through a proxy that is cut for ``outage_s`` mid-run.
+
+    Returns:
+        The verdict, and the API's answers during the outage (route -> status).
+    """
+    phones = [h.phone(i) for i in range(recipients)]
+    config = {"rate_limits": {"per_second": _pace(recipients, duration_s)}, "api": {"keys": [API_KEY]}}
+    with stack(admin_url, proxy=True, **config) as s:
+        assert s.proxy is not None
+        api_port = h.free_port()
+        s.procs.start("api", ["api", "--port", str(api_port), "--log-level", "warning"])
+        _start_workers(s, workers, threads)
+        h.wait_port(api_port)
+        run_id, _ = s.create_run(phones)
+        time.sleep(duration_s / 3)
+        before = h.status_counts(s.database_url)
+        s.proxy.cut()
+        time.sleep(0.5)
+        answers = _probe(f"http://127.0.0.1:{api_port}", run_id)
+        time.sleep(max(0.0, outage_s - 0.5))
+        s.proxy.restore()
+        s.settle()
+        verdict = s.verdict(phones)
+        report(
+            f"outage: {outage_s} s at {before.get('pending', 0)} pending, API during it: {answers}; {verdict.line()}"
+        )
+        return verdict, answers
+
+
 def _write_campaigns(folder: Path, count: int, per_campaign: int, fire_at: datetime, spread_s: int) -> list[str]:
     """``count`` one-shot campaigns of ``per_campaign`` recipients, due between ``fire_at`` and ``+spread_s``;
     returns every recipient."""
@@ -216,4 +272,4 @@ def scheduler_race(
         return verdict, runs
 
 
-__all__ = ["MAGIC_OUTCOMES", "redis_loss", "scheduler_race", "twilio_faults", "worker_kills"]
+__all__ = ["MAGIC_OUTCOMES", "database_outage", "redis_loss", "scheduler_race", "twilio_faults", "worker_kills"]

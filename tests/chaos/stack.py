@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import dramatiq
 
 from tests.chaos import harness as h
 from tests.chaos.ledger_check import Verdict, judge
+from tests.chaos.proxy import CuttableProxy
 
 #: Sweeps run this far in the future so rows idle for a moment count as lost (the sweeper's 30 s idle rule).
 REQUEUE_SHIFT = timedelta(seconds=31)
@@ -26,18 +28,34 @@ STALE_SHIFT = timedelta(seconds=70)
 class Stack:
     """Everything of one scenario; build it with :func:`stack`."""
 
-    def __init__(self, folder: Path, redis: h.PrivateRedis, database_url: str, **config: Any) -> None:
+    def __init__(
+        self, folder: Path, redis: h.PrivateRedis, database_url: str, *, proxy: CuttableProxy | None, **config: Any
+    ) -> None:
+        import msgspec
+
         from hub.config import load_settings
 
         self.folder = folder
+        self.proxy = proxy
         self.redis = redis
         self.database_url = database_url
         self.procs = h.Processes(folder, folder / "config.yaml")
         self.fake = h.FakeTwilio(self.procs, hang_s=config.pop("hang_s", 6.0))
+        # The hub's processes reach the database through the proxy when there is one; this process directly.
+        child_url = database_url
+        if proxy is not None:
+            parts = urlsplit(database_url)
+            user = parts.netloc.rpartition("@")[0]
+            child_url = urlunsplit(
+                parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}" if user else f"127.0.0.1:{proxy.port}")
+            )
         self.config_path = h.write_config(
-            folder, database_url=database_url, redis_url=redis.url, fake_url=self.fake.url, **config
+            folder, database_url=child_url, redis_url=redis.url, fake_url=self.fake.url, **config
         )
-        self.settings = load_settings(self.config_path, env={})
+        settings = load_settings(self.config_path, env={})
+        self.settings = msgspec.structs.replace(
+            settings, database=msgspec.structs.replace(settings.database, url=database_url)
+        )
         self.workers: list[str] = []
         self.broker: dramatiq.Broker | None = None
 
@@ -147,18 +165,21 @@ def restore_actors() -> None:
 
 
 @contextlib.contextmanager
-def stack(admin_url: str, **config: Any) -> Iterator[Stack]:
+def stack(admin_url: str, *, proxy: bool = False, **config: Any) -> Iterator[Stack]:
     """A connected :class:`Stack` on a fresh database of ``admin_url``'s server; everything stopped after.
 
     Args:
         admin_url: PostgreSQL URL of a database to connect to for CREATE/DROP DATABASE.
+        proxy: the hub's processes reach PostgreSQL through a :class:`CuttableProxy` (``Stack.proxy``).
         **config: config.yaml sections merged over :func:`harness.write_config`'s, and ``hang_s`` for the fake.
     """
     folder = Path(tempfile.mkdtemp(prefix="hub-chaos-"))
     redis = h.PrivateRedis(folder).start()
+    server = urlsplit(admin_url)
+    cuttable = CuttableProxy(server.hostname or "127.0.0.1", server.port or 5432).start() if proxy else None
     try:
         with h.fresh_database(admin_url) as database_url:
-            built = Stack(folder, redis, database_url, **config)
+            built = Stack(folder, redis, database_url, proxy=cuttable, **config)
             try:
                 built.connect()
                 yield built
@@ -167,6 +188,8 @@ def stack(admin_url: str, **config: Any) -> Iterator[Stack]:
                 restore_actors()
     finally:
         redis.crash()
+        if cuttable is not None:
+            cuttable.close()
 
 
 __all__ = ["REQUEUE_SHIFT", "STALE_SHIFT", "Stack", "restore_actors", "stack"]
