@@ -20,11 +20,14 @@ from hub.phones import normalize_phone
 from hub.store import queries
 from hub.store.records import InboundRecord, StatusUpdate
 
-__all__ = ["EMPTY_TWIML", "TwilioWebhookController", "signed_url"]
+__all__ = ["EMPTY_TWIML", "WEBHOOK_MAX_BODY_BYTES", "TwilioWebhookController", "signed_url"]
 
 log = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+#: Largest callback body accepted, bytes (Twilio's are a few KB: a 1,600-character body and ten media URLs at
+#: most); above it 413 before the form is parsed, whatever the signature (the API's own limit is 10 MiB).
+WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 
 
 class BadCallback(ApiError):
@@ -71,6 +74,7 @@ class TwilioWebhookController(Controller):
 
     path = "/webhooks/twilio"
     tags = ["webhooks"]
+    request_max_body_size = WEBHOOK_MAX_BODY_BYTES
 
     @post(
         ["/status", "/status/"],
