@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from hub.status import FINAL, MessageStatus, advance, from_twilio
+from hub.status import MessageStatus, advance, from_twilio
 from hub.store.records import StatusEventRecord, StatusUpdate
 from hub.store.rows import event_record, utc, when
+from hub.store.status_sql import change_columns, record_and_apply
 from hub.store.tables import Message, StatusEvent
 
 S = MessageStatus
@@ -65,18 +66,7 @@ async def record_event(
 
 
 def _changes(new: MessageStatus, update: StatusUpdate) -> dict[Any, Any]:
-    at = when(update.at)
-    values: dict[Any, Any] = {Message.status: new.value, Message.updated_at: at}
-    if new == S.DELIVERED:
-        values[Message.delivered_at] = at
-    elif new == S.READ:
-        values[Message.read_at] = at
-    if new in {S.FAILED, S.UNDELIVERED}:
-        values[Message.error_code] = update.error_code
-        values[Message.error_message] = update.error_message
-    if new in FINAL:
-        values[Message.finished_at] = at
-    return values
+    return {getattr(Message, name): value for name, value in change_columns(new, update).items()}
 
 
 async def apply_to_message(
@@ -108,42 +98,38 @@ async def apply_to_message(
 async def _apply_event(event_id: int, message_id: int, current: MessageStatus, update: StatusUpdate) -> Outcome:
     reported = from_twilio(update.status)
     moved = reported is not None and await apply_to_message(message_id, reported, current, update)
-    await StatusEvent.update({StatusEvent.message: message_id, StatusEvent.applied: moved}).where(
-        StatusEvent.id == event_id
-    )
+    # applied only ever turns on: a racing apply_parked may have applied this event already.
+    values: dict[Any, Any] = {StatusEvent.message: message_id}
+    if moved:
+        values[StatusEvent.applied] = True
+    await StatusEvent.update(values).where(StatusEvent.id == event_id)
     return Outcome.APPLIED if moved else Outcome.RECORDED
 
 
 async def apply_status(update: StatusUpdate) -> str:
     """Store a status report and apply it to its message, monotonically.
 
-    The event is stored first (deduplicated on ``update.effective_dedupe_key``) and the message is
-    looked up by sid after, so a report racing with :func:`hub.store.ledger.mark_submitted` is either
-    applied here or picked up there; applying twice is harmless.
+    The common case is one commit (see :mod:`hub.store.status_sql`). When no message has the sid yet the
+    event stays parked: the worker applies it when it stores the sid (:func:`hub.store.ledger.mark_submitted`).
+    Because that may have happened between the lookup and the commit, the sid is looked up once more; a
+    report found this way is applied here (applying twice is harmless).
 
     Returns:
         ``"applied"``, ``"recorded"`` (kept in history, status unchanged: late, out of order, or a
         status we do not track), ``"duplicate"`` (seen before, nothing stored) or ``"parked"`` (no
         message has this sid yet).
     """
-    event_id = await record_event(
-        message_id=None,
-        sid=update.sid,
-        status=update.status.strip().lower(),
-        source=update.source,
-        applied=False,
-        at=update.at,
-        error_code=update.error_code,
-        error_message=update.error_message,
-        dedupe_key=update.effective_dedupe_key,
-        payload=dict(update.payload),
-    )
-    if event_id is None:
+    done = await record_and_apply(update, from_twilio(update.status))
+    if done.event_id is None:
         return Outcome.DUPLICATE.value
+    if done.moved:
+        return Outcome.APPLIED.value
+    if done.message_id is not None:
+        return Outcome.RECORDED.value
     row = await Message.select(Message.id, Message.status).where(Message.sid == update.sid).first()
-    if row is None:
-        return Outcome.PARKED.value
-    return (await _apply_event(event_id, row["id"], MessageStatus(row["status"]), update)).value
+    if row is not None:
+        return (await _apply_event(done.event_id, row["id"], MessageStatus(row["status"]), update)).value
+    return Outcome.PARKED.value
 
 
 async def apply_parked(message_id: int, sid: str) -> int:
