@@ -24,6 +24,7 @@ class Outcome(StrEnum):
     RECORDED = "recorded"  # kept in the history; the status did not move (late, out of order, or unknown word)
     DUPLICATE = "duplicate"  # the same report was seen before; nothing stored
     PARKED = "parked"  # no message has this sid yet; applied when the worker stores it
+    RECONCILED = "reconciled"  # no message had this sid; attached to the one unknown row of its recipient
 
 
 async def record_event(
@@ -112,13 +113,16 @@ async def apply_status(update: StatusUpdate) -> str:
     The common case is one commit (see :mod:`hub.store.status_sql`). When no message has the sid yet the
     event stays parked: the worker applies it when it stores the sid (:func:`hub.store.ledger.mark_submitted`).
     Because that may have happened between the lookup and the commit, the sid is looked up once more; a
-    report found this way is applied here (applying twice is harmless).
+    report found this way is applied here (applying twice is harmless). Still unmatched, it may belong to an
+    ``unknown`` row of its recipient (:func:`hub.store.reconcile.reconcile`).
 
     Returns:
         ``"applied"``, ``"recorded"`` (kept in history, status unchanged: late, out of order, or a
-        status we do not track), ``"duplicate"`` (seen before, nothing stored) or ``"parked"`` (no
-        message has this sid yet).
+        status we do not track), ``"duplicate"`` (seen before, nothing stored), ``"reconciled"`` (matched
+        to an ``unknown`` row by recipient) or ``"parked"`` (no message has this sid yet).
     """
+    from hub.store.reconcile import reconcile  # it builds on this module
+
     done = await record_and_apply(update, from_twilio(update.status))
     if done.event_id is None:
         return Outcome.DUPLICATE.value
@@ -129,6 +133,8 @@ async def apply_status(update: StatusUpdate) -> str:
     row = await Message.select(Message.id, Message.status).where(Message.sid == update.sid).first()
     if row is not None:
         return (await _apply_event(done.event_id, row["id"], MessageStatus(row["status"]), update)).value
+    if await reconcile(update) is not None:
+        return Outcome.RECONCILED.value
     return Outcome.PARKED.value
 
 

@@ -51,6 +51,7 @@ class EventSource(StrEnum):
     SIMULATOR = "simulator"
     API = "api"
     SWEEPER = "sweeper"
+    RECONCILE = "reconcile"  # an unknown row matched to a callback by recipient (no migration: not in the DB)
 
 
 class Run(Table):
