@@ -8,6 +8,7 @@ in the ledger, an extra ``send_message`` for a row is harmless (its claim fails)
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -153,7 +154,8 @@ def _requeue_lost(broker: dramatiq.Broker, settings: Settings, running: list[Run
     """
     total = 0
     for run in running:
-        total += _requeue_lost_rows(broker, now, run_id=run.id, options=lambda run=run: run_send_options(run, settings))
+        options = functools.partial(run_send_options, run, settings)
+        total += _requeue_lost_rows(broker, now, run_id=run.id, options=options)
     return total + _requeue_lost_rows(broker, now, run_id=None, options=dict)
 
 
