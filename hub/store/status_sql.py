@@ -11,6 +11,7 @@ evaluated on the row's latest version by both databases, so concurrent reports c
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from typing import Any
@@ -57,9 +58,14 @@ class Recorded(msgspec.Struct, frozen=True):
 
 def forward_from(reported: MessageStatus | None) -> list[str]:
     """The statuses a message may be in for ``reported`` to move it (pure; sorted). Empty for None."""
+    return list(_forward(reported))
+
+
+@functools.cache
+def _forward(reported: MessageStatus | None) -> tuple[str, ...]:
     if reported is None:
-        return []
-    return sorted(s.value for s in MessageStatus if s != reported and advance(s, reported) == reported)
+        return ()
+    return tuple(sorted(s.value for s in MessageStatus if s != reported and advance(s, reported) == reported))
 
 
 def change_columns(new: MessageStatus, update: StatusUpdate) -> dict[str, Any]:
