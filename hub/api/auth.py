@@ -66,7 +66,7 @@ def is_authorized(authorization: str | None, client_host: str | None, keys: Sequ
     return matched
 
 
-def api_key_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+def api_key_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Litestar guard for ``/v1`` (and the legacy ``/bulk-send``): 401 unless :func:`is_authorized`."""
     keys: tuple[str, ...] = connection.app.state.api_keys
     client = connection.client.host if connection.client else None

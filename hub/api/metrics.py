@@ -102,7 +102,7 @@ def http_metrics_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             metrics: AppMetrics = scope["app"].state.metrics
             route = str(scope.get("path_template") or "unmatched")
-            metrics.http_requests.inc(scope.get("method", "GET"), route, str(status[0]))
+            metrics.http_requests.inc(str(scope.get("method", "GET")), route, str(status[0]))
             metrics.http_seconds.observe(time.perf_counter() - started, route)
 
     return middleware

@@ -138,7 +138,7 @@ class HubSQLiteEngine(SQLiteEngine):
             connection.execute("COMMIT")
             return result
 
-    async def atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` as one ``BEGIN IMMEDIATE`` transaction on the shared connection, in one
         thread hop (hot paths with a few raw statements). Inside :meth:`shared_transaction` it joins it.
         """

@@ -110,7 +110,7 @@ async def record_and_apply(update: StatusUpdate, reported: MessageStatus | None)
     forward = forward_from(reported)
     if isinstance(engine, LoopPoolPostgresEngine):
         return await _postgres(engine, update, changes, forward)
-    return await engine.atomic(lambda connection: _sqlite(connection, update, changes, forward))
+    return await engine.run_atomic(lambda connection: _sqlite(connection, update, changes, forward))
 
 
 async def _postgres(
@@ -142,7 +142,7 @@ async def _postgres(
 def _sqlite(
     connection: sqlite3.Connection, update: StatusUpdate, changes: dict[str, Any], forward: list[str]
 ) -> Recorded:
-    # Runs inside BEGIN IMMEDIATE (HubSQLiteEngine.atomic): no other writer can interleave.
+    # Runs inside BEGIN IMMEDIATE (HubSQLiteEngine.run_atomic): no other writer can interleave.
     values = _event_values(update)
     columns = ", ".join(_EVENT_COLUMNS)
     inserted = connection.execute(

@@ -35,7 +35,7 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the engine calls made (each is one round trip to the database, or one thread hop on SQLite)."""
     engine = db.current_engine()
     calls: list[str] = []
-    for name in ("run_querystring", "fetch", "atomic"):
+    for name in ("run_querystring", "fetch", "run_atomic"):
         if hasattr(engine, name):
             original = getattr(engine, name)
 
