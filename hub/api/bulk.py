@@ -74,15 +74,13 @@ async def _plan(spec: MessageSpec, recipients: list[RawRecipient], settings: Set
 
 async def _store(plan: SendPlan, send_at: datetime | None, kind: str) -> tuple[int, list[int]]:
     """Create the run and its rows (call inside the request's transaction); the ids of the owed rows."""
+    total = len(plan.accepted) + len(plan.rejected)
     run, _ = await queries.create_run(
-        campaign=None,
-        kind=kind,
-        trigger="api",
-        state=RunState.RUNNING,
-        scheduled_at=send_at,
-        total=len(plan.accepted) + len(plan.rejected),
+        campaign=None, kind=kind, trigger="api", state=RunState.RUNNING, scheduled_at=send_at, total=total
     )
     ids = await queries.insert_messages(run.id, ledger_rows(plan, send_at))
+    # Every row of an API run is written here: its fan-out is complete, so the run can finish once nothing is owed.
+    await queries.update_checkpoint(run.id, total, total=total, fanned_out=True)
     if send_at is None:
         await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
     return run.id, ids

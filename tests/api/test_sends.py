@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from hub.api.enqueue import RecordingEnqueuer
+from hub.status import MessageStatus
 from hub.store import queries
 
 
@@ -192,3 +193,14 @@ def test_failed_request_does_not_consume_its_idempotency_key(client: TestClient[
     bad = client.post("/v1/messages", json={"to": "123", "body": "hi"}, headers={"Idempotency-Key": "k3"})
     good = client.post("/v1/messages", json={"to": "+14155550100", "body": "hi"}, headers={"Idempotency-Key": "k3"})
     assert (bad.status_code, good.status_code) == (422, 202)
+
+
+def test_bulk_run_finishes_once_nothing_is_owed(client: TestClient[Litestar]) -> None:
+    response = client.post("/bulk-send", json={"phone_numbers": ["+14155550100", "nope"], "message": "Sale!"})
+    run_id = response.json()["run_id"]
+    assert run(queries.finish_if_done(run_id)) is False  # one row is still owed
+    owed = [m for m in run(queries.list_messages(run_id=run_id))[0] if m.status == "pending"]
+    for message in owed:
+        run(queries.mark_final(message.id, MessageStatus.FAILED, from_states=[MessageStatus.PENDING]))
+    assert run(queries.finish_if_done(run_id)) is True
+    assert client.get(f"/v1/runs/{run_id}").json()["state"] == "finished"
