@@ -56,6 +56,17 @@ def _run_sync(coro: Any) -> Any:
     return run_sync(coro)
 
 
+def _template_refusal(campaign: CampaignSpec) -> str | None:
+    """Why the campaign's content template may not be sent (rejected, paused, disabled), or None."""
+    from hub.templates.guard import TemplateNotSendable, assert_sendable
+
+    try:
+        _run_sync(assert_sendable(campaign.message.content_sid))
+    except TemplateNotSendable as exc:
+        return exc.reason
+    return None
+
+
 class Firer:
     """The scheduler's only way to start a campaign run: :meth:`fire`, shared by live fires, catch-up and tests.
 
@@ -90,6 +101,11 @@ class Firer:
         now = as_utc(self.clock())
         decision = misfire_decision(scheduled, now, self.grace_s)
         state = RunState.RUNNING if decision == "run" else RunState.MISSED
+        meta = _run_meta(campaign, scheduled, tz)
+        refusal = _template_refusal(campaign) if state is RunState.RUNNING else None
+        if refusal is not None:
+            # Recorded (not skipped) so the fire stays exactly-once and the reason shows in `hub status` and the API.
+            state, meta = RunState.CANCELED, {**meta, "refused": refusal}
         run, created = _run_sync(
             _store().create_run(
                 campaign=campaign.name,
@@ -101,13 +117,15 @@ class Firer:
                 expires_at=expires_at(now, campaign.expires_after, campaign.valid_until, tz=tz)
                 if state is RunState.RUNNING
                 else None,
-                meta=_run_meta(campaign, scheduled, tz),
+                meta=meta,
                 now=now,
             )
         )
         if created and state is RunState.RUNNING:
             log.info("campaign %r fired for %s: run %d started", campaign.name, key, run.id)
             self.start_run(run.id)
+        elif created and refusal is not None:
+            log.warning("campaign %r fire %s refused: %s (run %d canceled)", campaign.name, key, refusal, run.id)
         elif created:
             late_s = (now - scheduled).total_seconds()
             log.warning(

@@ -181,3 +181,38 @@ def test_a_due_scheduled_run_starts_once(make_firer: Callable[..., Firer], start
     assert make_firer(FIRE + timedelta(seconds=2)).start_due_runs() == []
     assert started == [run.id]
     assert run_sync(queries.get_run(later.id)).state is RunState.SCHEDULED
+
+
+def test_a_fire_whose_template_is_rejected_is_recorded_canceled_and_not_started(
+    make_firer: Callable[..., Firer], started: Started
+) -> None:
+    from hub.store.templates import TemplateRecord
+    from hub.templates.guard import forget_cached_statuses
+
+    sid = "HX" + "ab" * 16
+    run_sync(
+        queries.upsert_template(
+            TemplateRecord(
+                friendly_name="promo",
+                language="en",
+                content_sid=sid,
+                body="Hi {{1}}",
+                approval_status="rejected",
+                rejection_reason="INVALID_FORMAT",
+            )
+        )
+    )
+    forget_cached_statuses()
+    spec = CampaignSpec(
+        name="promo",
+        source=Path("promo.yaml"),
+        message=MessageSpec(content_sid=sid, content_variables={"1": "{{ first_name }}"}),
+        schedule=Schedule(cron="0 9 * * *", timezone="UTC"),
+    )
+    outcome = make_firer(FIRE).fire(spec, FIRE)
+    assert outcome.state is RunState.CANCELED
+    (run,) = runs("promo")
+    assert "rejected" in run.meta["refused"]
+    assert started == []
+    # The fire stays exactly-once: a second scheduler finds the recorded run.
+    assert make_firer(FIRE).fire(spec, FIRE).created is False
