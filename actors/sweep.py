@@ -74,6 +74,7 @@ def sweep(settings: Settings, now: datetime | None = None, *, broker: dramatiq.B
     expired = run_sync(queries.expire_messages(now))
     running = run_sync(queries.list_runs(states=[RunState.RUNNING], limit=1000))
     fan_outs = _resume_fan_outs(broker, running, now)
+    _close_direct_runs(running, now)
     requeued = _requeue_lost(broker, settings, running, now)
     finished = 0
     for run in running:
@@ -122,6 +123,15 @@ def _resume_fan_outs(broker: dramatiq.Broker, runs: list[RunRecord], now: dateti
         log.warning("sweeper: run %r has an unfinished fan-out and no queued one: fan-out enqueued again", run_id)
         broker.enqueue(fan_out_run.message(run_id))
     return len(owed)
+
+
+def _close_direct_runs(runs: list[RunRecord], now: datetime) -> None:
+    """Mark API runs (bulk, single) as written: their rows are inserted with the run, so once it is past the
+    creating request (``IDLE_S``) nothing more will be added and ``finish_if_done`` may close it."""
+    idle_before = now - timedelta(seconds=IDLE_S)
+    for run in runs:
+        if run.kind != "campaign" and run.fanned_out_at is None and run.created_at <= idle_before:
+            run_sync(queries.update_checkpoint(run.id, run.checkpoint, fanned_out=True, now=now))
 
 
 def requeue_dead_workers(broker: dramatiq.Broker, *, heartbeat_timeout_ms: int | None = None) -> None:

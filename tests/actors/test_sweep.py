@@ -241,3 +241,14 @@ def test_resume_enqueues_the_rows_whose_sends_met_the_pause(harness: Harness) ->
     # Then each recipient is sent once
     assert queued == 3
     assert sorted(c.msg.to for c in harness.transport.calls) == PHONES
+
+
+def test_api_run_with_nothing_owed_is_finished(harness: Harness) -> None:
+    # Given an API bulk send (rows written with the run, no fan-out) whose sends all went out
+    run, ids = harness.new_run(PHONES, kind="bulk")
+    actors.enqueue_sends(ids)
+    harness.drain()
+    # When the sweeper runs past the creating request, then the run is finished
+    assert sweep(harness.settings, _later()).finished == 1
+    finished = harness.run(q.get_run(run.id))
+    assert finished is not None and finished.state == RunState.FINISHED

@@ -127,18 +127,21 @@ schedule:
 
 
 def test_two_schedulers_fire_a_campaign_once(make_deployment: Callable[..., Deployment]) -> None:
-    # Given a campaign due in a few seconds and two scheduler processes
+    # Given a campaign due in a few seconds, two scheduler processes and a worker
     deploy = make_deployment(per_second=20)
     at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0, tzinfo=None)
     (deploy.root / "campaigns" / "soon.yaml").write_text(CAMPAIGN.format(at=at.isoformat()), encoding="utf-8")
     deploy.start("scheduler")
     deploy.start("scheduler")
+    deploy.start("worker", "-p", "1", "-t", "2", "--no-sweep")
     # When the fire time passes
-    wait_for(lambda: bool(_runs("soon")), timeout_s=15, what=f"the run\n{deploy.logs()}")
+    wait_for(lambda: bool(deploy.creates()), timeout_s=15, what=f"the send\n{deploy.logs()}")
     time.sleep(2)  # the slower scheduler's fire lands too
-    # Then there is exactly one run, for that fire time
+    # Then there is exactly one run, for that fire time, and its recipient had one create, at or after it
     (run,) = _runs("soon")
     assert run.scheduled_at == at.replace(tzinfo=UTC)
+    (create,) = deploy.creates()
+    assert create["at"] >= at.replace(tzinfo=UTC).timestamp()
 
 
 def _runs(campaign: str) -> list[q.RunRecord]:
