@@ -46,7 +46,9 @@ def test_windows_count_full_seconds_from_the_first_create(stamps: list[float], e
         ([(0.0, 0), (1.0, 5)], 100, 0.0),
     ],
 )
-def test_steady_rate_spans_ten_to_ninety_percent_else_overall(series: list[tuple[float, int]], total: int, expected: float) -> None:
+def test_steady_rate_spans_ten_to_ninety_percent_else_overall(
+    series: list[tuple[float, int]], total: int, expected: float
+) -> None:
     assert _bench_module("bench_common").steady_rate(series, total) == pytest.approx(expected)
 
 
