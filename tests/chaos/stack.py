@@ -94,8 +94,10 @@ class Stack:
         requeue_dead_workers(self.broker, heartbeat_timeout_ms=3000)
         return sweep(self.settings, datetime.now(UTC) + shift, broker=self.broker)
 
-    def settle(self, timeout_s: float = 120.0) -> dict[str, int]:
+    def settle(self, stall_s: float = 60.0, timeout_s: float = 1800.0) -> dict[str, int]:
         """Sweep until no row is owed; ``sending`` claims quiet for 4 s are given up as ``unknown``.
+
+        Fails when the ledger stops changing for ``stall_s`` seconds with rows still owed, or after ``timeout_s``.
 
         Returns:
             The ledger's counts per status at the end.
@@ -103,7 +105,7 @@ class Stack:
         deadline = time.monotonic() + timeout_s
         last: dict[str, int] = {}
         changed = time.monotonic()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and time.monotonic() - changed < stall_s:
             counts = h.status_counts(self.database_url)
             if not counts.get("pending") and not counts.get("sending"):
                 return counts
@@ -112,7 +114,7 @@ class Stack:
             quiet = time.monotonic() - changed > 4.0
             self.sweep(STALE_SHIFT if quiet and counts.get("sending") else REQUEUE_SHIFT)
             time.sleep(0.5)
-        raise AssertionError(f"ledger not settled after {timeout_s} s: {last}")
+        raise AssertionError(f"ledger not settled (no change for {stall_s} s, or {timeout_s} s in all): {last}")
 
     def verdict(self, phones: list[str], **kwargs: Any) -> Verdict:
         rows = h.fetch(self.database_url, "SELECT recipient, status, attempts, sid, error_message FROM message")
