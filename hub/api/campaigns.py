@@ -22,6 +22,7 @@ from hub.api.templates import ensure_sendable
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
+from hub.rendering import compile_message
 from hub.status import RunState
 from hub.store import queries
 from scheduler.plan import next_fire_time
@@ -121,6 +122,8 @@ class CampaignController(Controller):
             if not spec.enabled:
                 raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
             await ensure_sendable(spec.message.content_sid)  # 409: rejected, paused or disabled template
+            # A template that does not compile would reject every recipient: refuse the run (422) instead.
+            compile_message(spec.message, settings, name=spec.name, source=str(spec.source))
             return spec
 
         async def store(spec: CampaignSpec) -> Created:

@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from hub.api.enqueue import RecordingEnqueuer
+from hub.config import Settings
 from hub.store import queries
 
 
@@ -108,3 +109,14 @@ def test_render_writes_and_sends_nothing(client: TestClient[Litestar], enqueuer:
 def test_render_limit_out_of_range_is_422(client: TestClient[Litestar]) -> None:
     response = client.post("/v1/render", json={"campaign": "hello", "limit": 0})
     assert (response.status_code, response.json()["field"]) == (422, "limit")
+
+
+def test_start_run_of_a_campaign_whose_template_does_not_compile_is_422(
+    client: TestClient[Litestar], settings: Settings, enqueuer: RecordingEnqueuer
+) -> None:
+    broken = 'body: "Hi {{ first_name "\naudience:\n  recipients:\n    - {phone: "+14155550100", first_name: Ada}\n'
+    (settings.paths.campaigns / "broken.yaml").write_text(broken, encoding="utf-8")
+    response = client.post("/v1/campaigns/broken/runs", json={})
+    assert response.status_code == 422
+    assert response.json()["field"] == "body"
+    assert enqueuer.fan_outs == []
