@@ -14,7 +14,16 @@ from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import OutboundMessage, compile_message, render_message
 
-__all__ = ["ApiRecipient", "Planned", "RawRecipient", "SendPlan", "message_spec", "plan_send", "raw_recipients"]
+__all__ = [
+    "MAX_RECIPIENTS",
+    "ApiRecipient",
+    "Planned",
+    "RawRecipient",
+    "SendPlan",
+    "message_spec",
+    "plan_send",
+    "raw_recipients",
+]
 
 #: The run/campaign name API sends render with (the ``campaign`` template variable).
 API_NAME = "api"
@@ -91,14 +100,26 @@ def _recipient(item: Mapping[str, Any], field: str) -> RawRecipient:
     return RawRecipient(to=to, vars={**flat, **nested}, field=field)
 
 
+#: Recipients one bulk request may carry (the rest belong in further requests or a campaign's CSV audience).
+MAX_RECIPIENTS = 50_000
+
+
 def raw_recipients(
     recipients: Sequence[Mapping[str, Any]] | None, phone_numbers: Sequence[str] | None
 ) -> list[RawRecipient]:
     """Read the recipients of a bulk request (``recipients`` then ``phone_numbers``), in request order.
 
     Raises:
-        Unprocessable: none given, or a recipient without a number.
+        Unprocessable: none given, more than :data:`MAX_RECIPIENTS`, or a recipient without a number.
     """
+    given = len(recipients or ()) + len(phone_numbers or ())
+    if given > MAX_RECIPIENTS:
+        # One request is planned and written in one transaction; past this it holds the API too long.
+        raise Unprocessable(
+            f"{given} recipients in one request; at most {MAX_RECIPIENTS}: split the list over several requests "
+            "(or commit a campaign with a CSV audience)",
+            field="recipients",
+        )
     out = [_recipient(item, f"recipients[{i}]") for i, item in enumerate(recipients or ())]
     for i, number in enumerate(phone_numbers or ()):
         if not isinstance(number, str) or not number.strip():

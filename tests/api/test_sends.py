@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from api_support import run
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from hub.api import plan
 from hub.api.enqueue import RecordingEnqueuer
 from hub.status import MessageStatus
 from hub.store import queries
@@ -136,6 +138,17 @@ def test_bulk_send_render_error_is_422_and_stores_nothing(client: TestClient[Lit
     payload = {"recipients": [{"to": "+14155550100", "name": "Ada"}, {"to": "+14155550101"}], "body": "Hi {{ name }}"}
     response = client.post("/v1/bulk-send", json=payload)
     assert (response.status_code, response.json()["field"]) == (422, "recipients[1]")
+    assert all_messages() == []
+
+
+def test_bulk_send_over_the_recipient_cap_is_422_and_stores_nothing(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plan, "MAX_RECIPIENTS", 3)
+    numbers = [f"+1415555010{i}" for i in range(4)]
+    response = client.post("/bulk-send", json={"phone_numbers": numbers, "message": "hi"})
+    assert (response.status_code, response.json()["field"]) == (422, "recipients")
+    assert "at most 3" in response.json()["detail"]
     assert all_messages() == []
 
 
