@@ -23,6 +23,8 @@ from hub.config import Settings
 
 #: Default Redis key prefix of the queues and the rate-limit state.
 NAMESPACE = "hub"
+#: Connections of a worker loop's asyncio Redis client (shared by every send in flight on that loop).
+ASYNC_REDIS_CONNECTIONS = 64
 
 _embedded_server: fakeredis.FakeServer | None = None
 _embedded_lock = threading.Lock()
@@ -38,8 +40,8 @@ def embedded_server() -> fakeredis.FakeServer:
 
 
 #: Actors whose live messages are counted for the sweeper: name -> counter field prefix (before the first argument,
-#: a ledger row id for ``send_message``, a run id for ``fan_out_run``).
-INFLIGHT_ACTORS = {"send_message": "", "fan_out_run": "run:"}
+#: a ledger row id for ``send_message``, each id of its list for ``send_batch``, a run id for ``fan_out_run``).
+INFLIGHT_ACTORS = {"send_message": "", "send_batch": "", "fan_out_run": "run:"}
 
 
 def middleware_stack(settings: Settings, limits: Limits | None) -> list[Middleware]:
@@ -83,7 +85,11 @@ def redis_clients(settings: Settings, client: Any = None) -> tuple[Any, AsyncRed
         server = client.connection_pool.connection_kwargs["server"]
         return client, lambda: fakeredis.FakeAsyncRedis(server=server)
     url = settings.redis.url
-    return client, lambda: redis.asyncio.Redis.from_url(url)
+    # A blocking pool: send_batch runs a batch's sends concurrently on the loop, more Redis calls at once than a
+    # plain pool allows (it raises "Too many connections" past its 100); these wait for a free connection instead.
+    return client, lambda: redis.asyncio.Redis(
+        connection_pool=redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=ASYNC_REDIS_CONNECTIONS)
+    )
 
 
 def build_broker(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
 
 #: Messages per Redis round trip in a batch enqueue.
 BATCH_SIZE = 1000
+#: Ledger row ids per ``send_batch`` message: Dramatiq's per-message cost (hooks, scripts, thread hand-off) and
+#: the claim, contact read and enqueue are paid once per this many sends (bench/RESULTS.md, issue 8).
+BATCH_IDS = 100
+#: Owed rows go out as ``send_batch`` messages when true, else one ``send_message`` per row. Off by default: with
+#: batches, a paused run still sends the rows a batch already claimed, and a killed worker leaves a whole batch of
+#: claims for the sweeper to mark ``unknown`` (tests/integration/test_processes.py); set ``HUB_SEND_BATCHES=1`` to
+#: measure them (bench/RESULTS.md).
+SEND_BATCHES = os.environ.get("HUB_SEND_BATCHES", "") == "1"
 #: Seconds a campaign's ``rate_limit`` read from its file is trusted before it is read again.
 CAMPAIGN_RATE_TTL_S = 60.0
 
@@ -99,6 +108,54 @@ def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *,
     return len(messages)
 
 
+def enqueue_rows(message_ids: Iterable[int], *, options: dict[str, Any]) -> int:
+    """Enqueue the sends of owed ledger rows (fan-out, API, sweeper, recovery): as ``send_batch`` messages when
+    :data:`SEND_BATCHES`, else one ``send_message`` each.
+
+    Returns:
+        How many ids were enqueued.
+    """
+    if SEND_BATCHES:
+        from actors.batch import send_batch
+
+        return enqueue_batches(send_batch, message_ids, options=options)
+    from actors.send import send_message
+
+    return enqueue_many(send_message, message_ids, options=options)
+
+
+def enqueue_batches(
+    actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any], size: int = BATCH_IDS
+) -> int:
+    """Enqueue ``actor(ids, run_rate=...)`` (``send_batch``) per ``size`` ids, pipelined like :func:`enqueue_many`.
+
+    Args:
+        actor: ``send_batch``.
+        message_ids: ledger row ids, best of one run (its cap travels with each batch).
+        options: :func:`send_options` of their run, kept on each message; the run's cap also goes into its kwargs
+            (``send_batch`` paces each send itself; the throttle middleware does not hold it).
+        size: ids per message.
+
+    Returns:
+        How many ids were enqueued.
+    """
+    ids = list(message_ids)
+    rate = options.get(RUN_RATE_OPTION)
+    kwargs = {"run_rate": float(rate)} if rate else {}
+    messages = [
+        actor.message_with_options(args=(ids[start : start + size],), kwargs=kwargs, **options)
+        for start in range(0, len(ids), size)
+    ]
+    broker = actor.broker
+    if not isinstance(broker, RedisBroker):
+        for message in messages:
+            broker.enqueue(message)
+        return len(ids)
+    for start in range(0, len(messages), BATCH_SIZE):
+        _pipelined(broker, messages[start : start + BATCH_SIZE])
+    return len(ids)
+
+
 def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -> None:
     dispatch = broker.scripts["dispatch"]
     max_unpack = broker._max_unpack_size()  # warm the class cache outside the pipeline (it returns a value)
@@ -124,12 +181,21 @@ def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -
     inflight = inflight_of(broker)
     if inflight is not None:
         # Counted in the same round trip; the hooks below then must not count them again.
-        fields = [inflight.field_of(m) for m in ready]
-        inflight.adjust([(f, 1) for f in fields if f is not None], client=pipe)
+        inflight.adjust([(f, 1) for m in ready for f in inflight.fields_of(m)], client=pipe)
     pipe.execute()
     with batched():
         for message in ready:
             broker.emit_after("enqueue", message, None)
 
 
-__all__ = ["BATCH_SIZE", "campaign_rate", "enqueue_many", "run_rate", "run_send_options", "send_options"]
+__all__ = [
+    "BATCH_IDS",
+    "BATCH_SIZE",
+    "campaign_rate",
+    "enqueue_batches",
+    "enqueue_many",
+    "enqueue_rows",
+    "run_rate",
+    "run_send_options",
+    "send_options",
+]

@@ -11,8 +11,7 @@ from typing import Any
 import dramatiq
 
 from actors import runtime
-from actors.enqueue import enqueue_many, run_rate, send_options
-from actors.send import send_message
+from actors.enqueue import enqueue_rows, run_rate, send_options
 from hub.audience import AudienceProblem, Recipient, iter_audience
 from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
@@ -74,7 +73,7 @@ def fan_out_run(run_id: int) -> None:
         if later:
             run_sync(queries.insert_messages(run_id, later))
         new_ids = run_sync(queries.insert_messages(run_id, [row for row in rows if row.send_at is None]))
-        enqueue_many(send_message, new_ids, options=options)
+        enqueue_rows(new_ids, options=options)
         position += len(chunk)
         written += len(new_ids)
         run_sync(queries.update_checkpoint(run_id, position))

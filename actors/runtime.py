@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from actors.middleware.limits import AsyncRecipientWindow, Limits
+from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots, Limits
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -50,6 +51,9 @@ class Runtime:
         self._transport_factory = transport_factory
         self.transport: Transport | None = None
         self.recipients: AsyncRecipientWindow | None = None
+        self.slots: AsyncSlots | None = None  # send slots taken on the loop (send_batch)
+        # Set when the worker begins a clean stop: a batch gives back the rows it has not sent yet.
+        self.stopping = threading.Event()
         self._redis: Any = None
 
     async def start(self) -> None:
@@ -62,6 +66,7 @@ class Runtime:
         if self.recipients is None:
             self._redis = self._async_redis()
             self.recipients = AsyncRecipientWindow(self._redis, namespace=self.namespace)
+            self.slots = AsyncSlots(self._redis, namespace=self.namespace)
 
     async def stop(self) -> None:
         """Close what :meth:`start` opened (the loop's pool, the transport's connections)."""
@@ -80,6 +85,7 @@ class Runtime:
             await self._redis.aclose()
             self._redis = None
             self.recipients = None
+            self.slots = None
         await db.disconnect()
 
     def _build_transport(self) -> Transport:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
 
 from actors import runtime
-from actors.enqueue import enqueue_many, run_send_options, send_options
+from actors.enqueue import enqueue_rows, run_send_options, send_options
 from actors.middleware.retries import ClaimAbandoned
 from actors.outcome import (
     OUTSIDE_WINDOW_CODE,
@@ -25,7 +25,7 @@ from hub.errors import SendError
 from hub.rendering import OutboundMessage
 from hub.status import MessageStatus
 from hub.store import queries
-from hub.store.records import MessageRecord
+from hub.store.records import ContactRecord, MessageRecord
 from hub.templates import guard as template_guard
 from scheduler.budget import BUDGET_WINDOW
 from scheduler.tier_budget import AsyncTierBudget, budget_key
@@ -80,7 +80,26 @@ async def _not_claimed(message_id: int, now: datetime) -> None:
     # Pending and due but not claimable: its run is paused or canceled. Resume re-enqueues (or the sweeper does).
 
 
-async def _send_claimed(record: MessageRecord, now: datetime) -> None:
+#: Called right before the HTTP call of a claimed row; False when it gave the row back (no send slot in time).
+Pace = Callable[[MessageRecord], Awaitable[bool]]
+
+
+async def _send_claimed(
+    record: MessageRecord,
+    now: datetime,
+    *,
+    contacts: Mapping[str, ContactRecord] | None = None,
+    pace: Pace | None = None,
+) -> None:
+    """Send one claimed row and settle it: the per-row logic shared by ``send_message`` and ``send_batch``.
+
+    Args:
+        record: the row, claimed by this call at ``now``.
+        now: the claim time.
+        contacts: the batch's contacts by phone (read once for the batch); None reads this row's contact.
+        pace: takes the send slot immediately before the HTTP call (``send_batch``); ``send_message`` is paced by
+            the throttle before its claim.
+    """
     rt = runtime.current()
     settings = rt.settings
     reached_transport = False
@@ -88,7 +107,10 @@ async def _send_claimed(record: MessageRecord, now: datetime) -> None:
         # A rejected/paused/disabled template pauses the run and gives the row back (hub.templates.guard).
         if await template_guard.hold_if_blocked(record.id, record.run_id, record.content_sid):
             return
-        contact = await queries.get_contact(record.recipient)
+        if contacts is None:
+            contact = await queries.get_contact(record.recipient)
+        else:
+            contact = contacts.get(record.recipient)
         if contact is not None and contact.opted_out:
             await _final(record, MessageStatus.SKIPPED, None, "contact opted out")
             return
@@ -104,6 +126,8 @@ async def _send_claimed(record: MessageRecord, now: datetime) -> None:
         if await _over_tier_budget(rt, record, last_inbound, now):
             return
         if await _over_recipient_limit(rt, record, now):
+            return
+        if pace is not None and not await pace(record):
             return
         assert rt.transport is not None, "the worker's transport is not started"
         reached_transport = True
@@ -261,7 +285,8 @@ def _ms(delta: timedelta) -> int:
 
 
 def enqueue_sends(message_ids: list[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None) -> int:
-    """Enqueue ``send_message`` for each id, pipelined (the API's and the sweeper's entry point).
+    """Enqueue the sends of ``message_ids``, pipelined (the API's and start-up recovery's entry point; see
+    :func:`actors.enqueue.enqueue_rows`).
 
     Args:
         message_ids: ledger row ids (owed rows).
@@ -272,7 +297,7 @@ def enqueue_sends(message_ids: list[int], *, run_id: int | None = None, meta: di
         How many messages were enqueued.
     """
     options = send_options(run_id, meta or {}) if run_id is not None else {}
-    return enqueue_many(send_message, message_ids, options=options)
+    return enqueue_rows(message_ids, options=options)
 
 
 __all__ = ["SEND_QUEUE", "enqueue_sends", "send_message"]

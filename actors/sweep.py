@@ -21,7 +21,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis, dq_name
 
 from actors import runtime
-from actors.enqueue import enqueue_many, run_send_options
+from actors.enqueue import enqueue_rows, run_send_options
 from actors.middleware.inflight import inflight_of
 from hub.config import Settings
 from hub.status import RunState
@@ -196,8 +196,6 @@ def _requeue_lost_rows(
     options: Callable[[], dict[str, Any]],
     idle_since: datetime | None = None,
 ) -> int:
-    from actors.send import send_message
-
     inflight = inflight_of(broker)
     idle_since = idle_since or now - timedelta(seconds=IDLE_S)
     after_id = 0
@@ -211,7 +209,7 @@ def _requeue_lost_rows(
         lost = [i for i in ids if i not in live]
         if lost:
             run_options = options() if run_options is None else run_options  # read campaign files only when needed
-            total += enqueue_many(send_message, lost, options=run_options)
+            total += enqueue_rows(lost, options=run_options)
         after_id = ids[-1]
 
 

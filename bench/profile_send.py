@@ -1,6 +1,7 @@
 """Profile the send path without Dramatiq: ``send_message``'s coroutine on one event loop, N rows, C in flight.
 
     .venv/bin/python bench/profile_send.py --messages 3000 --concurrency 16 [--profile] [--uvloop]
+    .venv/bin/python bench/profile_send.py --messages 3000 --batch 100 --concurrency 2 [--profile] [--uvloop]
 
 Real PostgreSQL (fresh database) and Redis (empty index), the fake Twilio in this process (answering at once), the
 real twilio client. It prints sends/s of the actor body alone (the worker's event loop at 100 %), and with
@@ -19,6 +20,7 @@ import bench_common as bc
 
 async def main_async(args: argparse.Namespace, config: Path) -> None:
     import actors
+    from actors.batch import send_batch
     from actors.send import send_message
     from hub.config import load_settings
     from hub.faketwilio import FakeConfig, FakeTwilio, serve
@@ -36,11 +38,22 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
     rows = [NewMessage(recipient=bc.phone(i), body=f"Hi #{i}") for i in range(args.messages)]
     ids = await queries.insert_messages(run.id, rows)
     body = send_message.fn.__wrapped__  # the coroutine function under async_to_sync
+    batch_body = send_batch.fn.__wrapped__
     gate = asyncio.Semaphore(args.concurrency)
 
     async def one(message_id: int) -> None:
         async with gate:
             await body(message_id)
+
+    async def one_batch(batch: list[int]) -> None:
+        async with gate:
+            await batch_body(batch)
+
+    work = (
+        [one_batch(ids[i : i + args.batch]) for i in range(0, len(ids), args.batch)]
+        if args.batch
+        else [one(i) for i in ids]
+    )
 
     profiler = None
     if args.profile:
@@ -49,12 +62,14 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
         profiler = Profiler(async_mode="disabled")
         profiler.start()
     started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in ids))
+    await asyncio.gather(*work)
     elapsed = time.perf_counter() - started
     if profiler is not None:
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False)[:12000])
-    print(f"{len(ids)} sends in {elapsed:.2f} s = {len(ids) / elapsed:,.0f}/s (concurrency {args.concurrency})")
+    mode = f"send_batch of {args.batch}" if args.batch else "send_message"
+    rate = len(ids) / elapsed
+    print(f"{len(ids)} sends in {elapsed:.2f} s = {rate:,.0f}/s ({mode}, {args.concurrency} in flight)")
     await rt.stop()
     await runner.cleanup()
 
@@ -64,6 +79,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="ids per send_batch (0: send_message per id); --concurrency counts batches"
+    )
     parser.add_argument("--uvloop", action="store_true")
     args = parser.parse_args()
     with bc.workdir("hub-profile-send-") as folder, bc.fresh_database() as db_url, bc.redis_database() as redis_url:

@@ -94,11 +94,10 @@ class DueMessages:
 
 def _enqueue_send(settings: Settings) -> EnqueueMessages:
     def enqueue(ids: Sequence[int], run: RunRecord | None) -> int:
-        from actors.enqueue import enqueue_many, run_send_options
-        from actors.send import send_message
+        from actors.enqueue import enqueue_rows, run_send_options
 
         options = run_send_options(run, settings) if run is not None else {}
-        return enqueue_many(send_message, list(ids), options=options)
+        return enqueue_rows(list(ids), options=options)
 
     return enqueue
 

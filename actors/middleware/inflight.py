@@ -43,7 +43,8 @@ class Inflight(Middleware):
         client: sync Redis client; None leaves the middleware inert (the placeholder broker).
         namespace: key prefix.
         actors: tracked actor name -> field prefix; the field is the prefix plus the actor's first argument
-            (``""`` for ``send_message``, whose argument is a ledger row id; ``"run:"`` for ``fan_out_run``).
+            (``""`` for ``send_message``, whose argument is a ledger row id, and for ``send_batch``, whose argument
+            is a list of them; ``"run:"`` for ``fan_out_run``).
     """
 
     def __init__(self, *, client: Any = None, namespace: str = "hub", actors: Mapping[str, str] | None = None) -> None:
@@ -68,27 +69,30 @@ class Inflight(Middleware):
         counts = self.client.hmget(self.key, [f"{prefix}{i}" for i in ids])
         return {i for i, n in zip(ids, counts, strict=True) if n is not None and int(n) > 0}
 
-    def field_of(self, message: Any) -> str | None:
-        """The counter field of ``message``, or None when its actor is not tracked."""
+    def fields_of(self, message: Any) -> list[str]:
+        """The counter fields of ``message``: one per id of its first argument (an id, or a list of ids for
+        ``send_batch``, so a queued batch keeps every one of its rows live); none when its actor is not tracked."""
         prefix = self.actors.get(message.actor_name)
         if prefix is None or not message.args:
-            return None
-        return f"{prefix}{int(message.args[0])}"
+            return []
+        first = message.args[0]
+        ids = first if isinstance(first, list | tuple) else [first]
+        return [f"{prefix}{int(i)}" for i in ids]
 
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        field = self.field_of(message)
-        if field is None:
+        fields = self.fields_of(message)
+        if not fields:
             return
         ids = getattr(_batch, "ids", None)
         if ids is not None:
-            ids.append(field)
+            ids.extend(fields)
         else:
-            self.adjust([(field, 1)])
+            self.adjust([(field, 1) for field in fields])
 
     def after_ack(self, broker: Any, message: Any) -> None:
-        field = self.field_of(message)
-        if field is not None:
-            self.adjust([(field, -1)])
+        fields = self.fields_of(message)
+        if fields:
+            self.adjust([(field, -1) for field in fields])
 
     def after_nack(self, broker: Any, message: Any) -> None:
         self.after_ack(broker, message)

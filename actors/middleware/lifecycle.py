@@ -20,9 +20,16 @@ class Lifecycle(AsyncIO):
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
         super().before_worker_boot(broker, worker)
+        runtime.current().stopping.clear()
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         loop_thread.run_coroutine(runtime.current().start())
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # A send_batch in progress gives back the rows still waiting for a send slot (they stay owed), so a
+        # clean stop does not wait for a whole paced batch.
+        runtime.current().stopping.set()
+        super().before_worker_shutdown(broker, worker)
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         loop_thread = get_event_loop_thread()

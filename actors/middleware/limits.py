@@ -83,6 +83,30 @@ class Limits:
         return int(self._window(keys=[key], args=args))
 
 
+class AsyncSlots:
+    """The send-slot buckets on an asyncio Redis client: ``send_batch`` takes each send's slot on the event loop,
+    right before its HTTP call (same script and keys as :meth:`Limits.reserve`, so both actors share the caps).
+
+    Args:
+        client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
+        namespace: the same key prefix as :class:`Limits`.
+    """
+
+    def __init__(self, client: Any, *, namespace: str = "hub") -> None:
+        self.client = client
+        self.namespace = namespace
+        self._gcra = client.register_script(GCRA_LUA)
+
+    async def reserve(self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None) -> Slot:
+        """Async twin of :meth:`Limits.reserve`."""
+        interval_us = 1_000_000.0 / per_second
+        granted, wait_us = await self._gcra(
+            keys=[f"{self.namespace}:throttle:{bucket}"],
+            args=[f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", "" if now_us is None else str(now_us)],
+        )
+        return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000)
+
+
 class AsyncRecipientWindow:
     """The per-recipient window on an asyncio Redis client (used inside the async send actor).
 
@@ -105,4 +129,4 @@ class AsyncRecipientWindow:
         return int(await self._window(keys=[key], args=args))
 
 
-__all__ = ["GCRA_LUA", "WINDOW_LUA", "AsyncRecipientWindow", "Limits", "Slot"]
+__all__ = ["GCRA_LUA", "WINDOW_LUA", "AsyncRecipientWindow", "AsyncSlots", "Limits", "Slot"]

@@ -37,6 +37,20 @@ async def get_contact(phone: str) -> ContactRecord | None:
     return _contact(row) if row else None
 
 
+async def get_contacts(phones: Iterable[str]) -> dict[str, ContactRecord]:
+    """What we know about each of ``phones`` (E.164), by phone; phones we know nothing about are absent."""
+    wanted = sorted(set(phones))
+    found: dict[str, ContactRecord] = {}
+    engine = current_engine()
+    for chunk in chunks(wanted, _LOOKUP_CHUNK):
+        if isinstance(engine, LoopPoolPostgresEngine):
+            rows = await engine.fetch("SELECT * FROM contact WHERE phone = ANY($1::varchar[])", [list(chunk)])
+        else:
+            rows = await Contact.select().where(Contact.phone.is_in(list(chunk)))
+        found.update((row["phone"], _contact(row)) for row in rows)
+    return found
+
+
 async def _upsert(phone: str, values: dict[Any, Any]) -> ContactRecord:
     row = Contact(phone=phone, **{column._meta.name: value for column, value in values.items()})
     rows = (

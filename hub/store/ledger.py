@@ -14,7 +14,7 @@ from hub.store.events import apply_parked, record_event
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
-from hub.store.send_sql import claim_postgres, submit_postgres
+from hub.store.send_sql import claim_batch_postgres, claim_postgres, submit_postgres
 from hub.store.tables import Message, Run
 
 S = MessageStatus
@@ -146,6 +146,36 @@ async def claim_for_send(message_id: int, now: datetime | None = None) -> Messag
         .returning(*Message.all_columns())
     )
     return message_record(rows[0]) if rows else None
+
+
+async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None = None) -> list[MessageRecord]:
+    """:func:`claim_for_send` for many rows in one statement (``send_batch``): the same rules per row.
+
+    Returns:
+        The rows claimed by this call (any order); an id that is not claimable now is simply absent.
+    """
+    if not message_ids:
+        return []
+    at = when(now)
+    engine = current_engine()
+    if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
+        return [message_record(row) for row in await claim_batch_postgres(engine, list(message_ids), at)]
+    claimed: list[MessageRecord] = []
+    for chunk in chunks(list(message_ids), MAX_BIND_PARAMS // 2):
+        rows = (
+            await Message.update(
+                {
+                    Message.status: S.SENDING.value,
+                    Message.attempts: Message.attempts + 1,
+                    Message.claimed_at: at,
+                    Message.updated_at: at,
+                }
+            )
+            .where(Message.id.is_in(list(chunk)) & due_condition(at))
+            .returning(*Message.all_columns())
+        )
+        claimed.extend(message_record(row) for row in rows)
+    return claimed
 
 
 async def mark_submitted(

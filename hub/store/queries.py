@@ -5,10 +5,17 @@ Call :func:`hub.store.db.connect` first (or :func:`hub.store.db.run_sync` from s
 
 from __future__ import annotations
 
-from hub.store.contacts import get_contact, opted_out, record_inbound, set_opt_in, set_opt_out
+from hub.store.contacts import get_contact, get_contacts, opted_out, record_inbound, set_opt_in, set_opt_out
 from hub.store.events import Outcome, apply_status, history
 from hub.store.idempotency import claim_idempotent, complete_idempotent, get_idempotent, put_idempotent
-from hub.store.ledger import claim_for_send, insert_messages, mark_final, mark_submitted, release_for_retry
+from hub.store.ledger import (
+    claim_batch_for_send,
+    claim_for_send,
+    insert_messages,
+    mark_final,
+    mark_submitted,
+    release_for_retry,
+)
 from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress
 from hub.store.records import (
     ContactRecord,
@@ -46,6 +53,7 @@ __all__ = [
     "StatusUpdate",
     "apply_status",
     "cancel_run",
+    "claim_batch_for_send",
     "claim_for_send",
     "claim_idempotent",
     "complete_idempotent",
@@ -54,6 +62,7 @@ __all__ = [
     "expire_messages",
     "finish_if_done",
     "get_contact",
+    "get_contacts",
     "get_idempotent",
     "get_message",
     "get_run",

@@ -18,7 +18,7 @@ from hub.store.runs import HELD_RUN_STATES
 
 S = MessageStatus
 
-__all__ = ["CLAIM_SQL", "SUBMIT_SQL", "claim_postgres", "submit_postgres"]
+__all__ = ["CLAIM_BATCH_SQL", "CLAIM_SQL", "SUBMIT_SQL", "claim_batch_postgres", "claim_postgres", "submit_postgres"]
 
 #: $1 id, $2 now, $3 held run states. The run condition matches ``ledger.due_condition``.
 CLAIM_SQL = (
@@ -29,6 +29,10 @@ CLAIM_SQL = (
     " AND (run.state = ANY($3::varchar[]) OR run.expires_at <= $2))"
     " RETURNING *"
 )
+
+#: $1 ids, $2 now, $3 held run states: :data:`CLAIM_SQL` for many rows in one statement (``send_batch``). A row
+#: another worker holds is simply not returned (row locks make concurrent claims of one row exclusive).
+CLAIM_BATCH_SQL = CLAIM_SQL.replace("WHERE id = $1 AND", "WHERE id = ANY($1::bigint[]) AND")
 
 #: $1 id, $2 sid, $3 status from sending, $4 status from unknown, $5 now, $6 finished_at from sending,
 #: $7 finished_at from unknown, $8 reported status (history), $9 source. The parked lookup reads the snapshot
@@ -52,6 +56,13 @@ async def claim_postgres(engine: LoopPoolPostgresEngine, message_id: int, at: da
     """Claim ``message_id`` if it is pending, due and its run is not held; the row after, or None."""
     rows = await engine.fetch(CLAIM_SQL, [message_id, at, list(HELD_RUN_STATES)])
     return rows[0] if rows else None
+
+
+async def claim_batch_postgres(
+    engine: LoopPoolPostgresEngine, message_ids: list[int], at: datetime
+) -> list[dict[str, Any]]:
+    """Claim every row of ``message_ids`` that is pending, due and whose run is not held; the rows after."""
+    return list(await engine.fetch(CLAIM_BATCH_SQL, [list(message_ids), at, list(HELD_RUN_STATES)]))
 
 
 async def submit_postgres(

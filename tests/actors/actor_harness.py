@@ -50,6 +50,15 @@ class Harness:
         assert self.worker is not None
         self.worker.join()
 
+    def queued_sends(self) -> list[tuple[int, dramatiq.Message[Any]]]:
+        """Each ledger row id waiting in the send queue with its message (a ``send_batch`` message per many ids)."""
+        found = []
+        for data in self.broker.queues[actors.send.SEND_QUEUE].queue:
+            message = dramatiq.Message.decode(data)
+            first = message.args[0]
+            found.extend((int(i), message) for i in (first if isinstance(first, list) else [first]))
+        return found
+
     def pending_messages(self, queue: str) -> int:
         return self.broker.queues[queue].qsize() + self.broker.queues[f"{queue}.DQ"].qsize()
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from actor_harness import Harness
-from dramatiq import Message
 
 import actors
 from hub.status import MessageStatus, RunState
@@ -67,6 +66,6 @@ def test_fan_out_run_twice_creates_no_second_row_and_no_second_send(harness: Har
 
 def test_fan_out_passes_the_campaign_rate_to_the_throttle(harness: Harness, run_id: int) -> None:
     actors.fan_out_run.fn(run_id)
-    queued = [Message.decode(data) for data in harness.broker.queues[actors.send.SEND_QUEUE].queue]
+    queued = harness.queued_sends()
     assert len(queued) == 2
-    assert all(m.options["run_rate"] == 5 and m.options["run_id"] == run_id for m in queued)
+    assert all(m.options["run_rate"] == 5 and m.options["run_id"] == run_id for _, m in queued)

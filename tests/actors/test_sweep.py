@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from actor_harness import Harness
-from dramatiq import Message
 
 import actors
 from actors.sweep import enqueue_owed, fan_outs_to_resume, sweep
@@ -44,7 +43,7 @@ def test_rows_with_a_live_queue_message_are_not_enqueued_again(harness: Harness)
     report = sweep(harness.settings, _later())
     # Then it adds nothing to the queue
     assert report.requeued == 0
-    assert harness.broker.queues[actors.send.SEND_QUEUE].qsize() == 3
+    assert sorted(i for i, _ in harness.queued_sends()) == sorted(ids)
 
 
 def test_rows_of_a_paused_run_are_left_alone(harness: Harness) -> None:
@@ -204,8 +203,7 @@ def test_fan_outs_to_resume(run: RunRecord, live: set[int], expected: list[int])
 
 
 def _queued_options(harness: Harness) -> list[dict[str, object]]:
-    queue = harness.broker.queues[actors.send.SEND_QUEUE].queue
-    return [Message.decode(data).options for data in queue]
+    return [message.options | message.kwargs for _, message in harness.queued_sends()]
 
 
 def test_swept_rows_keep_their_run_rate_cap(harness: Harness) -> None:

@@ -1,0 +1,127 @@
+"""Pacing inside ``send_batch``: each send takes its slot on the event loop immediately before its HTTP call.
+
+The throttle middleware paces ``send_message`` before the claim, so the claim, the contact read and the recipient
+window ran between the slot and the HTTP call; on a starved worker that took hundreds of ms and sends whose slots
+fell in one second reached Twilio in the next, on top of that second's own (bench/RESULTS.md, issue 8). Here the
+slot is reserved (the same GCRA buckets, shared with the throttle) right before the call, and a send that wakes
+more than :data:`MAX_LATE_MS` after its slot drops it and takes a new one instead of sending late: lateness then
+only lowers a 1-s window, never raises it above the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from actors.middleware.limits import AsyncSlots, Slot
+from actors.middleware.throttle import decide
+
+#: A send that wakes this long after its slot (ms) does not use it: it takes a new one.
+MAX_LATE_MS = 20.0
+#: How far ahead a slot may be reserved, ms (as the throttle).
+HORIZON_MS = 1000.0
+#: Longest one send waits for its slots, ms; past it the row is given back (a run capped at a few per minute).
+#: Longer than the throttle's: a batch's sends wait on the event loop, not in a thread each.
+MAX_BLOCK_MS = 30_000.0
+
+# Longest single sleep while polling for a slot beyond the horizon, ms.
+_MAX_NAP_MS = 1000.0
+
+Reserve = Callable[[str, float], Awaitable[Slot]]
+
+
+def buckets_for(run_id: int, run_rate: float | None, per_second: float) -> list[tuple[str, float]]:
+    """The buckets one send takes, in order (pure): the run's own cap when below the sender's, then the sender's."""
+    buckets: list[tuple[str, float]] = []
+    if run_rate and run_rate < per_second:
+        buckets.append((f"run:{run_id}", float(run_rate)))
+    buckets.append(("sender", per_second))
+    return buckets
+
+
+def is_late(woke_s: float, slot_s: float, *, max_late_ms: float = MAX_LATE_MS) -> bool:
+    """Whether a send that woke at ``woke_s`` missed its slot at ``slot_s`` (both in seconds on one clock)."""
+    return (woke_s - slot_s) * 1000 > max_late_ms
+
+
+@dataclass
+class Pacer:
+    """Takes the slots of one send at a time, on the worker's event loop.
+
+    Args:
+        reserve: ``(bucket, per_second) -> Slot`` (:meth:`AsyncSlots.reserve` with the horizon bound).
+        per_second: the sender cap, messages per second.
+        clock: monotonic seconds, injected for tests.
+        sleep: ``asyncio.sleep``, injected for tests.
+        max_late_ms: see :data:`MAX_LATE_MS`.
+        horizon_ms: see :data:`HORIZON_MS`.
+        max_block_ms: see :data:`MAX_BLOCK_MS`.
+    """
+
+    reserve: Reserve
+    per_second: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    max_late_ms: float = MAX_LATE_MS
+    horizon_ms: float = HORIZON_MS
+    max_block_ms: float = MAX_BLOCK_MS
+    stopping: Callable[[], bool] = lambda: False
+    missed: int = field(default=0)  # slots dropped because the send woke too late, for tests and metrics
+
+    @classmethod
+    def on(cls, slots: AsyncSlots, per_second: float, *, stopping: Callable[[], bool]) -> Pacer:
+        """A pacer on the shared buckets of ``slots`` that gives up once ``stopping()`` holds."""
+
+        def reserve(bucket: str, rate: float) -> Awaitable[Slot]:
+            return slots.reserve(bucket, rate, horizon_ms=HORIZON_MS)
+
+        return cls(reserve=reserve, per_second=per_second, stopping=stopping)
+
+    async def acquire(self, run_id: int, run_rate: float | None) -> float:
+        """Wait until this send may go now.
+
+        Returns:
+            0 when the send may go now; else the ms after which to try again (no slot came within
+            ``max_block_ms``, or the worker is stopping; the caller gives the row back).
+        """
+        blocked_ms = 0.0
+        for bucket, rate in buckets_for(run_id, run_rate, self.per_second):
+            while True:
+                if self.stopping():
+                    return 1.0
+                slot = await self.reserve(bucket, rate)
+                answered = self.clock()
+                jitter = 0.0 if slot.granted else random.uniform(0, self.horizon_ms / 2)
+                decision = decide(
+                    slot,
+                    blocked_ms=blocked_ms,
+                    horizon_ms=self.horizon_ms,
+                    max_block_ms=self.max_block_ms,
+                    jitter_ms=jitter,
+                )
+                if decision.action == "requeue":
+                    return max(decision.wait_ms, 1.0)
+                if decision.action == "poll":
+                    nap_ms = min(decision.wait_ms, _MAX_NAP_MS)  # short naps: a stopping worker is not held up
+                    await self.sleep(nap_ms / 1000)
+                    blocked_ms += nap_ms
+                    continue
+                slot_at = answered + slot.wait_ms / 1000
+                if slot.wait_ms > 0:
+                    await self.sleep(slot.wait_ms / 1000)
+                if self.stopping():  # the slot goes unused: it only lowers its window
+                    return 1.0
+                woke = self.clock()
+                if not is_late(woke, slot_at, max_late_ms=self.max_late_ms):
+                    break
+                self.missed += 1
+                blocked_ms += (woke - answered) * 1000
+                if blocked_ms > self.max_block_ms:
+                    return self.horizon_ms
+        return 0.0
+
+
+__all__ = ["HORIZON_MS", "MAX_BLOCK_MS", "MAX_LATE_MS", "Pacer", "buckets_for", "is_late"]

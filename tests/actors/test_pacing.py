@@ -1,0 +1,123 @@
+"""send_batch's pacing: slots taken right before each send, shared with the throttle, late slots dropped.
+
+Pure slot arithmetic on a virtual clock (fakeredis buckets given explicit times): no timing assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable
+
+import fakeredis
+import pytest
+
+from actors.middleware.limits import AsyncSlots, Limits, Slot
+from actors.pacing import Pacer, buckets_for, is_late
+
+
+class VirtualClock:
+    """A clock that only moves when someone sleeps; every ``late_every``-th sleep overshoots by ``late_s``."""
+
+    def __init__(self, *, late_every: int = 0, late_s: float = 0.0) -> None:
+        self.now = 1_000.0
+        self.sleeps = 0
+        self.late_every = late_every
+        self.late_s = late_s
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        overshoot = self.late_s if self.late_every and self.sleeps % self.late_every == 0 else 0.0
+        self.now += seconds + overshoot
+
+    def us(self) -> int:
+        return int(self.now * 1_000_000)
+
+
+def _pacer(server: fakeredis.FakeServer, clock: VirtualClock, per_second: float) -> Pacer:
+    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p")
+
+    def reserve(bucket: str, rate: float) -> Awaitable[Slot]:
+        return slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us())
+
+    return Pacer(reserve=reserve, per_second=per_second, clock=clock, sleep=clock.sleep)
+
+
+def _per_window(times: list[float]) -> Counter[int]:
+    return Counter(int(t) for t in times)
+
+
+@pytest.mark.parametrize(
+    ("run_rate", "per_second", "expected"),
+    [
+        (None, 80.0, [("sender", 80.0)]),
+        (5.0, 80.0, [("run:7", 5.0), ("sender", 80.0)]),
+        (100.0, 80.0, [("sender", 80.0)]),
+    ],
+    ids=["sender-only", "run-below-sender", "run-above-sender"],
+)
+def test_buckets_for(run_rate: float | None, per_second: float, expected: list[tuple[str, float]]) -> None:
+    assert buckets_for(7, run_rate, per_second) == expected
+
+
+@pytest.mark.parametrize(
+    ("woke", "slot", "late"),
+    [(10.0, 10.0, False), (10.020, 10.0, False), (10.021, 10.0, True), (9.9, 10.0, False)],
+    ids=["on-time", "at-tolerance", "past-tolerance", "early"],
+)
+def test_is_late(woke: float, slot: float, late: bool) -> None:
+    assert is_late(woke, slot) is late
+
+
+async def _send_all(pacer: Pacer, clock: VirtualClock, n: int, run_rate: float | None = None) -> list[float]:
+    sent = []
+    for _ in range(n):
+        assert await pacer.acquire(1, run_rate) == 0.0
+        sent.append(clock())
+    return sent
+
+
+def test_sends_stay_within_the_sender_cap_per_second() -> None:
+    clock = VirtualClock()
+    sent = asyncio.run(_send_all(_pacer(fakeredis.FakeServer(), clock, 10.0), clock, 45))
+    assert max(_per_window(sent).values()) <= 10
+
+
+def test_sends_stay_within_the_run_cap_per_second() -> None:
+    clock = VirtualClock()
+    sent = asyncio.run(_send_all(_pacer(fakeredis.FakeServer(), clock, 10.0), clock, 20, run_rate=4.0))
+    assert max(_per_window(sent).values()) <= 4
+
+
+def test_a_send_that_wakes_late_takes_a_new_slot_and_the_cap_holds() -> None:
+    # Given a loop that wakes 60 ms late on every third sleep
+    clock = VirtualClock(late_every=3, late_s=0.060)
+    pacer = _pacer(fakeredis.FakeServer(), clock, 10.0)
+    # When 40 sends are paced, then late slots were dropped and no 1-s window is above the cap
+    sent = asyncio.run(_send_all(pacer, clock, 40))
+    assert pacer.missed > 0
+    assert max(_per_window(sent).values()) <= 10
+
+
+def test_batch_sends_share_the_sender_bucket_with_the_throttle() -> None:
+    # Given the throttle's sync bucket and send_batch's async bucket on one Redis
+    server = fakeredis.FakeServer()
+    clock = VirtualClock()
+    pacer = _pacer(server, clock, 10.0)
+    throttle = Limits(fakeredis.FakeRedis(server=server), namespace="p")
+
+    async def interleaved() -> list[float]:
+        sent = []
+        for _ in range(20):
+            sent.extend(await _send_all(pacer, clock, 1))
+            slot = throttle.reserve("sender", 10.0, horizon_ms=1000, now_us=clock.us())
+            assert slot.granted
+            await clock.sleep(slot.wait_ms / 1000)
+            sent.append(clock())
+        return sent
+
+    # When both take slots, then together they stay within the one cap
+    assert max(_per_window(asyncio.run(interleaved())).values()) <= 10
