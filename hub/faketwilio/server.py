@@ -20,6 +20,7 @@ from aiohttp import web
 from hub.faketwilio.behaviour import Decision, FakeConfig, decide, error_body
 from hub.faketwilio.callbacks import CallbackPoster
 from hub.faketwilio.content import FakeContent
+from hub.faketwilio.listing import list_page
 
 CREATE_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 _encode = msgspec.json.Encoder().encode
@@ -86,6 +87,7 @@ class FakeTwilio:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post(CREATE_PATH, self.create)
+        app.router.add_get(CREATE_PATH, self.list_api)
         app.router.add_get("/_fake/messages", self.list_messages)
         app.router.add_get("/_fake/stats", self.get_stats)
         app.router.add_post("/_fake/reset", self.reset)
@@ -208,6 +210,14 @@ class FakeTwilio:
                 base["MessagingServiceSid"] = service
             self.callbacks.schedule(callback, self.config.auth_token or password, base, decision.steps)
         return message
+
+    async def list_api(self, request: web.Request) -> web.Response:
+        """``GET /2010-04-01/Accounts/{sid}/Messages.json``: Twilio's list (see ``hub.faketwilio.listing``)."""
+        account_sid = request.match_info["account_sid"]
+        creds = _basic_auth(request.headers.get("Authorization"))
+        if creds is None or creds[0] != account_sid or (self.config.auth_token and creds[1] != self.config.auth_token):
+            return self._error(401, 20003, "Authenticate")
+        return self._json(list_page(account_sid, self.recorder.messages, request.query))
 
     async def list_messages(self, request: web.Request) -> web.Response:
         """``GET /_fake/messages[?to=whatsapp:+1...]``: every recorded create."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from hub.transport import Receipt
+from hub.transport.lookup import RemoteMessage
 
 if TYPE_CHECKING:
     from hub.rendering import OutboundMessage
@@ -21,6 +23,7 @@ class SentMessage:
     status_callback: str | None
     sid: str | None
     error: BaseException | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class FakeTransport:
@@ -86,6 +89,14 @@ class FakeTransport:
         sid = f"SM{next(self._counter):032x}"
         self.calls.append(SentMessage(msg, status_callback, sid))
         return Receipt(sid=sid, status=self.status)
+
+    async def find_sent(self, to: str, since: datetime) -> list[RemoteMessage]:
+        """What this transport handed over to ``to`` since ``since``, newest first (it knows every call)."""
+        return [
+            RemoteMessage(sid=c.sid, to=c.msg.to, body=c.msg.body, status=self.status, created_at=c.at)
+            for c in reversed(self.calls)
+            if c.sid is not None and c.msg.to == to and c.at >= since
+        ]
 
     async def close(self) -> None:
         self.closed = True

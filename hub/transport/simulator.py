@@ -118,6 +118,11 @@ class SimulatorTransport:
                 # A failing store must not kill the loop of other messages; the real webhook would be retried.
                 log.exception("simulator: applying %s for %s failed", status, sid)
 
+    async def find_sent(self, to: str, since: object) -> None:
+        """None, always: the simulator keeps no record of what it took, so it cannot say what never arrived
+        (``unknown`` rows stay ``unknown`` rather than risk a second send)."""
+        return None
+
     async def drain(self) -> None:
         """Wait until every scheduled status has been played (tests, graceful shutdown)."""
         while self._tasks:

@@ -17,9 +17,12 @@ from twilio.rest import Client
 from hub import policy
 from hub.errors import ConfigError, SendError
 from hub.transport import Receipt
+from hub.transport.lookup import RemoteMessage, bare_phone
 from hub.webhooks import STATUS_PATH, public_callback_url
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from hub.config import Settings
     from hub.rendering import OutboundMessage
 
@@ -180,6 +183,45 @@ class TwilioTransport:
         finally:
             _RESPONSE_HEADERS.reset(token)
         return Receipt(sid=str(created.sid), status=str(created.status or "queued"))
+
+    async def find_sent(self, to: str, since: datetime, *, limit: int = 200) -> list[RemoteMessage] | None:
+        """Messages Twilio holds for ``to`` (E.164) created at or after ``since`` (UTC), newest first.
+
+        No ``DateSent`` filter is sent: it has day granularity and a queued or scheduled message has no
+        ``date_sent`` yet, so it could hide exactly the message being looked for. The list is read newest
+        first and cut client-side on ``date_created``.
+
+        Args:
+            to: recipient in E.164.
+            since: only messages created at or after this instant.
+            limit: records read at most; a list that reaches it without going back past ``since`` is not
+                complete and gives None.
+
+        Raises:
+            Exception: the list call failed (callers treat it as no answer).
+        """
+        found: list[RemoteMessage] = []
+        read = 0
+        stream = await self._messages.stream_async(to=_channel(to), page_size=min(limit, 100), limit=limit)
+        async for item in stream:
+            read += 1
+            created = item.date_created
+            if created is None:
+                continue
+            if created < since:
+                return found  # listed newest first: the rest are older
+            found.append(
+                RemoteMessage(
+                    sid=str(item.sid),
+                    to=bare_phone(item.to),
+                    body=item.body,
+                    status=str(item.status or ""),
+                    created_at=created,
+                    direction=str(item.direction or "outbound-api"),
+                    error_code=int(item.error_code) if item.error_code else None,
+                )
+            )
+        return None if read >= limit else found
 
     async def close(self) -> None:
         await self._http.close()

@@ -1,0 +1,178 @@
+"""Reconcile ``unknown`` rows against the provider: attach the sid it holds, or release a row it never got.
+
+A create that timed out, or whose worker died mid-call, leaves its row ``unknown`` (SPEC §8): Twilio may have
+the message. The sweeper calls :func:`reconcile_after_sweep` after each sweep; it lists what Twilio holds for
+each such row's recipient since the claim (one list call per recipient, at most :data:`MAX_ROWS` rows and
+:data:`BUDGET_S` seconds per pass) and applies :func:`hub.reconcile_policy.decide`. The simulator cannot say
+what it never received, so with it rows stay ``unknown``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from hub.config import Settings
+from hub.reconcile_policy import SKEW, Action, Unsettled, decide
+from hub.store.db import run_sync
+from hub.store.ledger import mark_submitted
+from hub.store.tables import EventSource
+from hub.store.unsettled import owned_sids, release_unknown, rivals, unsettled_rows
+from hub.transport.lookup import RemoteMessage, SentLookup
+
+log = logging.getLogger(__name__)
+
+#: Rows examined per pass (each may cost one list call to Twilio).
+MAX_ROWS = 50
+#: Seconds one pass may spend before it stops (the sweep waits for it).
+BUDGET_S = 20.0
+
+
+class ReconcileReport(msgspec.Struct, frozen=True):
+    """What one pass did with the rows it examined, by verdict; ``last_id`` is the highest id examined and
+    ``more`` says rows above it were left for the next pass."""
+
+    attached: int = 0
+    released: int = 0
+    waiting: int = 0
+    ambiguous: int = 0
+    unanswerable: int = 0
+    last_id: int = 0
+    more: bool = False
+
+
+def horizon(settings: Settings) -> timedelta:
+    """How long after a claim its create could still land at Twilio: 2 x the HTTP timeout."""
+    return timedelta(seconds=2 * settings.twilio.timeout_seconds)
+
+
+async def reconcile_unknown(
+    lookup: SentLookup,
+    *,
+    horizon: timedelta,
+    now: datetime | None = None,
+    limit: int = MAX_ROWS,
+    after_id: int = 0,
+    budget_s: float = BUDGET_S,
+) -> ReconcileReport:
+    """One pass over ``unknown`` rows without a sid (ids above ``after_id``, at most ``limit``).
+
+    Args:
+        lookup: the transport that answers "what did you take for this number".
+        horizon: see :func:`horizon`.
+        now: the current time (UTC).
+        limit: rows examined at most.
+        after_id: resume after this id (rows left unknown are not re-read first every pass).
+        budget_s: stop starting new list calls after this many seconds.
+    """
+    now = now or datetime.now(UTC)
+    rows = await unsettled_rows(limit, after_id=after_id)
+    counts = dict.fromkeys(Action, 0)
+    listed: dict[str, list[RemoteMessage] | None] = {}
+    started = time.monotonic()
+    last_id = after_id
+    examined = 0
+    for row in rows:
+        if row.recipient not in listed:
+            if time.monotonic() - started > budget_s:
+                break
+            try:
+                listed[row.recipient] = await lookup.find_sent(row.recipient, _since(rows, row.recipient))
+            except Exception as exc:  # Twilio down or limiting us: try again next sweep
+                log.warning(
+                    "reconcile: listing messages failed (%s); %d row(s) left for later", type(exc).__name__, len(rows)
+                )
+                break
+        last_id = row.id
+        examined += 1
+        counts[await _settle(row, listed[row.recipient], now, horizon)] += 1
+    report = ReconcileReport(
+        attached=counts[Action.ATTACH],
+        released=counts[Action.RELEASE],
+        waiting=counts[Action.WAIT],
+        ambiguous=counts[Action.AMBIGUOUS],
+        unanswerable=counts[Action.UNANSWERABLE],
+        last_id=last_id,
+        more=examined < len(rows) or len(rows) >= limit,
+    )
+    if report.attached or report.released or report.ambiguous:
+        log.info("reconcile: %r", report)
+    return report
+
+
+def _since(rows: list[Unsettled], recipient: str) -> datetime:
+    claims = [r.claimed_at for r in rows if r.recipient == recipient and r.claimed_at is not None]
+    return min(claims, default=datetime.now(UTC)) - SKEW
+
+
+async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: datetime, window: timedelta) -> Action:
+    known = await owned_sids([m.sid for m in found]) if found else set()
+    verdict = decide(row, found, known_sids=known, rivals=await rivals(row), now=now, horizon=window)
+    if verdict.action == Action.ATTACH and verdict.message is not None:
+        found_message = verdict.message
+        stored = await mark_submitted(
+            row.id, found_message.sid, found_message.status or "accepted", now=now, source=EventSource.RECONCILE.value
+        )
+        if stored is None:  # settled meanwhile (a late worker report or callback)
+            return Action.WAIT
+        log.info("reconcile: message %r is %r at Twilio (%s)", row.id, found_message.sid, found_message.status)
+    elif verdict.action == Action.RELEASE:
+        assert row.claimed_at is not None
+        if not await release_unknown(row.id, claimed_at=row.claimed_at, reason=verdict.reason, now=now):
+            return Action.WAIT
+        log.warning("reconcile: message %r never reached Twilio; owed again", row.id)
+    elif verdict.action == Action.AMBIGUOUS:
+        log.warning("reconcile: message %r stays unknown: %s", row.id, verdict.reason)
+    return verdict.action
+
+
+_lock = threading.Lock()
+_state: dict[str, object] = {"cursor": 0, "key": None, "lookup": None}
+
+
+def _twilio_lookup(settings: Settings) -> SentLookup | None:
+    """This process's Twilio client for lookups (built once per account and base URL); None off Twilio."""
+    if settings.effective_transport != "twilio":
+        return None
+    tw = settings.twilio
+    key = (tw.account_sid, tw.api_base_url, tw.timeout_seconds)
+    with _lock:
+        if _state["key"] != key:
+            from hub.transport.twilio import TwilioTransport
+
+            _state["lookup"] = TwilioTransport(settings, max_connections=4)
+            _state["key"] = key
+        return _state["lookup"]  # type: ignore[return-value]
+
+
+def reconcile_after_sweep(
+    settings: Settings, now: datetime | None = None, *, lookup: SentLookup | None = None
+) -> ReconcileReport | None:
+    """One reconcile pass from sync code (the sweeper); never raises, a failure is logged and retried later.
+
+    Args:
+        settings: the hub settings (transport, Twilio timeout).
+        now: the sweep time (UTC).
+        lookup: what to ask; defaults to a Twilio client when the transport is Twilio, else nothing is done.
+
+    Returns:
+        The pass's report, or None when nothing could be asked or the pass failed.
+    """
+    try:
+        lookup = lookup or _twilio_lookup(settings)
+        if lookup is None:
+            return None
+        cursor = int(_state["cursor"])  # type: ignore[call-overload]
+        report = run_sync(reconcile_unknown(lookup, horizon=horizon(settings), now=now, after_id=cursor))
+        _state["cursor"] = report.last_id if report.more else 0
+        return report
+    except Exception:
+        log.exception("reconcile: pass failed; retried at the next sweep")
+        return None
+
+
+__all__ = ["BUDGET_S", "MAX_ROWS", "ReconcileReport", "horizon", "reconcile_after_sweep", "reconcile_unknown"]

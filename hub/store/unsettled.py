@@ -1,0 +1,103 @@
+"""What reconciliation asks of the ledger: ``unknown`` rows without a sid, their rivals, and the release."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from hub.reconcile_policy import Unsettled
+from hub.status import MessageStatus
+from hub.store.events import record_event
+from hub.store.rows import utc, when
+from hub.store.tables import EventSource, Message
+
+S = MessageStatus
+_OPEN = [S.SENDING.value, S.UNKNOWN.value]
+
+
+async def unsettled_rows(limit: int, *, after_id: int = 0) -> list[Unsettled]:
+    """``unknown`` rows with no sid, by ascending id above ``after_id``, at most ``limit``."""
+    rows = (
+        await Message.select(Message.id, Message.recipient, Message.body, Message.content_sid, Message.claimed_at)
+        .where((Message.status == S.UNKNOWN.value) & Message.sid.is_null() & (Message.id > after_id))
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [
+        Unsettled(
+            id=row["id"],
+            recipient=row["recipient"],
+            body=row["body"],
+            content_sid=row["content_sid"],
+            claimed_at=utc(row["claimed_at"]),
+        )
+        for row in rows
+    ]
+
+
+async def rivals(row: Unsettled) -> int:
+    """How many other rows of the recipient, without a sid and ``sending`` or ``unknown``, could own a message
+    that matches ``row``: the same free-form body, or any template row (Twilio does not echo the ContentSid)."""
+    condition = (
+        (Message.recipient == row.recipient)
+        & Message.sid.is_null()
+        & Message.status.is_in(_OPEN)
+        & (Message.id != row.id)
+    )
+    if row.body is not None and row.content_sid is None:
+        condition = condition & (
+            (Message.body == row.body) | Message.content_sid.is_not_null() | Message.body.is_null()
+        )
+    return int(await Message.count().where(condition))
+
+
+async def owned_sids(sids: Collection[str]) -> set[str]:
+    """Which of ``sids`` some ledger row already carries."""
+    if not sids:
+        return set()
+    rows = await Message.select(Message.sid).where(Message.sid.is_in(list(sids)))
+    return {row["sid"] for row in rows}
+
+
+async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str, now: datetime | None = None) -> bool:
+    """Put an ``unknown`` row Twilio never received back to ``pending`` (due at once), with a history event.
+
+    Only the claim that was examined: a row claimed again or given a sid meanwhile is left alone.
+
+    Returns:
+        True when the row was released.
+    """
+    at = when(now)
+    rows = (
+        await Message.update(
+            {
+                Message.status: S.PENDING.value,
+                Message.next_attempt_at: None,
+                Message.error_code: None,
+                Message.error_message: reason,
+                Message.updated_at: at,
+            }
+        )
+        .where(
+            (Message.id == message_id)
+            & (Message.status == S.UNKNOWN.value)
+            & Message.sid.is_null()
+            & (Message.claimed_at == utc(claimed_at))
+        )
+        .returning(Message.id)
+    )
+    if not rows:
+        return False
+    await record_event(
+        message_id=message_id,
+        sid=None,
+        status=S.PENDING.value,
+        source=EventSource.RECONCILE.value,
+        applied=True,
+        at=at,
+        error_message=reason,
+    )
+    return True
+
+
+__all__ = ["owned_sids", "release_unknown", "rivals", "unsettled_rows"]
