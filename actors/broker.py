@@ -87,8 +87,9 @@ def redis_clients(settings: Settings, client: Any = None) -> tuple[Any, AsyncRed
     url = settings.redis.url
     # A blocking pool: send_batch runs a batch's sends concurrently on the loop, more Redis calls at once than a
     # plain pool allows (it raises "Too many connections" past its 100); these wait for a free connection instead.
-    return client, lambda: redis.asyncio.Redis(
-        connection_pool=redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=ASYNC_REDIS_CONNECTIONS)
+    # from_pool: the client owns the pool, so closing it (Runtime.stop) closes the connections too.
+    return client, lambda: redis.asyncio.Redis.from_pool(
+        redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=ASYNC_REDIS_CONNECTIONS)
     )
 
 
