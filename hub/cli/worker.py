@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -50,6 +52,29 @@ def worker_env(settings: Settings, config: Path | None, base: dict[str, str]) ->
         env["HUB_CONFIG"] = str(path.resolve())
     env.setdefault("dramatiq_worker_timeout", "100")
     return env
+
+
+#: prctl option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes Dramatiq stop when this process dies, however it dies (Linux).
+
+    Dramatiq runs in its own session (see below), so a kill of this process alone would leave it running,
+    orphaned, still taking messages. With ``PR_SET_PDEATHSIG`` the kernel sends it SIGTERM (a clean stop:
+    in-flight sends finish) when its parent goes.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os._exit(0)
+
+    return arm
 
 
 @main.command()
@@ -103,6 +128,7 @@ def worker(ctx: Context, processes: int, threads: int, queues: tuple[str, ...], 
         dramatiq_command(processes, threads, queues),
         env=worker_env(settings, ctx.config, dict(os.environ)),
         start_new_session=True,
+        preexec_fn=die_with_parent(os.getpid()),
     )
 
     def forward(signum: int, _frame: FrameType | None) -> None:
