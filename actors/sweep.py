@@ -83,6 +83,9 @@ def sweep(settings: Settings, now: datetime | None = None, *, broker: dramatiq.B
     report = SweepReport(requeued=requeued, stale=len(stale), expired=expired, finished=finished, fan_outs=fan_outs)
     if requeued or finished or expired or fan_outs:
         log.info("sweeper: %r", report)
+    from actors.reconcile import reconcile_after_sweep  # logs and swallows its own failures: the sweep stands
+
+    reconcile_after_sweep(settings, now)
     return report
 
 

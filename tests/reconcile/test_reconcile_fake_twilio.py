@@ -151,3 +151,26 @@ def test_sweep_hook_reconciles_with_the_configured_twilio(fake_server: FakeTwili
     message = run_sync(q.get_message(message_id))
     assert report is not None and report.attached == 1
     assert message is not None and message.sid == fake_server.messages()[0]["sid"]
+
+
+def test_sweep_releases_a_stale_claim_twilio_never_received(fake_server: FakeTwilioHandle, settings: Settings) -> None:
+    from dramatiq.brokers.stub import StubBroker
+
+    from actors.sweep import stale_after, sweep
+    from hub.store.db import run_sync
+
+    async def stranded() -> int:
+        message_id = await new_row(PHONE)
+        assert await q.claim_for_send(message_id)  # its worker died before the create
+        return message_id
+
+    message_id = run_sync(stranded())
+    later = datetime.now(UTC) + stale_after(settings) + timedelta(seconds=1)
+
+    report = sweep(settings, later, broker=StubBroker())
+
+    message = run_sync(q.get_message(message_id, with_history=True))
+    assert report.stale == 1
+    assert message is not None and message.status == S.PENDING
+    assert [(e.status, e.source) for e in message.history][-2:] == [("unknown", "sweeper"), ("pending", "reconcile")]
+    assert fake_server.messages() == []
