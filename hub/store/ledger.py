@@ -201,10 +201,10 @@ async def mark_submitted(
         found = await submit_postgres(engine, message_id, sid, reported, source, at)
         if found is None:
             return None
-        row, parked = found
+        submitted, parked = found
         if parked and await apply_parked(message_id, sid):
-            row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
-        return message_record(row)
+            submitted = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+        return message_record(submitted)
     row = None
     for current in (S.SENDING, S.UNKNOWN):
         new = advance(current, reported)
