@@ -124,7 +124,12 @@ async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: dateti
         assert row.claimed_at is not None
         if not await release_unknown(row.id, claimed_at=row.claimed_at, reason=verdict.reason, now=now):
             return Action.WAIT
-        log.warning("reconcile: message %r never reached Twilio; owed again", row.id)
+        # Queued at once: the sweeper's lost-row pass may not see it (its run may be finished by now, and a
+        # worker killed mid-ack can leave the row's live-message count up). Claim-once makes a spare harmless.
+        from actors.enqueue import enqueue_rows
+
+        enqueue_rows([row.id], options={})
+        log.warning("reconcile: message %r never reached Twilio; owed again and queued", row.id)
     elif verdict.action == Action.AMBIGUOUS:
         log.warning("reconcile: message %r stays unknown: %s", row.id, verdict.reason)
     return verdict.action

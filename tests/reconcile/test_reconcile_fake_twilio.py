@@ -174,3 +174,23 @@ def test_sweep_releases_a_stale_claim_twilio_never_received(fake_server: FakeTwi
     assert message is not None and message.status == S.PENDING
     assert [(e.status, e.source) for e in message.history][-2:] == [("unknown", "sweeper"), ("pending", "reconcile")]
     assert fake_server.messages() == []
+
+
+async def test_a_released_row_is_queued_at_once(settings: Settings, transport: TwilioTransport) -> None:
+    # Its run may have finished meanwhile (the sweeper's lost-row pass would then pass it over): queue it now.
+    import fakeredis
+    from dramatiq import Message
+
+    import actors
+
+    broker = actors.setup(settings, stub=True, client=fakeredis.FakeRedis(), namespace="reconcile-test")
+    message_id = await new_row(PHONE)
+    assert await q.claim_for_send(message_id)  # the worker died before its create
+    assert await q.mark_final(message_id, S.UNKNOWN, error_message="stale")
+    later = datetime.now(UTC) + horizon(settings) + timedelta(seconds=1)
+
+    report = await reconcile_unknown(transport, horizon=horizon(settings), now=later)
+
+    queued = [Message.decode(data) for name in broker.queues for data in list(broker.queues[name].queue)]
+    assert report.released == 1
+    assert [(m.actor_name, m.args) for m in queued] == [("send_message", (message_id,))]
