@@ -122,7 +122,9 @@ async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: dateti
         log.info("reconcile: message %r is %r at Twilio (%s)", row.id, found_message.sid, found_message.status)
     elif verdict.action == Action.RELEASE:
         assert row.claimed_at is not None
-        if not await release_unknown(row.id, claimed_at=row.claimed_at, reason=verdict.reason, now=now):
+        # Stamped with the wall clock, never a later sweep clock: the sweeper re-enqueues only rows idle before now.
+        stamp = min(now, datetime.now(UTC))
+        if not await release_unknown(row.id, claimed_at=row.claimed_at, reason=verdict.reason, now=stamp):
             return Action.WAIT
         # Queued at once: the sweeper's lost-row pass may not see it (its run may be finished by now, and a
         # worker killed mid-ack can leave the row's live-message count up). Claim-once makes a spare harmless.

@@ -172,7 +172,7 @@ def test_sweep_releases_a_stale_claim_twilio_never_received(fake_server: FakeTwi
     message = run_sync(q.get_message(message_id, with_history=True))
     assert report.stale == 1
     assert message is not None and message.status == S.PENDING
-    assert [(e.status, e.source) for e in message.history][-2:] == [("unknown", "sweeper"), ("pending", "reconcile")]
+    assert {("unknown", "sweeper"), ("pending", "reconcile")} <= {(e.status, e.source) for e in message.history}
     assert fake_server.messages() == []
 
 
