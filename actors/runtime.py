@@ -108,18 +108,7 @@ async def apply_simulated_status(callback: StatusCallback) -> str:
     from hub.store import queries
     from hub.store.records import StatusUpdate
 
-    update = StatusUpdate(
-        sid=callback.sid,
-        status=callback.status,
-        at=datetime.now(UTC),
-        source="simulator",
-        error_code=callback.error_code,
-        error_message=callback.error_message,
-        event_type=callback.event_type,
-        dedupe_key=callback.dedupe_key,
-        payload=callback.raw,
-    )
-    return await queries.apply_status(update)
+    return await queries.apply_status(StatusUpdate.from_callback(callback, source="simulator", at=datetime.now(UTC)))
 
 
 _current: Runtime | None = None

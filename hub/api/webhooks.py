@@ -90,17 +90,7 @@ class TwilioWebhookController(Controller):
             callback = webhooks.parse_status(form, idempotency_token=request.headers.get(webhooks.IDEMPOTENCY_HEADER))
         except webhooks.CallbackError as exc:
             raise BadCallback(str(exc)) from None
-        update = StatusUpdate(
-            sid=callback.sid,
-            status=callback.status,
-            at=datetime.now(UTC),
-            source="callback",
-            error_code=callback.error_code,
-            error_message=callback.error_message,
-            event_type=callback.event_type,
-            dedupe_key=callback.dedupe_key,
-            payload=callback.raw,
-        )
+        update = StatusUpdate.from_callback(callback, source="callback", at=datetime.now(UTC))
         outcome = await queries.apply_status(update)
         metrics.webhook_callbacks.inc("status", str(outcome))
         metrics.webhook_seconds.observe(time.perf_counter() - started, "status")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hub.status import MessageStatus, RunState
+
+if TYPE_CHECKING:
+    from hub.webhooks import StatusCallback
 
 
 class _Record(msgspec.Struct, kw_only=True, frozen=True):
@@ -130,6 +133,21 @@ class StatusUpdate(_Record, frozen=True):
     event_type: str | None = None
     dedupe_key: str | None = None
     payload: dict[str, str] = msgspec.field(default_factory=dict)
+
+    @classmethod
+    def from_callback(cls, callback: StatusCallback, *, source: str, at: datetime) -> StatusUpdate:
+        """The report a parsed status callback makes (the webhook's, or the simulator's built the same way)."""
+        return cls(
+            sid=callback.sid,
+            status=callback.status,
+            at=at,
+            source=source,
+            error_code=callback.error_code,
+            error_message=callback.error_message,
+            event_type=callback.event_type,
+            dedupe_key=callback.dedupe_key,
+            payload=callback.raw,
+        )
 
     @property
     def effective_dedupe_key(self) -> str:
