@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import HubRun, hub_env, read_ledger, wait_for  # type: ignore[import-not-found]
+from run_helpers import HubRun, hub_env, read_ledger, wait_for
 
 OWED = ("pending", "sending")
 
