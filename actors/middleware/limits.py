@@ -1,10 +1,26 @@
-"""Rate-limit state in Redis: shared send-slot buckets (GCRA) and the per-recipient window, as atomic Lua scripts."""
+"""Rate-limit state in Redis: shared send-slot buckets (GCRA) and the per-recipient window, as atomic Lua scripts.
+
+Each script takes n items in one call (``gcra.lua``, ``window.lua``). The sync :class:`Limits` (the throttle, in
+worker threads) passes one. The async twins on the worker's event loop coalesce the calls of one loop made close
+together (a batch's sends reach their window check and their slot at the same moment) into one script call:
+one round trip and one script run instead of n, each caller still getting its own answer (bench/RESULTS.md,
+issue 8: the two per-send Redis calls were ~40 % of ``send_batch``'s loop time).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+
+from hub.coalesce import Coalescer
+
+#: How long the first call waits for company before its script runs, seconds. The calls worth gathering come
+#: from the same loop iteration (a batch's sends resuming together), so a short wait suffices; it only delays a
+#: send by that much, and a slot's wait is counted from the script's run, not from the call.
+COALESCE_DELAY_S = 0.0005
+#: Items per script call at most (a bound on how long one script holds Redis).
+COALESCE_MAX_ITEMS = 500
 
 
 def _script(name: str) -> str:
@@ -13,6 +29,9 @@ def _script(name: str) -> str:
 
 GCRA_LUA = _script("gcra.lua")
 WINDOW_LUA = _script("window.lua")
+
+# One reservation or window check: (key, script args).
+_Item = tuple[str, list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +46,26 @@ class Slot:
 
     granted: bool
     wait_ms: float
+
+
+def _gcra_item(key: str, per_second: float, horizon_ms: float, now_us: int | None) -> _Item:
+    interval_us = 1_000_000.0 / per_second
+    return key, [f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", "" if now_us is None else str(now_us)]
+
+
+def _window_item(key: str, message_id: int, max_sends: int, window_s: float, now_ms: int | None) -> _Item:
+    return key, [str(int(window_s * 1000)), str(max_sends), str(message_id), "" if now_ms is None else str(now_ms)]
+
+
+def _slot(answer: Any) -> Slot:
+    granted, wait_us = answer
+    return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000)
+
+
+def _split(items: list[_Item]) -> tuple[list[str], list[str]]:
+    keys = [key for key, _ in items]
+    args = [arg for _, item_args in items for arg in item_args]
+    return keys, args
 
 
 class Limits:
@@ -61,12 +100,8 @@ class Limits:
             horizon_ms: how far ahead a slot may be reserved, in milliseconds.
             now_us: current time in microseconds; None uses the Redis server clock (shared by every host).
         """
-        interval_us = 1_000_000.0 / per_second
-        granted, wait_us = self._gcra(
-            keys=[self.bucket_key(bucket)],
-            args=[f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", "" if now_us is None else str(now_us)],
-        )
-        return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000)
+        key, args = _gcra_item(self.bucket_key(bucket), per_second, horizon_ms, now_us)
+        return _slot(self._gcra(keys=[key], args=args)[0])
 
     def recipient_wait_ms(
         self, phone: str, message_id: int, *, max_sends: int, window_s: float, now_ms: int | None = None
@@ -78,55 +113,78 @@ class Limits:
         Returns:
             0 when the send was recorded, else the wait in milliseconds.
         """
-        key = f"{self.namespace}:recipient:{phone}"
-        args = [str(int(window_s * 1000)), str(max_sends), str(message_id), "" if now_ms is None else str(now_ms)]
-        return int(self._window(keys=[key], args=args))
+        key, args = _window_item(f"{self.namespace}:recipient:{phone}", message_id, max_sends, window_s, now_ms)
+        return int(self._window(keys=[key], args=args)[0])
 
 
 class AsyncSlots:
     """The send-slot buckets on an asyncio Redis client: ``send_batch`` takes each send's slot on the event loop,
     right before its HTTP call (same script and keys as :meth:`Limits.reserve`, so both actors share the caps).
 
+    Concurrent :meth:`reserve` calls on one loop run as one script call, in the order they were made.
+
     Args:
         client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
         namespace: the same key prefix as :class:`Limits`.
+        coalesce_delay_s: see :data:`COALESCE_DELAY_S`.
     """
 
-    def __init__(self, client: Any, *, namespace: str = "hub") -> None:
+    def __init__(self, client: Any, *, namespace: str = "hub", coalesce_delay_s: float = COALESCE_DELAY_S) -> None:
         self.client = client
         self.namespace = namespace
         self._gcra = client.register_script(GCRA_LUA)
+        self.calls: Coalescer[_Item, Slot] = Coalescer(
+            self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
+        )
 
     async def reserve(self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None) -> Slot:
         """Async twin of :meth:`Limits.reserve`."""
-        interval_us = 1_000_000.0 / per_second
-        granted, wait_us = await self._gcra(
-            keys=[f"{self.namespace}:throttle:{bucket}"],
-            args=[f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", "" if now_us is None else str(now_us)],
-        )
-        return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000)
+        return await self.calls(_gcra_item(f"{self.namespace}:throttle:{bucket}", per_second, horizon_ms, now_us))
+
+    async def _run(self, items: list[_Item]) -> list[Slot]:
+        keys, args = _split(items)
+        return [_slot(answer) for answer in await self._gcra(keys=keys, args=args)]
 
 
 class AsyncRecipientWindow:
     """The per-recipient window on an asyncio Redis client (used inside the async send actor).
 
+    Concurrent :meth:`wait_ms` calls on one loop run as one script call, in the order they were made.
+
     Args:
         client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
         namespace: the same key prefix as :class:`Limits`.
+        coalesce_delay_s: see :data:`COALESCE_DELAY_S`.
     """
 
-    def __init__(self, client: Any, *, namespace: str = "hub") -> None:
+    def __init__(self, client: Any, *, namespace: str = "hub", coalesce_delay_s: float = COALESCE_DELAY_S) -> None:
         self.client = client
         self.namespace = namespace
         self._window = client.register_script(WINDOW_LUA)
+        self.calls: Coalescer[_Item, int] = Coalescer(
+            self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
+        )
 
     async def wait_ms(
         self, phone: str, message_id: int, *, max_sends: int, window_s: float, now_ms: int | None = None
     ) -> int:
         """Async twin of :meth:`Limits.recipient_wait_ms` (same script, same keys)."""
-        key = f"{self.namespace}:recipient:{phone}"
-        args = [str(int(window_s * 1000)), str(max_sends), str(message_id), "" if now_ms is None else str(now_ms)]
-        return int(await self._window(keys=[key], args=args))
+        return await self.calls(
+            _window_item(f"{self.namespace}:recipient:{phone}", message_id, max_sends, window_s, now_ms)
+        )
+
+    async def _run(self, items: list[_Item]) -> list[int]:
+        keys, args = _split(items)
+        return [int(answer) for answer in await self._window(keys=keys, args=args)]
 
 
-__all__ = ["GCRA_LUA", "WINDOW_LUA", "AsyncRecipientWindow", "AsyncSlots", "Limits", "Slot"]
+__all__ = [
+    "COALESCE_DELAY_S",
+    "COALESCE_MAX_ITEMS",
+    "GCRA_LUA",
+    "WINDOW_LUA",
+    "AsyncRecipientWindow",
+    "AsyncSlots",
+    "Limits",
+    "Slot",
+]

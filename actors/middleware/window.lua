@@ -1,29 +1,40 @@
--- Per-recipient sliding window: record one send in the log unless the recipient already had `max` in the window.
+-- Per-recipient sliding window: record one send in the log unless the recipient already had `max` in the window;
+-- for n sends in one call, checked in order (the same answers as n calls of one each, one round trip).
 --
--- KEYS[1]  a sorted set of sends to one recipient: member = message id, score = send time in milliseconds.
--- ARGV[1]  window length in milliseconds.
--- ARGV[2]  max sends in the window.
--- ARGV[3]  the message id (re-checking the same message never counts twice).
--- ARGV[4]  now in milliseconds, or "" for the Redis server clock.
+-- KEYS[i]      a sorted set of sends to one recipient: member = message id, score = send time in milliseconds.
+-- ARGV[4i-3]   window length in milliseconds.
+-- ARGV[4i-2]   max sends in the window.
+-- ARGV[4i-1]   the message id (re-checking the same message never counts twice).
+-- ARGV[4i]     now in milliseconds, or "" for the Redis server clock.
 --
--- Returns the wait in milliseconds until the recipient has room again; 0 means the send was recorded.
-local window = tonumber(ARGV[1])
-local max = tonumber(ARGV[2])
-local now
-if ARGV[4] == "" then
-  local t = redis.call("TIME")
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  now = tonumber(ARGV[4])
+-- Returns one wait per send, in milliseconds until the recipient has room again; 0 means the send was recorded.
+local server_now
+local answers = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[4 * i - 3])
+  local max = tonumber(ARGV[4 * i - 2])
+  local member = ARGV[4 * i - 1]
+  local now
+  if ARGV[4 * i] == "" then
+    if server_now == nil then
+      local t = redis.call("TIME")
+      server_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    now = server_now
+  else
+    now = tonumber(ARGV[4 * i])
+  end
+  redis.call("ZREMRANGEBYSCORE", key, "-inf", now - window)
+  if redis.call("ZSCORE", key, member) then
+    answers[i] = 0
+  elseif redis.call("ZCARD", key) < max then
+    redis.call("ZADD", key, now, member)
+    redis.call("PEXPIRE", key, window)
+    answers[i] = 0
+  else
+    local oldest = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+    answers[i] = math.max(1, tonumber(oldest[2]) + window - now)
+  end
 end
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now - window)
-if redis.call("ZSCORE", KEYS[1], ARGV[3]) then
-  return 0
-end
-if redis.call("ZCARD", KEYS[1]) < max then
-  redis.call("ZADD", KEYS[1], now, ARGV[3])
-  redis.call("PEXPIRE", KEYS[1], window)
-  return 0
-end
-local oldest = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
-return math.max(1, tonumber(oldest[2]) + window - now)
+return answers
