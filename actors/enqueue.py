@@ -1,8 +1,8 @@
-"""Enqueueing ``send_message``: the options the throttle reads, and a pipelined batch enqueue for fan-out."""
+"""Enqueueing owed ledger rows: as ``send_batch`` messages of ``sending.batch_size`` ids (or one ``send_message``
+each when it is 1), with the options the throttle reads, pipelined on Redis."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
+from actors import runtime
 from actors.middleware.inflight import batched, inflight_of
 from actors.middleware.throttle import RUN_ID_OPTION, RUN_RATE_OPTION
 
@@ -21,14 +22,6 @@ if TYPE_CHECKING:
 
 #: Messages per Redis round trip in a batch enqueue.
 BATCH_SIZE = 1000
-#: Ledger row ids per ``send_batch`` message: Dramatiq's per-message cost (hooks, scripts, thread hand-off) and
-#: the claim, contact read and enqueue are paid once per this many sends (bench/RESULTS.md, issue 8).
-BATCH_IDS = 100
-#: Owed rows go out as ``send_batch`` messages when true, else one ``send_message`` per row. Off by default: with
-#: batches, a paused run still sends the rows a batch already claimed, and a killed worker leaves a whole batch of
-#: claims for the sweeper to mark ``unknown`` (tests/integration/test_processes.py); set ``HUB_SEND_BATCHES=1`` to
-#: measure them (bench/RESULTS.md).
-SEND_BATCHES = os.environ.get("HUB_SEND_BATCHES", "") == "1"
 #: Seconds a campaign's ``rate_limit`` read from its file is trusted before it is read again.
 CAMPAIGN_RATE_TTL_S = 60.0
 
@@ -109,31 +102,36 @@ def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *,
 
 
 def enqueue_rows(message_ids: Iterable[int], *, options: dict[str, Any]) -> int:
-    """Enqueue the sends of owed ledger rows (fan-out, API, sweeper, recovery): as ``send_batch`` messages when
-    :data:`SEND_BATCHES`, else one ``send_message`` each.
+    """Enqueue the sends of owed ledger rows (fan-out, API, sweeper, due sweep, recovery): ``send_batch``
+    messages of ``sending.batch_size`` ids, or one ``send_message`` each when it is 1.
+
+    The size is the settings the process's actors were set up with (:func:`actors.setup`), the same that chose
+    the broker these messages go to.
 
     Returns:
         How many ids were enqueued.
     """
-    if SEND_BATCHES:
+    size = runtime.current().settings.sending.batch_size
+    if size > 1:
         from actors.batch import send_batch
 
-        return enqueue_batches(send_batch, message_ids, options=options)
+        return enqueue_batches(send_batch, message_ids, options=options, size=size)
     from actors.send import send_message
 
     return enqueue_many(send_message, message_ids, options=options)
 
 
 def enqueue_batches(
-    actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any], size: int = BATCH_IDS
+    actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any], size: int
 ) -> int:
-    """Enqueue ``actor(ids, run_rate=...)`` (``send_batch``) per ``size`` ids, pipelined like :func:`enqueue_many`.
+    """Enqueue ``actor(ids, run_rate=..., run_id=...)`` (``send_batch``) per ``size`` ids, pipelined like
+    :func:`enqueue_many`.
 
     Args:
         actor: ``send_batch``.
-        message_ids: ledger row ids, best of one run (its cap travels with each batch).
-        options: :func:`send_options` of their run, kept on each message; the run's cap also goes into its kwargs
-            (``send_batch`` paces each send itself; the throttle middleware does not hold it).
+        message_ids: ledger row ids, best of one run (its id and cap travel with each batch).
+        options: :func:`send_options` of their run, kept on each message; the run's id and cap also go into its
+            kwargs (``send_batch`` paces each send and checks its run itself; the throttle does not hold it).
         size: ids per message.
 
     Returns:
@@ -141,7 +139,10 @@ def enqueue_batches(
     """
     ids = list(message_ids)
     rate = options.get(RUN_RATE_OPTION)
-    kwargs = {"run_rate": float(rate)} if rate else {}
+    run_id = options.get(RUN_ID_OPTION)
+    kwargs: dict[str, Any] = {"run_rate": float(rate)} if rate else {}
+    if run_id is not None:
+        kwargs["run_id"] = int(run_id)
     messages = [
         actor.message_with_options(args=(ids[start : start + size],), kwargs=kwargs, **options)
         for start in range(0, len(ids), size)
@@ -189,7 +190,6 @@ def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -
 
 
 __all__ = [
-    "BATCH_IDS",
     "BATCH_SIZE",
     "campaign_rate",
     "enqueue_batches",

@@ -1,11 +1,15 @@
-"""Pacing inside ``send_batch``: each send takes its slot on the event loop immediately before its HTTP call.
+"""Pacing inside ``send_batch``: slots reserved before a wave of rows is claimed, each row sent at its slot.
 
 The throttle middleware paces ``send_message`` before the claim, so the claim, the contact read and the recipient
 window ran between the slot and the HTTP call; on a starved worker that took hundreds of ms and sends whose slots
-fell in one second reached Twilio in the next, on top of that second's own (bench/RESULTS.md, issue 8). Here the
-slot is reserved (the same GCRA buckets, shared with the throttle) right before the call, and a send that wakes
-more than :data:`MAX_LATE_MS` after its slot drops it and takes a new one instead of sending late: lateness then
-only lowers a 1-s window, never raises it above the cap.
+fell in one second reached Twilio in the next, on top of that second's own (bench/RESULTS.md, issue 8). A batch
+instead reserves the slots of its next rows first (:meth:`Pacer.reserve_wave`: the same GCRA buckets, shared with
+the throttle, at most :data:`HORIZON_MS` ahead), claims exactly that many rows, and sends each at one of those
+slots (:class:`SlotPool`). So the rows claimed but not yet sent, across every worker, are bounded by the slots the
+bucket holds within the horizon (``per_second`` x 1 s), and a killed worker strands no more than that.
+
+A send that wakes more than :data:`MAX_LATE_MS` after its slot drops it and takes a new one instead of sending
+late: lateness then only lowers a 1-s window, never raises it above the cap.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ _MAX_NAP_MS = 1000.0
 Reserve = Callable[[str, float], Awaitable[Slot]]
 
 
-def buckets_for(run_id: int, run_rate: float | None, per_second: float) -> list[tuple[str, float]]:
+def buckets_for(run_id: int | None, run_rate: float | None, per_second: float) -> list[tuple[str, float]]:
     """The buckets one send takes, in order (pure): the run's own cap when below the sender's, then the sender's."""
     buckets: list[tuple[str, float]] = []
-    if run_rate and run_rate < per_second:
+    if run_rate and run_rate < per_second and run_id is not None:
         buckets.append((f"run:{run_id}", float(run_rate)))
     buckets.append(("sender", per_second))
     return buckets
@@ -45,6 +49,31 @@ def buckets_for(run_id: int, run_rate: float | None, per_second: float) -> list[
 def is_late(woke_s: float, slot_s: float, *, max_late_ms: float = MAX_LATE_MS) -> bool:
     """Whether a send that woke at ``woke_s`` missed its slot at ``slot_s`` (both in seconds on one clock)."""
     return (woke_s - slot_s) * 1000 > max_late_ms
+
+
+class SlotPool:
+    """The slots a wave reserved (monotonic seconds), handed to its rows in the order they become ready to send.
+
+    A row that is ready takes the earliest slot it has not already missed; slots missed by more than
+    ``max_late_ms`` are dropped (they only lower their window).
+    """
+
+    def __init__(self, slots: list[float], *, max_late_ms: float = MAX_LATE_MS) -> None:
+        self._slots = sorted(slots)
+        self.max_late_ms = max_late_ms
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def take(self, now_s: float) -> float | None:
+        """The earliest slot still usable at ``now_s``, removed from the pool; None when none is left."""
+        while self._slots:
+            slot = self._slots.pop(0)
+            if not is_late(now_s, slot, max_late_ms=self.max_late_ms):
+                return slot
+            self.dropped += 1
+        return None
 
 
 @dataclass
@@ -70,6 +99,8 @@ class Pacer:
     max_block_ms: float = MAX_BLOCK_MS
     stopping: Callable[[], bool] = lambda: False
     missed: int = field(default=0)  # slots dropped because the send woke too late, for tests and metrics
+    #: When :meth:`reserve_wave` found no slot: ms until the first bucket's next slot (beyond the horizon).
+    beyond_ms: float = field(default=0.0)
 
     @classmethod
     def on(cls, slots: AsyncSlots, per_second: float, *, stopping: Callable[[], bool]) -> Pacer:
@@ -80,48 +111,88 @@ class Pacer:
 
         return cls(reserve=reserve, per_second=per_second, stopping=stopping)
 
-    async def acquire(self, run_id: int, run_rate: float | None) -> float:
+    async def reserve_wave(self, run_id: int | None, run_rate: float | None, want: int) -> list[float]:
+        """Reserve up to ``want`` slots of a send's first bucket that start within the horizon.
+
+        One probe first; when it is granted, as many more as the bucket can still fit within the horizon at its
+        rate are asked for at once (all of a batch at high caps), again until one is refused or ``want`` is met.
+        A refused reservation takes nothing, so asking for more than fits wastes no slot.
+
+        Returns:
+            The reserved slots as monotonic seconds, ascending; empty when the bucket has none within the horizon
+            (then :attr:`beyond_ms` says how far its next slot is).
+        """
+        bucket, rate = buckets_for(run_id, run_rate, self.per_second)[0]
+        probe = await self.reserve(bucket, rate)
+        if not probe.granted:
+            self.beyond_ms = probe.wait_ms
+            return []
+        slots = [self.clock() + probe.wait_ms / 1000]
+        latest_ms = probe.wait_ms
+        while len(slots) < want:
+            room = int((self.horizon_ms - latest_ms) * rate / 1000)
+            asked = min(want - len(slots), max(1, room))
+            answers = await asyncio.gather(*(self.reserve(bucket, rate) for _ in range(asked)))
+            answered = self.clock()
+            granted = [answer.wait_ms for answer in answers if answer.granted]
+            slots.extend(answered + wait_ms / 1000 for wait_ms in granted)
+            if len(granted) < asked:
+                break
+            latest_ms = max(granted)
+        return sorted(slots)
+
+    async def acquire(self, run_id: int | None, run_rate: float | None, *, first_slot_at: float | None = None) -> float:
         """Wait until this send may go now.
+
+        Args:
+            run_id: the send's run (its own bucket when ``run_rate`` is below the sender cap).
+            run_rate: the run's cap, messages per second.
+            first_slot_at: a slot of the first bucket already reserved for this send (monotonic seconds, from
+                :meth:`reserve_wave`); used when the send wakes for it in time, else a new one is taken.
 
         Returns:
             0 when the send may go now; else the ms after which to try again (no slot came within
             ``max_block_ms``, or the worker is stopping; the caller gives the row back).
         """
         blocked_ms = 0.0
-        for bucket, rate in buckets_for(run_id, run_rate, self.per_second):
+        for index, (bucket, rate) in enumerate(buckets_for(run_id, run_rate, self.per_second)):
+            reserved = first_slot_at if index == 0 else None
             while True:
                 if self.stopping():
                     return 1.0
-                slot = await self.reserve(bucket, rate)
-                answered = self.clock()
-                jitter = 0.0 if slot.granted else random.uniform(0, self.horizon_ms / 2)
-                decision = decide(
-                    slot,
-                    blocked_ms=blocked_ms,
-                    horizon_ms=self.horizon_ms,
-                    max_block_ms=self.max_block_ms,
-                    jitter_ms=jitter,
-                )
-                if decision.action == "requeue":
-                    return max(decision.wait_ms, 1.0)
-                if decision.action == "poll":
-                    nap_ms = min(decision.wait_ms, _MAX_NAP_MS)  # short naps: a stopping worker is not held up
-                    await self.sleep(nap_ms / 1000)
-                    blocked_ms += nap_ms
-                    continue
-                slot_at = answered + slot.wait_ms / 1000
-                if slot.wait_ms > 0:
-                    await self.sleep(slot.wait_ms / 1000)
+                if reserved is not None:
+                    answered, slot_at, reserved = self.clock(), reserved, None
+                else:
+                    slot = await self.reserve(bucket, rate)
+                    answered = self.clock()
+                    jitter = 0.0 if slot.granted else random.uniform(0, self.horizon_ms / 2)
+                    decision = decide(
+                        slot,
+                        blocked_ms=blocked_ms,
+                        horizon_ms=self.horizon_ms,
+                        max_block_ms=self.max_block_ms,
+                        jitter_ms=jitter,
+                    )
+                    if decision.action == "requeue":
+                        return max(decision.wait_ms, 1.0)
+                    if decision.action == "poll":
+                        nap_ms = min(decision.wait_ms, _MAX_NAP_MS)  # short naps: a stopping worker is not held up
+                        await self.sleep(nap_ms / 1000)
+                        blocked_ms += nap_ms
+                        continue
+                    slot_at = answered + slot.wait_ms / 1000
+                if slot_at > answered:
+                    await self.sleep(slot_at - answered)
                 if self.stopping():  # the slot goes unused: it only lowers its window
                     return 1.0
                 woke = self.clock()
                 if not is_late(woke, slot_at, max_late_ms=self.max_late_ms):
                     break
                 self.missed += 1
-                blocked_ms += (woke - answered) * 1000
+                blocked_ms += max(0.0, woke - answered) * 1000
                 if blocked_ms > self.max_block_ms:
                     return self.horizon_ms
         return 0.0
 
 
-__all__ = ["HORIZON_MS", "MAX_BLOCK_MS", "MAX_LATE_MS", "Pacer", "buckets_for", "is_late"]
+__all__ = ["HORIZON_MS", "MAX_BLOCK_MS", "MAX_LATE_MS", "Pacer", "SlotPool", "buckets_for", "is_late"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -144,6 +144,14 @@ class SchedulerSettings(_Section, frozen=True):
     misfire_grace_seconds: int = 3600
 
 
+class SendingSettings(_Section, frozen=True):
+    """How owed ledger rows go to the workers."""
+
+    #: Ledger rows per ``send_batch`` message (one claim statement, one contact read, sends overlapped on the
+    #: worker's event loop); 1 sends each row as its own ``send_message``.
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+
+
 class SimulatorSettings(_Section, frozen=True):
     """The transport used when no Twilio credentials are set: it closes the loop with fake callbacks."""
 
@@ -175,6 +183,7 @@ class Settings(_Section, frozen=True):
     timezone: str = "UTC"
     phones: PhoneSettings = msgspec.field(default_factory=PhoneSettings)
     scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
+    sending: SendingSettings = msgspec.field(default_factory=SendingSettings)
     simulator: SimulatorSettings = msgspec.field(default_factory=SimulatorSettings)
     #: The folder relative paths resolve against (the config file's folder). Not read from YAML.
     root: Path = Path(".")
@@ -209,6 +218,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "HUB_API_KEYS": ("api", "keys"),
     "HUB_RATE_PER_SECOND": ("rate_limits", "per_second"),
     "HUB_TIMEZONE": ("timezone",),
+    "HUB_SEND_BATCH_SIZE": ("sending", "batch_size"),
 }
 
 

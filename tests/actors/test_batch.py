@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from actor_harness import Harness
 
@@ -11,6 +12,7 @@ import actors
 from actors.batch import raise_first
 from actors.middleware.inflight import inflight_of
 from actors.middleware.retries import ClaimAbandoned
+from hub.config import SendingSettings
 from hub.errors import PermanentSendError, TransientSendError
 from hub.status import MessageStatus
 from hub.store import queries as q
@@ -102,13 +104,21 @@ def test_raise_first(outcomes: list[BaseException | None], raised: type[BaseExce
         raise_first(outcomes)
 
 
-@pytest.mark.parametrize(("batches", "actor"), [(True, "send_batch"), (False, "send_message")])
-def test_enqueue_sends_follows_the_batch_switch(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, batches: bool, actor: str
+@pytest.mark.parametrize(("size", "actor"), [(100, "send_batch"), (1, "send_message")])
+def test_enqueue_sends_follows_the_configured_batch_size(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, size: int, actor: str
 ) -> None:
-    monkeypatch.setattr(actors.enqueue, "SEND_BATCHES", batches)
+    rt = actors.runtime.current()
+    monkeypatch.setattr(rt, "settings", msgspec.structs.replace(rt.settings, sending=SendingSettings(batch_size=size)))
     _, ids = harness.new_run(PHONES[:3])
     actors.enqueue_sends(ids)
     queued = harness.queued_sends()
     assert sorted(i for i, _ in queued) == sorted(ids)
     assert {m.actor_name for _, m in queued} == {actor}
+
+
+def test_enqueued_batches_carry_their_run_and_its_cap(harness: Harness) -> None:
+    run, ids = harness.new_run(PHONES[:3])
+    actors.enqueue_sends(ids, run_id=run.id, meta={"rate_limit": {"per_second": 5}})
+    ((_, message), *_) = harness.queued_sends()
+    assert message.kwargs == {"run_rate": 5.0, "run_id": run.id}

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable
+from itertools import pairwise
 
 import fakeredis
 import pytest
 
 from actors.middleware.limits import AsyncSlots, Limits, Slot
-from actors.pacing import Pacer, buckets_for, is_late
+from actors.pacing import Pacer, SlotPool, buckets_for, is_late
 
 
 class VirtualClock:
@@ -121,3 +122,59 @@ def test_batch_sends_share_the_sender_bucket_with_the_throttle() -> None:
 
     # When both take slots, then together they stay within the one cap
     assert max(_per_window(asyncio.run(interleaved())).values()) <= 10
+
+
+def test_a_wave_reserves_only_the_slots_within_the_horizon() -> None:
+    # Given an idle sender bucket at 10/s, when a batch of 50 asks for a wave
+    clock = VirtualClock()
+    slots = asyncio.run(_pacer(fakeredis.FakeServer(), clock, 10.0).reserve_wave(None, None, 50))
+    # Then it holds the slots of the next second (0, 100 ms ... 1000 ms), one interval apart
+    assert len(slots) == 11
+    assert [round(b - a, 3) for a, b in pairwise(slots)] == [0.1] * 10
+
+
+def test_at_a_high_cap_a_wave_is_the_whole_batch() -> None:
+    clock = VirtualClock()
+    slots = asyncio.run(_pacer(fakeredis.FakeServer(), clock, 5000.0).reserve_wave(None, None, 100))
+    assert len(slots) == 100
+
+
+def test_a_full_bucket_gives_an_empty_wave_and_says_how_far_its_next_slot_is() -> None:
+    # Given a bucket whose horizon another batch already took
+    server, clock = fakeredis.FakeServer(), VirtualClock()
+    asyncio.run(_pacer(server, clock, 10.0).reserve_wave(None, None, 50))
+    pacer = _pacer(server, clock, 10.0)
+    # Then the next wave gets nothing, and the next slot is past the horizon
+    assert asyncio.run(pacer.reserve_wave(None, None, 50)) == []
+    assert pacer.beyond_ms > 1000
+
+
+def test_a_wave_of_a_capped_run_reserves_from_the_run_bucket() -> None:
+    clock = VirtualClock()
+    slots = asyncio.run(_pacer(fakeredis.FakeServer(), clock, 10.0).reserve_wave(7, 2.0, 50))
+    assert len(slots) == 3  # 0, 500 ms, 1000 ms at 2/s
+
+
+def test_wave_slots_go_to_rows_earliest_first_and_missed_ones_are_dropped() -> None:
+    pool = SlotPool([1.0, 1.1, 1.2, 1.3])
+    assert pool.take(0.5) == 1.0
+    assert pool.take(1.15) == 1.2  # 1.1 was missed by 50 ms: dropped
+    assert pool.dropped == 1
+    assert pool.take(1.3) == 1.3
+    assert pool.take(1.3) is None
+
+
+def test_a_send_uses_its_wave_slot_when_it_wakes_in_time() -> None:
+    clock = VirtualClock()
+    pacer = _pacer(fakeredis.FakeServer(), clock, 10.0)
+    assert asyncio.run(pacer.acquire(None, None, first_slot_at=clock() + 0.5)) == 0.0
+    assert (clock(), pacer.missed) == (1_000.5, 0)
+
+
+def test_a_send_that_misses_its_wave_slot_takes_a_new_one() -> None:
+    # Given a loop that wakes 60 ms late on its first sleep
+    clock = VirtualClock(late_every=1, late_s=0.060)
+    pacer = _pacer(fakeredis.FakeServer(), clock, 10.0)
+    # When a send waits for its wave slot 0.5 s ahead, then it drops it and goes at a fresh one
+    assert asyncio.run(pacer.acquire(None, None, first_slot_at=clock() + 0.5)) == 0.0
+    assert pacer.missed >= 1

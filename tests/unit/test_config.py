@@ -50,6 +50,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("rate_limits:\n  per_second: 80\n  burst: 3\n", "rate_limits.burst"),
         ("twilio:\n  token: x\n", "twilio.token"),
         ("rate_limits:\n  per_recipient: {max: 1, window: 5}\n", "rate_limits.per_recipient.window"),
+        ("sending:\n  batches: true\n", "sending.batches"),
     ],
 )
 def test_unknown_key_is_an_error_naming_key_and_file(tmp_path: Path, text: str, key: str) -> None:
@@ -69,6 +70,21 @@ def test_unknown_key_error_points_at_the_line(tmp_path: Path) -> None:
 def test_wrong_type_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"retries.max_retries: Expected `int`"):
         load_settings(write(tmp_path, "retries:\n  max_retries: many\n"), env={})
+
+
+def test_send_batch_size_defaults_to_100(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, ""), env={}).sending.batch_size == 100
+
+
+def test_send_batch_size_is_read_from_the_file_and_the_environment_wins(tmp_path: Path) -> None:
+    path = write(tmp_path, "sending:\n  batch_size: 50\n")
+    assert load_settings(path, env={}).sending.batch_size == 50
+    assert load_settings(path, env={"HUB_SEND_BATCH_SIZE": "1"}).sending.batch_size == 1
+
+
+def test_send_batch_size_below_one_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sending.batch_size: Expected `int` >= 1"):
+        load_settings(write(tmp_path, "sending:\n  batch_size: 0\n"), env={})
 
 
 def test_invalid_timezone_is_an_error(tmp_path: Path) -> None:

@@ -1,0 +1,93 @@
+"""Whether a run holds its sends (paused, canceled, expired), read at most once per run every 250 ms per process.
+
+``send_batch`` claims a wave of rows up to a second before their slots; a pause or cancel arriving in between
+must still stop them. Checking the run before each HTTP call costs one read per run per :data:`TTL_S` in each
+worker process (concurrent askers share the one read), not one per row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Literal
+
+from hub.status import RunState
+from hub.store.records import RunRecord
+
+#: Seconds a run's state is trusted before it is read again: a pause or cancel stops sends within this.
+TTL_S = 0.25
+#: Cached runs kept before old entries are dropped (a worker sees few runs at once).
+_MAX_KNOWN = 1024
+
+Hold = Literal["paused", "canceled", "expired"]
+
+
+def hold_of(run: RunRecord | None, now: datetime) -> Hold | None:
+    """Why ``run`` holds its owed rows at ``now`` (pure), or None when they may be sent (an unknown run holds
+    nothing: the claim already checked it)."""
+    if run is None:
+        return None
+    if run.state is RunState.CANCELED:
+        return "canceled"
+    if run.state is RunState.PAUSED:
+        return "paused"
+    if run.expires_at is not None and run.expires_at <= now:
+        return "expired"
+    return None
+
+
+class RunStates:
+    """A per-process cache of runs, read through ``read`` at most once per run every ``ttl_s``.
+
+    Args:
+        read: ``run_id -> RunRecord | None`` (:func:`hub.store.queries.get_run`).
+        ttl_s: how long an answer is trusted, from the moment its read began.
+        clock: monotonic seconds, injected for tests.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int], Awaitable[RunRecord | None]],
+        *,
+        ttl_s: float = TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read = read
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._known: dict[int, tuple[float, RunRecord | None]] = {}
+        self._reading: dict[int, asyncio.Future[RunRecord | None]] = {}
+        self.reads = 0  # for tests and metrics
+
+    async def hold(self, run_id: int, now: datetime) -> Hold | None:
+        """Why run ``run_id`` holds its rows at ``now``, from a read at most ``ttl_s`` old."""
+        return hold_of(await self.get(run_id), now)
+
+    async def get(self, run_id: int) -> RunRecord | None:
+        """The run as read at most ``ttl_s`` ago; concurrent callers on one loop share one read."""
+        known = self._known.get(run_id)
+        if known is not None and self._clock() - known[0] <= self.ttl_s:
+            return known[1]
+        loop = asyncio.get_running_loop()
+        reading = self._reading.get(run_id)
+        if reading is None or reading.get_loop() is not loop:
+            reading = loop.create_task(self._fetch(run_id))
+            self._reading[run_id] = reading
+        return await asyncio.shield(reading)
+
+    async def _fetch(self, run_id: int) -> RunRecord | None:
+        began = self._clock()
+        self.reads += 1
+        try:
+            run = await self._read(run_id)
+        finally:
+            self._reading.pop(run_id, None)
+        if len(self._known) >= _MAX_KNOWN:
+            self._known.clear()
+        self._known[run_id] = (began, run)
+        return run
+
+
+__all__ = ["TTL_S", "Hold", "RunStates", "hold_of"]

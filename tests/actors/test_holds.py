@@ -1,0 +1,93 @@
+"""The run-state cache send_batch reads before each HTTP call: one read per run per TTL, shared by callers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from actors.holds import RunStates, hold_of
+from hub.status import RunState
+from hub.store.records import RunRecord
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def run(state: RunState = RunState.RUNNING, *, expires_at: datetime | None = None) -> RunRecord:
+    return RunRecord(
+        id=7,
+        campaign=None,
+        kind="bulk",
+        trigger="api",
+        fire_key=None,
+        state=state,
+        scheduled_at=None,
+        started_at=NOW,
+        finished_at=None,
+        expires_at=expires_at,
+        fanned_out_at=None,
+        created_at=NOW,
+        total=None,
+        checkpoint=0,
+        git_commit=None,
+        meta={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "hold"),
+    [
+        (run(), None),
+        (run(RunState.PAUSED), "paused"),
+        (run(RunState.CANCELED), "canceled"),
+        (run(expires_at=NOW), "expired"),
+        (run(expires_at=NOW + timedelta(seconds=1)), None),
+        (None, None),
+    ],
+    ids=["running", "paused", "canceled", "expired", "not-yet-expired", "unknown-run"],
+)
+def test_hold_of(record: RunRecord | None, hold: str | None) -> None:
+    assert hold_of(record, NOW) == hold
+
+
+class Store:
+    """A run table of one run whose state the test changes; counts reads."""
+
+    def __init__(self) -> None:
+        self.state = RunState.RUNNING
+        self.reads = 0
+
+    async def read(self, run_id: int) -> RunRecord:
+        self.reads += 1
+        await asyncio.sleep(0)
+        return run(self.state)
+
+
+def test_concurrent_askers_share_one_read() -> None:
+    store = Store()
+    states = RunStates(store.read, clock=lambda: 0.0)
+
+    async def ask_many() -> list[str | None]:
+        return await asyncio.gather(*(states.hold(7, NOW) for _ in range(50)))
+
+    assert asyncio.run(ask_many()) == [None] * 50
+    assert store.reads == 1
+
+
+def test_a_pause_is_seen_once_the_cached_state_is_older_than_the_ttl() -> None:
+    store = Store()
+    now = [0.0]
+    states = RunStates(store.read, ttl_s=0.25, clock=lambda: now[0])
+
+    async def scenario() -> list[str | None]:
+        seen = [await states.hold(7, NOW)]
+        store.state = RunState.PAUSED
+        now[0] = 0.2
+        seen.append(await states.hold(7, NOW))  # still trusted
+        now[0] = 0.26
+        seen.append(await states.hold(7, NOW))  # read again
+        return seen
+
+    assert asyncio.run(scenario()) == [None, None, "paused"]
+    assert store.reads == 2
