@@ -13,16 +13,18 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from hub.config import Settings
 from hub.reconcile_policy import SKEW, Action, Unsettled, decide
 from hub.store.db import run_sync
-from hub.store.ledger import mark_submitted
-from hub.store.tables import EventSource
-from hub.store.unsettled import owned_sids, release_unknown, rivals, unsettled_rows
+from hub.store.unsettled import attach_found, owned_sids, release_unknown, rivals, unsettled_rows
 from hub.transport.lookup import RemoteMessage, SentLookup
+
+if TYPE_CHECKING:
+    from hub.transport.twilio import TwilioTransport
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +116,15 @@ async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: dateti
     verdict = decide(row, found, known_sids=known, rivals=await rivals(row), now=now, horizon=window)
     if verdict.action == Action.ATTACH and verdict.message is not None:
         found_message = verdict.message
-        stored = await mark_submitted(
-            row.id, found_message.sid, found_message.status or "accepted", now=now, source=EventSource.RECONCILE.value
+        attached = await attach_found(
+            row.id,
+            found_message.sid,
+            found_message.status or "accepted",
+            error_code=found_message.error_code,
+            error_message=found_message.error_message,
+            now=now,
         )
-        if stored is None:  # settled meanwhile (a late worker report or callback)
+        if not attached:  # settled meanwhile (a late worker report or callback)
             return Action.WAIT
         log.info("reconcile: message %r is %r at Twilio (%s)", row.id, found_message.sid, found_message.status)
     elif verdict.action == Action.RELEASE:
@@ -138,10 +145,11 @@ async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: dateti
 
 
 _lock = threading.Lock()
+_pass_lock = threading.Lock()
 _state: dict[str, object] = {"cursor": 0, "key": None, "lookup": None}
 
 
-def _twilio_lookup(settings: Settings) -> SentLookup | None:
+def _twilio_lookup(settings: Settings) -> TwilioTransport | None:
     """This process's Twilio client for lookups (built once per account and base URL); None off Twilio."""
     if settings.effective_transport != "twilio":
         return None
@@ -156,6 +164,17 @@ def _twilio_lookup(settings: Settings) -> SentLookup | None:
         return _state["lookup"]  # type: ignore[return-value]
 
 
+async def _pass_closing(
+    lookup: TwilioTransport, settings: Settings, now: datetime | None, cursor: int
+) -> ReconcileReport:
+    # The client's HTTP session is closed after every pass (the next one opens another when it lists): one
+    # left open between sweeps is reported as an unclosed client session when the process exits.
+    try:
+        return await reconcile_unknown(lookup, horizon=horizon(settings), now=now, after_id=cursor)
+    finally:
+        await lookup.close()
+
+
 def reconcile_after_sweep(
     settings: Settings, now: datetime | None = None, *, lookup: SentLookup | None = None
 ) -> ReconcileReport | None:
@@ -164,17 +183,28 @@ def reconcile_after_sweep(
     Args:
         settings: the hub settings (transport, Twilio timeout).
         now: the sweep time (UTC).
-        lookup: what to ask; defaults to a Twilio client when the transport is Twilio, else nothing is done.
+        lookup: what to ask (the caller closes it); defaults to this process's Twilio client when the
+            transport is Twilio (closed after the pass), else nothing is done.
 
     Returns:
         The pass's report, or None when nothing could be asked or the pass failed.
     """
     try:
-        lookup = lookup or _twilio_lookup(settings)
-        if lookup is None:
-            return None
         cursor = int(_state["cursor"])  # type: ignore[call-overload]
-        report = run_sync(reconcile_unknown(lookup, horizon=horizon(settings), now=now, after_id=cursor))
+        if lookup is not None:
+            report = run_sync(reconcile_unknown(lookup, horizon=horizon(settings), now=now, after_id=cursor))
+        else:
+            own = _twilio_lookup(settings)
+            if own is None:
+                return None
+            # One pass at a time on the shared client (the scheduler's and a worker's sweeper may share a
+            # process): a pass closing it must not cut another's list call. A busy client means rows are covered.
+            if not _pass_lock.acquire(blocking=False):
+                return None
+            try:
+                report = run_sync(_pass_closing(own, settings, now, cursor))
+            finally:
+                _pass_lock.release()
         _state["cursor"] = report.last_id if report.more else 0
         return report
     except Exception:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from hub.status import MessageStatus, from_twilio
 from hub.transport.lookup import RemoteMessage
 
 #: Clock difference allowed between our claim time and Twilio's ``date_created``.
@@ -111,4 +112,23 @@ def decide(
     return Verdict(Action.RELEASE, "reconciled: not at Twilio (the create never arrived); owed again")
 
 
-__all__ = ["SKEW", "Action", "Unsettled", "Verdict", "decide", "same_content"]
+#: What a create can answer: the status a row takes when its sid is stored.
+_CREATE_ANSWERS = frozenset({MessageStatus.ACCEPTED, MessageStatus.QUEUED, MessageStatus.SCHEDULED})
+
+
+def attach_steps(status: str) -> tuple[str, str | None]:
+    """How a row takes the status Twilio lists for the message it holds (pure).
+
+    Returns:
+        (the status the sid is stored with, the status then applied as a status callback would, or None).
+        A status a create could have answered is stored with the sid; a later one (``sent``, ``delivered``,
+        ``failed``...) follows as a report, so it brings what a callback brings: ``delivered_at``, and the
+        error code and message of a failure.
+    """
+    reported = from_twilio(status)
+    if reported is None or reported in _CREATE_ANSWERS:
+        return status, None
+    return MessageStatus.ACCEPTED.value, status
+
+
+__all__ = ["SKEW", "Action", "Unsettled", "Verdict", "attach_steps", "decide", "same_content"]

@@ -1,13 +1,16 @@
-"""What reconciliation asks of the ledger: ``unknown`` rows without a sid, their rivals, and the release."""
+"""What reconciliation asks of the ledger: ``unknown`` rows without a sid, their rivals, the attach, the release."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
 
-from hub.reconcile_policy import Unsettled
+from hub.reconcile_policy import Unsettled, attach_steps
 from hub.status import MessageStatus
-from hub.store.events import record_event
+from hub.store.db import transaction
+from hub.store.events import apply_status, record_event
+from hub.store.ledger import mark_submitted
+from hub.store.records import StatusUpdate
 from hub.store.rows import utc, when
 from hub.store.tables import EventSource, Message
 
@@ -59,6 +62,46 @@ async def owned_sids(sids: Collection[str]) -> set[str]:
     return {row["sid"] for row in rows}
 
 
+async def attach_found(
+    message_id: int,
+    sid: str,
+    status: str,
+    *,
+    error_code: int | None = None,
+    error_message: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Give an ``unknown`` row the message Twilio holds for it: the sid, then Twilio's status as a callback
+    would bring it (a ``failed`` one with its error code and message), in one transaction.
+
+    Args:
+        message_id: the row.
+        sid, status, error_code, error_message: what Twilio lists for the message.
+        now: when (UTC).
+
+    Returns:
+        True when the row took the sid; False when it was no longer ``sending``/``unknown``.
+    """
+    stored_as, then = attach_steps(status)
+    at = when(now)
+    async with transaction():
+        if await mark_submitted(message_id, sid, stored_as, now=at, source=EventSource.RECONCILE.value) is None:
+            return False
+        if then is not None:
+            report = StatusUpdate(
+                sid=sid,
+                status=then,
+                at=at,
+                source=EventSource.RECONCILE.value,
+                error_code=error_code,
+                error_message=error_message,
+                # Its own key: Twilio's callback for the same status, if it comes, is kept in the history too.
+                dedupe_key=f"reconcile:{sid}:{then}",
+            )
+            await apply_status(report)
+    return True
+
+
 async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str, now: datetime | None = None) -> bool:
     """Put an ``unknown`` row Twilio never received back to ``pending`` (due at once), with a history event.
 
@@ -100,4 +143,4 @@ async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str,
     return True
 
 
-__all__ = ["owned_sids", "release_unknown", "rivals", "unsettled_rows"]
+__all__ = ["attach_found", "owned_sids", "release_unknown", "rivals", "unsettled_rows"]

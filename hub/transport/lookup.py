@@ -19,6 +19,7 @@ class RemoteMessage(msgspec.Struct, frozen=True):
         created_at: when the provider created it (UTC).
         direction: ``outbound-api`` for messages we created.
         error_code: the provider's error code, if any.
+        error_message: the provider's text for ``error_code``, if any.
     """
 
     sid: str
@@ -28,6 +29,7 @@ class RemoteMessage(msgspec.Struct, frozen=True):
     created_at: datetime
     direction: str = "outbound-api"
     error_code: int | None = None
+    error_message: str | None = None
 
 
 @runtime_checkable

@@ -219,6 +219,7 @@ class TwilioTransport:
                     created_at=created,
                     direction=str(item.direction or "outbound-api"),
                     error_code=int(item.error_code) if item.error_code else None,
+                    error_message=item.error_message or None,
                 )
             )
         return None if read >= limit else found

@@ -153,6 +153,38 @@ def test_sweep_hook_reconciles_with_the_configured_twilio(fake_server: FakeTwili
     assert message is not None and message.sid == fake_server.messages()[0]["sid"]
 
 
+def test_sweep_hook_leaves_no_http_session_of_its_own_open(
+    fake_server: FakeTwilioHandle, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An idle session kept between sweeps is reported as an "Unclosed client session" when the process exits.
+    import gc
+
+    import aiohttp
+
+    import actors.reconcile
+    from hub.store.db import run_sync
+
+    monkeypatch.setattr(actors.reconcile, "_state", {"cursor": 0, "key": None, "lookup": None})  # a client of its own
+
+    def open_sessions() -> list[aiohttp.ClientSession]:
+        return [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession) and not o.closed]
+
+    async def lost() -> None:
+        client = TwilioTransport(settings)
+        try:
+            await send(client, await new_row(HANG), HANG)
+        finally:
+            await client.close()
+
+    run_sync(lost())
+    before = open_sessions()
+
+    report = reconcile_after_sweep(settings)
+
+    assert report is not None and report.attached == 1  # it did list at Twilio
+    assert [s for s in open_sessions() if all(s is not b for b in before)] == []
+
+
 def test_sweep_releases_a_stale_claim_twilio_never_received(fake_server: FakeTwilioHandle, settings: Settings) -> None:
     from dramatiq.brokers.stub import StubBroker
 

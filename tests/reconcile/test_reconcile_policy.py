@@ -90,3 +90,26 @@ def test_same_content_compares_free_form_bodies(body: str, remote: str | None, e
     remote_message = RemoteMessage(sid="SM1", to="+1", body=remote, status="queued", created_at=CLAIM)
 
     assert same_content(row, remote_message) is expected
+
+
+@pytest.mark.parametrize(
+    ("listed", "steps"),
+    [
+        ("queued", ("queued", None)),
+        ("accepted", ("accepted", None)),
+        ("scheduled", ("scheduled", None)),
+        ("sending", ("sending", None)),
+        ("sent", ("accepted", "sent")),
+        ("delivered", ("accepted", "delivered")),
+        ("read", ("accepted", "read")),
+        ("failed", ("accepted", "failed")),
+        ("undelivered", ("accepted", "undelivered")),
+        ("receiving", ("receiving", None)),
+    ],
+)
+def test_a_status_past_what_a_create_answers_follows_the_sid_as_a_report(
+    listed: str, steps: tuple[str, str | None]
+) -> None:
+    from hub.reconcile_policy import attach_steps
+
+    assert attach_steps(listed) == steps

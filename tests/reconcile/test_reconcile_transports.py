@@ -12,6 +12,7 @@ from hub.rendering import OutboundMessage
 from hub.status import MessageStatus as S
 from hub.store import queries as q
 from hub.transport.fake import FakeTransport
+from hub.transport.lookup import RemoteMessage
 from hub.transport.simulator import SimulatorTransport
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +75,55 @@ async def test_rows_with_different_bodies_are_told_apart(db_settings: Settings) 
     assert (report.attached, report.released) == (1, 1)
     assert one is not None and (one.status, one.sid) == (S.PENDING, None)
     assert two is not None and (two.status, two.sid) == (S.QUEUED, sent_two.sid)
+
+
+class Listing:
+    """A provider that lists one message for every number: what Twilio says of a create it took and settled."""
+
+    def __init__(self, message: RemoteMessage) -> None:
+        self.message = message
+
+    async def find_sent(self, to: str, since: datetime) -> list[RemoteMessage]:
+        return [self.message]
+
+
+@pytest.mark.parametrize("status", ["failed", "undelivered"])
+async def test_a_message_that_failed_at_twilio_takes_its_error_code_and_message(
+    db_settings: Settings, status: str
+) -> None:
+    message_id = await unknown_row()
+    failed = RemoteMessage(
+        sid="SM" + "f" * 32,
+        to=PHONE,
+        body="hi",
+        status=status,
+        created_at=datetime.now(UTC),
+        error_code=63016,
+        error_message="Outside the allowed window",
+    )
+
+    report = await reconcile_unknown(Listing(failed), horizon=HORIZON, now=datetime.now(UTC) + timedelta(hours=1))
+
+    message = await q.get_message(message_id, with_history=True)
+    assert report.attached == 1
+    assert message is not None
+    assert (message.sid, message.status, message.error_code, message.error_message) == (
+        failed.sid,
+        S(status),
+        63016,
+        "Outside the allowed window",
+    )
+    assert [(e.status, e.source) for e in message.history][-2:] == [("accepted", "reconcile"), (status, "reconcile")]
+
+
+async def test_a_message_delivered_at_twilio_is_stamped_delivered(db_settings: Settings) -> None:
+    message_id = await unknown_row()
+    delivered = RemoteMessage(
+        sid="SM" + "d" * 32, to=PHONE, body="hi", status="delivered", created_at=datetime.now(UTC)
+    )
+
+    await reconcile_unknown(Listing(delivered), horizon=HORIZON, now=datetime.now(UTC) + timedelta(hours=1))
+
+    message = await q.get_message(message_id)
+    assert message is not None and (message.status, message.error_code) == (S.DELIVERED, None)
+    assert message.delivered_at is not None
