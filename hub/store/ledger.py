@@ -14,7 +14,7 @@ from hub.store.events import apply_parked, record_event
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
-from hub.store.send_sql import claim_batch_postgres, claim_postgres, submit_postgres
+from hub.store.send_sql import SUBMITS, Submit, claim_batch_postgres, claim_postgres, submit_postgres
 from hub.store.tables import Message, Run
 
 S = MessageStatus
@@ -198,7 +198,10 @@ async def mark_submitted(
     reported = from_twilio(twilio_status) or S.ACCEPTED
     engine = current_engine()
     if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
-        found = await submit_postgres(engine, message_id, sid, reported, source, at)
+        if engine.current_transaction.get() is not None:  # inside the caller's transaction: not shared
+            found = await submit_postgres(engine, message_id, sid, reported, source, at)
+        else:  # with the submits of the same few ms on this loop, in one statement
+            found = await SUBMITS(Submit(engine, message_id, sid, reported, source, at))
         if found is None:
             return None
         submitted, parked = found
