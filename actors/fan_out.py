@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +28,11 @@ from hub.store.records import NewMessage, RunRecord
 
 log = logging.getLogger(__name__)
 
-#: Audience entries per ledger insert (and per checkpoint).
-CHUNK = 1000
+#: Audience entries per ledger insert (and per checkpoint): one statement each on PostgreSQL.
+CHUNK = 5000
+#: Chunks handed to the writer and not yet written while the next one renders: the render of chunk k+1 overlaps
+#: the insert and enqueue of chunk k, and memory stays bounded to a few chunks.
+WRITES_AHEAD = 1
 #: Run states in which fan-out writes rows (a paused run still gets its rows; they are held until resume).
 FAN_OUT_STATES = (RunState.SCHEDULED, RunState.RUNNING, RunState.PAUSED)
 
@@ -65,18 +71,16 @@ def fan_out_run(run_id: int) -> None:
     position = run.checkpoint
     audience = itertools.islice(iter_audience(spec, settings), run.checkpoint, None)
     written = 0
-    for chunk in _chunks(audience, CHUNK):
-        now = datetime.now(UTC)
-        rows = [ledger_row(item, compiled, send_at=_send_at(item, window, zone, now)) for item in chunk]
-        # Rows due later (quiet hours) are not parked in Redis: the sweeper enqueues them when they fall due.
-        later = [row for row in rows if row.send_at is not None]
-        if later:
-            run_sync(queries.insert_messages(run_id, later))
-        new_ids = run_sync(queries.insert_messages(run_id, [row for row in rows if row.send_at is None]))
-        enqueue_rows(new_ids, options=options)
-        position += len(chunk)
-        written += len(new_ids)
-        run_sync(queries.update_checkpoint(run_id, position))
+    with _Writer(run_id) as writer:
+        for chunk in _chunks(audience, CHUNK):
+            now = datetime.now(UTC)
+            if window is None:
+                rows = [ledger_row(item, compiled) for item in chunk]
+            else:
+                rows = [ledger_row(item, compiled, send_at=_send_at(item, window, zone, now)) for item in chunk]
+            position += len(chunk)
+            written += writer.submit(write_chunk, run_id, rows, position, options)
+        written += writer.drain()
     run_sync(queries.update_checkpoint(run_id, position, total=position, fanned_out=True))
     log.info("fan-out of run %r: %d audience entries, %d new sends enqueued", run_id, position, written)
     run_sync(queries.finish_if_done(run_id))
@@ -124,9 +128,74 @@ def ledger_row(
     )
 
 
+def write_chunk(run_id: int, rows: list[NewMessage], position: int, options: dict[str, Any]) -> int:
+    """Insert one chunk's rows with the checkpoint they reach, then enqueue the sends of the rows it inserted.
+
+    The checkpoint commits with the rows (one statement on PostgreSQL), so a crash never leaves it ahead of rows
+    not written; rows written whose enqueue a crash lost are owed rows with no live message, which the sweeper
+    enqueues (a re-run from the checkpoint no longer meets them).
+
+    Returns:
+        How many sends were enqueued.
+    """
+    # Rows due later (quiet hours) are not parked in Redis: the sweeper enqueues them when they fall due.
+    later = [row for row in rows if row.send_at is not None]
+    if later:
+        run_sync(queries.insert_messages(run_id, later))
+        rows = [row for row in rows if row.send_at is None]
+    new_ids = run_sync(queries.insert_messages(run_id, rows, checkpoint=position))
+    return enqueue_rows(new_ids, options=options)
+
+
+class _Writer:
+    """One thread that writes chunks in the order given while the caller renders the next ones.
+
+    At most :data:`WRITES_AHEAD` chunks wait for it; :meth:`submit` blocks beyond that. Once a chunk fails, no later
+    chunk is written (its checkpoint would pass the failed rows): the failure is raised to the caller by
+    :meth:`submit` or :meth:`drain`, and the actor's retry resumes from the checkpoint.
+    """
+
+    def __init__(self, run_id: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hub-fan-out-{run_id}")
+        self._queued: deque[Future[int]] = deque()
+        self._failed = threading.Event()
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for future in self._queued:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+    def submit(self, write: Callable[..., int], *args: Any) -> int:
+        """Queue ``write(*args)``; returns what the chunks finished meanwhile returned (summed)."""
+        self._queued.append(self._pool.submit(self._guarded, write, *args))
+        done = 0
+        while len(self._queued) > WRITES_AHEAD:
+            done += self._queued.popleft().result()
+        return done
+
+    def drain(self) -> int:
+        """Wait for every queued chunk; returns what they returned (summed)."""
+        done = 0
+        while self._queued:
+            done += self._queued.popleft().result()
+        return done
+
+    def _guarded(self, write: Callable[..., int], *args: Any) -> int:
+        if self._failed.is_set():
+            raise RuntimeError("an earlier chunk of this fan-out failed; later chunks are not written")
+        try:
+            return write(*args)
+        except BaseException:
+            self._failed.set()
+            raise
+
+
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
     while chunk := list(itertools.islice(items, size)):
         yield chunk
 
 
-__all__ = ["CHUNK", "campaign_for", "fan_out_run", "ledger_row"]
+__all__ = ["CHUNK", "WRITES_AHEAD", "campaign_for", "fan_out_run", "ledger_row", "write_chunk"]

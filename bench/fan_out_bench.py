@@ -57,9 +57,24 @@ def child(config: Path) -> None:
     actors.setup(settings)
     db.run_sync(db.connect(settings))
     run, _ = db.run_sync(queries.create_run(campaign="bench", kind="campaign", trigger="api"))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     fan_out_run.fn(run.id)
-    print(json.dumps({"run_id": run.id, "seconds": time.perf_counter() - started}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"run_id": run.id, "seconds": seconds, "cpu_seconds": cpu}))
+
+
+def _postgres_cpu_s() -> float:
+    """CPU seconds used so far by the local PostgreSQL server: its live processes, plus the backends that ended
+    (counted in the postmaster's children time). Other clients' load is included: a figure for a quiet machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in bc.server_pids("postgres"):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick
 
 
 def ledger(database_url: str) -> tuple[int, dict[str, int]]:
@@ -99,12 +114,14 @@ def run(args: argparse.Namespace) -> list[str]:
                 *command,
             ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(bc.BENCH), str(bc.ROOT)])}
+        pg_cpu = _postgres_cpu_s()
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=bc.ROOT)
         assert process.stdout is not None
         output = process.stdout.read()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        pg_cpu = _postgres_cpu_s() - pg_cpu
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"fan-out child failed: {output.decode(errors='replace')[-2000:]}")
         result = json.loads(output.decode().strip().splitlines()[-1])
@@ -119,6 +136,9 @@ def run(args: argparse.Namespace) -> list[str]:
         f"(PostgreSQL ledger, Redis queue, no consumer)",
         f"- **{per_s:,.0f} recipients/s** ({result['seconds']:.1f} s in fan_out_run, {wall:.1f} s with start-up); "
         f"**peak RSS {peak_mb:.0f} MB**",
+        f"- CPU per recipient: fan-out process {1e6 * result['cpu_seconds'] / args.recipients:.1f} us "
+        f"({result['cpu_seconds'] / result['seconds']:.2f} cores), PostgreSQL (every backend, start-up included) "
+        f"{1e6 * pg_cpu / args.recipients:.1f} us",
         f"- ledger rows {rows:,} {dict(sorted(statuses.items()))}; send messages queued {queued:,}",
         f"- {noop.line()}",
         f"- ratio to the no-op actor (recipients/s to messages/s): {per_s / noop.steady_per_s:.2f}",

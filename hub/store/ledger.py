@@ -11,6 +11,7 @@ from hub.status import FINAL, MessageStatus, advance, from_twilio
 from hub.store.db import current_engine
 from hub.store.engines import LoopPoolPostgresEngine
 from hub.store.events import apply_parked, record_event
+from hub.store.insert_sql import insert_postgres
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
@@ -77,17 +78,21 @@ def _insert_sql(rows: int, postgres: bool) -> str:
     )
 
 
-async def insert_messages(run_id: int, rows: Sequence[NewMessage], *, now: datetime | None = None) -> list[int]:
+async def insert_messages(
+    run_id: int, rows: Sequence[NewMessage], *, now: datetime | None = None, checkpoint: int | None = None
+) -> list[int]:
     """Write ledger rows in bulk; a row whose ``(run, recipient, step)`` exists is left alone.
 
-    Statements are chunked so that rows x columns stays within asyncpg's 32,767 bind parameters (and
-    SQLite's 32,766). The statement is written by hand: Piccolo's builder costs ~0.2 ms per row, many
-    times the database's own work.
+    PostgreSQL: one statement of column arrays (:mod:`hub.store.insert_sql`), whatever the row count. SQLite:
+    statements chunked so that rows x columns stays within its 32,766 bind parameters. Both are written by
+    hand: Piccolo's builder costs ~0.2 ms per row, many times the database's own work.
 
     Args:
         run_id: the run the rows belong to.
         rows: the rows; ``rejected`` / ``skipped`` rows are stored with their reason and never sent.
         now: creation time (UTC).
+        checkpoint: also set the run's fan-out checkpoint (the audience position these rows reach): in the
+            same statement on PostgreSQL, so it commits with the rows; right after them on SQLite.
 
     Returns:
         Ids of the newly inserted ``pending`` rows, ascending: exactly the rows to enqueue. Re-running
@@ -95,12 +100,15 @@ async def insert_messages(run_id: int, rows: Sequence[NewMessage], *, now: datet
     """
     at = when(now)
     engine = current_engine()
-    postgres = isinstance(engine, LoopPoolPostgresEngine)
+    if isinstance(engine, LoopPoolPostgresEngine):
+        return await insert_postgres(engine, run_id, rows, at, checkpoint=checkpoint)
     pending: list[int] = []
     for chunk in chunks(rows, _ROWS_PER_STATEMENT):
         args = [value for new in chunk for value in _values(run_id, new, at)]
-        inserted = await engine.fetch(_insert_sql(len(chunk), postgres), args)
+        inserted = await engine.fetch(_insert_sql(len(chunk), False), args)
         pending.extend(row["id"] for row in inserted if row["status"] == S.PENDING.value)
+    if checkpoint is not None:
+        await Run.update({Run.checkpoint: checkpoint}).where(Run.id == run_id)
     return sorted(pending)
 
 
