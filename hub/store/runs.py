@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.status import MessageStatus, RunState
+from hub.store.db import transaction
 from hub.store.records import RunRecord
 from hub.store.rows import run_record, utc, when
 from hub.store.tables import Message, Run, RunKind, RunTrigger
@@ -161,20 +162,53 @@ async def update_checkpoint(
     await Run.update(values).where(Run.id == run_id)
 
 
+async def lock_run(run_id: int) -> RunState | None:
+    """Hold the run's row lock until the enclosing transaction ends (a write that changes nothing); its state.
+
+    :func:`finish_if_done` and :func:`reopen_run`'s callers take it first, so counting a run's owed rows and
+    making one of its rows owed again never interleave.
+    """
+    rows = await Run.update({Run.state: Run.state}).where(Run.id == run_id).returning(Run.state)
+    return RunState(rows[0]["state"]) if rows else None
+
+
 async def finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
     """Mark a running run ``finished`` when fan-out is complete and nothing is owed (pending/sending).
+
+    One transaction behind the run's lock (:func:`lock_run`): a row released back to ``pending`` meanwhile is
+    either counted here or finds the run finished and reopens it.
 
     Returns:
         True when this call finished the run.
     """
-    owed = await Message.count().where(
-        (Message.run == run_id) & Message.status.is_in([MessageStatus.PENDING.value, MessageStatus.SENDING.value])
-    )
-    if owed:
-        return False
+    async with transaction():
+        if await lock_run(run_id) != RunState.RUNNING:
+            return False
+        owed = await Message.count().where(
+            (Message.run == run_id) & Message.status.is_in([MessageStatus.PENDING.value, MessageStatus.SENDING.value])
+        )
+        if owed:
+            return False
+        rows = (
+            await Run.update({Run.state: RunState.FINISHED.value, Run.finished_at: when(now)})
+            .where((Run.id == run_id) & (Run.state == RunState.RUNNING.value) & Run.fanned_out_at.is_not_null())
+            .returning(Run.id)
+        )
+    return bool(rows)
+
+
+async def reopen_run(run_id: int) -> bool:
+    """Put a ``finished`` run back to ``running``: one of its rows is owed again (reconciliation released it).
+
+    Call it in the transaction that made the row owed, after :func:`lock_run`; :func:`finish_if_done` finishes
+    the run again once the row settles. Any other state is left alone (a canceled run stays canceled).
+
+    Returns:
+        True when the run was reopened.
+    """
     rows = (
-        await Run.update({Run.state: RunState.FINISHED.value, Run.finished_at: when(now)})
-        .where((Run.id == run_id) & (Run.state == RunState.RUNNING.value) & Run.fanned_out_at.is_not_null())
+        await Run.update({Run.state: RunState.RUNNING.value, Run.finished_at: None})
+        .where((Run.id == run_id) & (Run.state == RunState.FINISHED.value))
         .returning(Run.id)
     )
     return bool(rows)

@@ -12,6 +12,7 @@ from hub.store.events import apply_status, record_event
 from hub.store.ledger import mark_submitted
 from hub.store.records import StatusUpdate
 from hub.store.rows import utc, when
+from hub.store.runs import lock_run, reopen_run
 from hub.store.tables import EventSource, Message
 
 S = MessageStatus
@@ -103,7 +104,8 @@ async def attach_found(
 
 
 async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str, now: datetime | None = None) -> bool:
-    """Put an ``unknown`` row Twilio never received back to ``pending`` (due at once), with a history event.
+    """Put an ``unknown`` row Twilio never received back to ``pending`` (due at once), with a history event;
+    a run that finished meanwhile goes back to ``running`` until the row settles. One transaction.
 
     Only the claim that was examined: a row claimed again or given a sid meanwhile is left alone.
 
@@ -111,35 +113,43 @@ async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str,
         True when the row was released.
     """
     at = when(now)
-    rows = (
-        await Message.update(
-            {
-                Message.status: S.PENDING.value,
-                Message.next_attempt_at: None,
-                Message.error_code: None,
-                Message.error_message: reason,
-                Message.updated_at: at,
-            }
-        )
-        .where(
-            (Message.id == message_id)
-            & (Message.status == S.UNKNOWN.value)
-            & Message.sid.is_null()
-            & (Message.claimed_at == utc(claimed_at))
-        )
-        .returning(Message.id)
-    )
-    if not rows:
+    found = await Message.select(Message.run).where(Message.id == message_id).first()
+    if found is None:
         return False
-    await record_event(
-        message_id=message_id,
-        sid=None,
-        status=S.PENDING.value,
-        source=EventSource.RECONCILE.value,
-        applied=True,
-        at=at,
-        error_message=reason,
-    )
+    run_id: int = found["run"]
+    async with transaction():
+        # The run's lock before the row: the sweeper's finish_if_done either counts this row or is undone here.
+        await lock_run(run_id)
+        rows = (
+            await Message.update(
+                {
+                    Message.status: S.PENDING.value,
+                    Message.next_attempt_at: None,
+                    Message.error_code: None,
+                    Message.error_message: reason,
+                    Message.updated_at: at,
+                }
+            )
+            .where(
+                (Message.id == message_id)
+                & (Message.status == S.UNKNOWN.value)
+                & Message.sid.is_null()
+                & (Message.claimed_at == utc(claimed_at))
+            )
+            .returning(Message.id)
+        )
+        if not rows:
+            return False
+        await record_event(
+            message_id=message_id,
+            sid=None,
+            status=S.PENDING.value,
+            source=EventSource.RECONCILE.value,
+            applied=True,
+            at=at,
+            error_message=reason,
+        )
+        await reopen_run(run_id)
     return True
 
 
