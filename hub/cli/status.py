@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from hub.cli.app import Context, main, pass_context
 from hub.config import Settings
 from hub.status import MessageStatus, RunState
 from hub.store.records import RunProgress
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 S = MessageStatus
 #: Progress bars of the live view: label -> statuses that count as having reached it.
@@ -123,7 +127,14 @@ def status(ctx: Context, target: str | None, watch: bool, interval: float) -> No
         progress = _load(target)
 
 
-def _live(settings: Settings, target: str | None, watch: bool, interval: float) -> None:
+def _live(
+    settings: Settings, target: str | None, watch: bool, interval: float, *, console: Console | None = None
+) -> None:
+    """The live view: per run, a bar per milestone of :data:`MILESTONES` over the plain report's lines.
+
+    Args:
+        console: where it is drawn; the terminal by default (tests pass a recording one).
+    """
     from rich.console import Group
     from rich.live import Live
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -145,7 +156,7 @@ def _live(settings: Settings, target: str | None, watch: bool, interval: float) 
         return Group(*parts), done
 
     view, done = render()
-    with Live(view, refresh_per_second=4) as live:
+    with Live(view, refresh_per_second=4, console=console) as live:
         while watch and not done:
             time.sleep(interval)
             view, done = render()
