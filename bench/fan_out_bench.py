@@ -68,9 +68,13 @@ def _postgres_cpu_s() -> float:
     (counted in the postmaster's children time). Other clients' load is included: a figure for a quiet machine."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
-    for pid in bc.server_pids("postgres"):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:  # backends rename themselves ("postgres: 15/main: ..."), their comm stays "postgres"
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # ended meanwhile
             continue
         total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
