@@ -15,7 +15,6 @@ evaluated on the row's latest version by both databases, so concurrent reports c
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +40,8 @@ __all__ = [
     "forward_from",
     "record_and_apply",
 ]
+
+_JSON = msgspec.json.Encoder()
 
 _EVENT_COLUMNS = (
     "message",
@@ -107,7 +108,7 @@ def _event_values(update: StatusUpdate) -> list[Any]:
         update.error_message,
         update.source,
         update.effective_dedupe_key,
-        json.dumps(dict(update.payload)),
+        _JSON.encode(update.payload).decode(),
         when(update.at),
     ]
 

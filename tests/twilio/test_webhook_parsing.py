@@ -11,6 +11,7 @@ from hub.webhooks import (
     CallbackError,
     inbound_action,
     keyword_action,
+    parse_form,
     parse_inbound,
     parse_status,
     public_callback_url,
@@ -194,3 +195,38 @@ def test_keyword_action(body: str | None, expected: str | None) -> None:
 def test_inbound_action_prefers_twilio_opt_out_type(opt_out_type: str | None, body: str, expected: str | None) -> None:
     params = {**INBOUND, "Body": body, **({"OptOutType": opt_out_type} if opt_out_type else {})}
     assert inbound_action(parse_inbound(params), ["STOP"], ["START"]) == expected
+
+
+SIGNED_CASES = [
+    (URL, PARAMS),
+    ("https://hub.example.com:443/webhooks/twilio/status", PARAMS),
+    ("http://127.0.0.1:8000/webhooks/twilio/status?run=7&x=%20y", PARAMS),
+    (URL, {**PARAMS, "Body": "Olá, ümlaut ✓ + & = %", "Empty": ""}),
+    (URL, MultiDict([*PARAMS.items(), ("MediaUrl", "b"), ("MediaUrl", "a"), ("MediaUrl", "a")])),
+]
+
+
+@pytest.mark.parametrize(("url", "params"), SIGNED_CASES)
+@pytest.mark.parametrize("signed_url", [URL, "https://hub.example.com:443/webhooks/twilio/status", None])
+def test_verdict_equals_the_twilio_validators(url: str, params: object, signed_url: str | None) -> None:
+    for signature in (sign(signed_url or url, params), sign(url, {"MessageSid": "SMx"}), "not-base64", "é"):
+        expected = RequestValidator(TOKEN).validate(url, params, signature)
+        assert verify_signature(url, params, signature, TOKEN) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"MessageSid=SM1&MessageStatus=sent",
+        b"Body=Ol%C3%A1+mundo%21&Empty=&Flag",
+        b"MediaUrl=a&MediaUrl=b&MediaUrl=a",
+        b"Raw=caf\xe9&Plus=a%2Bb",
+        b"=x&a=b=c&&k+1=v+2&bad=%zz%E9",
+        b"",
+    ],
+)
+def test_parse_form_reads_as_litestar_does(body: bytes) -> None:
+    from litestar._parsers import parse_url_encoded_form_data
+
+    expected = {k: v if isinstance(v, list) else [v] for k, v in parse_url_encoded_form_data(body).items()}
+    assert parse_form(body) == expected
