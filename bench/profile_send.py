@@ -70,8 +70,24 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
     mode = f"send_batch of {args.batch}" if args.batch else "send_message"
     rate = len(ids) / elapsed
     print(f"{len(ids)} sends in {elapsed:.2f} s = {rate:,.0f}/s ({mode}, {args.concurrency} in flight)")
+    print(coalesced(rt))
     await rt.stop()
     await runner.cleanup()
+
+
+def coalesced(rt: object) -> str:
+    """Calls per coalesced round trip (window checks, slot reservations, submits): how well the loop batches them."""
+    from hub.store.send_sql import SUBMITS
+
+    parts = []
+    for name, coalescer in (
+        ("window", getattr(getattr(rt, "recipients", None), "calls", None)),
+        ("slots", getattr(getattr(rt, "slots", None), "calls", None)),
+        ("submits", SUBMITS),
+    ):
+        if coalescer is not None and coalescer.batches:
+            parts.append(f"{name} {coalescer.items:,} in {coalescer.batches:,} calls")
+    return "coalesced: " + ("; ".join(parts) or "nothing")
 
 
 def main() -> None:

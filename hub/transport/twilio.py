@@ -7,6 +7,7 @@ import json
 import logging
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 #: Per-send box the HTTP client fills with the response headers, so a 429's ``Retry-After`` reaches the
 #: classifier (``TwilioRestException`` does not carry headers). A ContextVar keeps concurrent sends apart.
 _RESPONSE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("twilio_response_headers", default=None)
+
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 def request_was_sent(exc: BaseException) -> bool:
@@ -69,6 +73,7 @@ class HubHttpClient(AsyncHttpClient):
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._auth: tuple[tuple[str, str], str] | None = None
 
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -96,12 +101,18 @@ class HubHttpClient(AsyncHttpClient):
         session = self._session_here()
         all_headers = dict(headers or {})
         if auth is not None:
-            all_headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+            all_headers["Authorization"] = self._basic_auth(auth)
+        body = None
+        if data is not None:
+            # Encoded here, as aiohttp would for a form: handing it pairs builds a FormData and a multipart
+            # writer (with a uuid4 boundary) per request, ~10 % of a send's CPU on the worker's loop.
+            body = urlencode(_form(data)).encode()
+            all_headers.setdefault("Content-Type", FORM_CONTENT_TYPE)
         async with session.request(
             method.upper(),
             url,
             params=_form(params) if params else None,
-            data=_form(data) if data is not None else None,
+            data=body,
             headers=all_headers,
             allow_redirects=allow_redirects,
         ) as resp:
@@ -110,6 +121,12 @@ class HubHttpClient(AsyncHttpClient):
             if box is not None:
                 box.update((k.lower(), v) for k, v in resp.headers.items())
             return Response(resp.status, text, resp.headers)
+
+    def _basic_auth(self, auth: tuple[str, str]) -> str:
+        # One account per client: encoded once, not per request.
+        if self._auth is None or self._auth[0] != auth:
+            self._auth = (auth, aiohttp.encode_basic_auth(auth[0], auth[1]))
+        return self._auth[1]
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -58,6 +58,14 @@ def test_create_carries_whatsapp_addresses_body_and_callback(settings: Settings,
     }
 
 
+def test_a_body_with_reserved_and_non_ascii_characters_arrives_intact(
+    settings: Settings, fake: FakeTwilioHandle
+) -> None:
+    body = "Olá Zoë & co: 50% off + free 🚚 (a=b?c)"
+    run(send_once(settings, OutboundMessage(to="+14155550100", body=body)))
+    assert params_of(fake)["Body"] == [body]
+
+
 def test_explicit_status_callback_wins(settings: Settings, fake: FakeTwilioHandle) -> None:
     async def go() -> None:
         transport = TwilioTransport(settings)
