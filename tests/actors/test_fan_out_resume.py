@@ -41,7 +41,9 @@ def engine_harness(db_settings: Settings) -> Iterator[Harness]:
     redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     transport = FakeTransport()
     namespace = f"t{secrets.token_hex(4)}"
-    broker = actors.setup(settings, client=redis, stub=True, namespace=namespace, transport_factory=lambda _s: transport)
+    broker = actors.setup(
+        settings, client=redis, stub=True, namespace=namespace, transport_factory=lambda _s: transport
+    )
     harness = Harness(settings, broker, redis, transport, namespace)
     yield harness
     if harness.worker is not None:
