@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from litestar.params import JSONBody
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Unprocessable
 from hub.api.idempotency import Created, idempotent
-from hub.api.plan import RawRecipient, SendPlan, message_spec, plan_send, raw_recipients
+from hub.api.plan import RawRecipient, SendPlan, plan_send, raw_recipients, spec_of
 from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import MessageSpec
@@ -98,35 +99,62 @@ def _enqueue_later(enqueuer: Enqueuer, run_id: int, ids: list[int], send_at: dat
     return enqueue
 
 
+async def _send(
+    request: Request[Any, Any, Any],
+    settings: Settings,
+    enqueuer: Enqueuer,
+    spec: MessageSpec,
+    recipients: list[RawRecipient],
+    send_at: datetime | None,
+    *,
+    kind: str,
+    strict: bool,
+    answer: Callable[[SendPlan, int, list[int]], msgspec.Struct],
+) -> Response[Any]:
+    """What every send route does with its message and recipients, behind the ``Idempotency-Key``: refuse a
+    blocked template, plan (render and check each recipient), store the run and its rows, queue the owed rows
+    after the commit.
+
+    Args:
+        kind: the run's kind (``single``, ``bulk``).
+        strict: an invalid number fails the request (422) instead of being recorded as rejected.
+        answer: the response body from the plan, the run id and the ids of the stored rows.
+    """
+    await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
+    due = due_time(send_at, datetime.now(UTC))
+
+    async def prepare() -> SendPlan:
+        return await _plan(spec, recipients, settings, strict=strict)
+
+    async def store(plan: SendPlan) -> Created:
+        run_id, ids = await _store(plan, due, kind)
+        body = msgspec.to_builtins(answer(plan, run_id, ids))
+        return Created(202, body, _enqueue_later(enqueuer, run_id, ids, due))
+
+    return await idempotent(request, prepare, store)
+
+
+def _bulk_result(plan: SendPlan, run_id: int, ids: list[int]) -> BulkSendResult:
+    rejected = [Rejected(to=to, reason=reason) for to, reason in plan.rejected]
+    log.info("bulk send: run %r, %d accepted, %d rejected", run_id, len(plan.accepted), len(rejected))
+    return BulkSendResult(run_id=run_id, accepted=len(plan.accepted), rejected=rejected)
+
+
+def _single_result(plan: SendPlan, run_id: int, ids: list[int]) -> MessageAccepted:
+    return MessageAccepted(id=ids[0], status=str(MessageStatus.PENDING))
+
+
 async def bulk_send(
     data: BulkSendCreate, request: Request[Any, Any, Any], settings: Settings, enqueuer: Enqueuer
 ) -> Response[Any]:
     """The shared body of ``/v1/bulk-send`` and ``/bulk-send``."""
     if data.message is not None and data.body is not None:
         raise Unprocessable("give `message` or `body`, not both", field="message")
-    spec = message_spec(
-        body=data.body if data.body is not None else data.message,
-        template=data.template,
-        content_sid=data.content_sid,
-        content_variables=data.content_variables,
-        media_url=data.media_url,
-        variables=data.vars,
-    )
+    spec = spec_of(data, body=data.body if data.body is not None else data.message, variables=data.vars)
     recipients = raw_recipients(data.recipients, data.phone_numbers)
-    await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
-    send_at = due_time(data.send_at, datetime.now(UTC))
-
-    async def prepare() -> SendPlan:
-        return await _plan(spec, recipients, settings, strict=False)
-
-    async def store(plan: SendPlan) -> Created:
-        run_id, ids = await _store(plan, send_at, "bulk")
-        rejected = [Rejected(to=to, reason=reason) for to, reason in plan.rejected]
-        log.info("bulk send: run %r, %d accepted, %d rejected", run_id, len(plan.accepted), len(rejected))
-        result = BulkSendResult(run_id=run_id, accepted=len(plan.accepted), rejected=rejected)
-        return Created(202, msgspec.to_builtins(result), _enqueue_later(enqueuer, run_id, ids, send_at))
-
-    return await idempotent(request, prepare, store)
+    return await _send(
+        request, settings, enqueuer, spec, recipients, data.send_at, kind="bulk", strict=False, answer=_bulk_result
+    )
 
 
 class SendMessageController(Controller):
@@ -141,27 +169,19 @@ class SendMessageController(Controller):
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],
     ) -> Response[MessageAccepted]:
-        spec = message_spec(
-            body=data.body,
-            template=data.template,
-            content_sid=data.content_sid,
-            content_variables=data.content_variables,
-            media_url=data.media_url,
-            variables={},
-        )
+        spec = spec_of(data, body=data.body, variables={})
         recipients = [RawRecipient(to=data.to, vars=dict(data.vars), field="to")]
-        await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
-        send_at = due_time(data.send_at, datetime.now(UTC))
-
-        async def prepare() -> SendPlan:
-            return await _plan(spec, recipients, settings, strict=True)
-
-        async def store(plan: SendPlan) -> Created:
-            run_id, ids = await _store(plan, send_at, "single")
-            body = msgspec.to_builtins(MessageAccepted(id=ids[0], status=str(MessageStatus.PENDING)))
-            return Created(202, body, _enqueue_later(enqueuer, run_id, ids, send_at))
-
-        return await idempotent(request, prepare, store)
+        return await _send(
+            request,
+            settings,
+            enqueuer,
+            spec,
+            recipients,
+            data.send_at,
+            kind="single",
+            strict=True,
+            answer=_single_result,
+        )
 
 
 class BulkSendController(Controller):

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from hub.api.errors import Unprocessable
+from hub.api.schemas import MessageFields
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
@@ -23,6 +24,7 @@ __all__ = [
     "message_spec",
     "plan_send",
     "raw_recipients",
+    "spec_of",
 ]
 
 #: The run/campaign name API sends render with (the ``campaign`` template variable).
@@ -86,6 +88,23 @@ def message_spec(
         content_variables=dict(content_variables) if content_variables is not None else None,
         media_url=list(media_url),
         vars=dict(variables),
+    )
+
+
+def spec_of(fields: MessageFields, *, body: str | None, variables: Mapping[str, Any]) -> MessageSpec:
+    """:func:`message_spec` from a request's message part; ``body`` as the route reads it (``/bulk-send`` also
+    takes ``message``), ``variables`` the request-wide ones.
+
+    Raises:
+        Unprocessable: as :func:`message_spec`.
+    """
+    return message_spec(
+        body=body,
+        template=fields.template,
+        content_sid=fields.content_sid,
+        content_variables=fields.content_variables,
+        media_url=fields.media_url,
+        variables=variables,
     )
 
 

@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 
 from hub.api.campaigns import lookup_campaign
 from hub.api.errors import Unprocessable
-from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, message_spec, raw_recipients
+from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, raw_recipients, spec_of
 from hub.api.schemas import RenderItem, RenderRequest, RenderResult
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
@@ -88,14 +88,7 @@ def _campaign_items(data: RenderRequest, settings: Settings) -> list[RenderItem]
 
 
 def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
-    spec = message_spec(
-        body=data.body,
-        template=data.template,
-        content_sid=data.content_sid,
-        content_variables=data.content_variables,
-        media_url=data.media_url,
-        variables=data.vars,
-    )
+    spec = spec_of(data, body=data.body, variables=data.vars)
     numbers = list(data.phone_numbers or ())
     if data.to:
         numbers.append(data.to)

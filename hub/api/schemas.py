@@ -19,6 +19,7 @@ __all__ = [
     "LegacyBulkSend",
     "MessageAccepted",
     "MessageCreate",
+    "MessageFields",
     "MessageList",
     "MessageRead",
     "PathId",
@@ -51,20 +52,26 @@ class _Out(msgspec.Struct, kw_only=True):
 # --- requests ---------------------------------------------------------------------------------------------------
 
 
-class MessageCreate(_In):
-    """``POST /v1/messages``: one message. Exactly one of ``body`` / ``template`` / ``content_sid``."""
+class MessageFields(_In):
+    """The message part of a send or render request (``hub.api.plan.spec_of`` checks it): exactly one of
+    ``body`` / ``template`` / ``content_sid``, ``content_variables`` only with ``content_sid``."""
 
-    to: str
     body: str | None = None
     template: str | None = None
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
     media_url: list[str] = []
+
+
+class MessageCreate(MessageFields, kw_only=True):
+    """``POST /v1/messages``: one message. Exactly one of ``body`` / ``template`` / ``content_sid``."""
+
+    to: str
     vars: dict[str, Any] = {}
     send_at: datetime | None = None  # ISO 8601 with an offset; in the future = stored as a due row
 
 
-class BulkSendCreate(_In):
+class BulkSendCreate(MessageFields):
     """``POST /v1/bulk-send``: many recipients, one run.
 
     ``recipients`` items carry ``to`` (or ``phone``) plus their own variables, flat or under ``vars``;
@@ -74,11 +81,6 @@ class BulkSendCreate(_In):
     recipients: list[dict[str, Any]] | None = None
     phone_numbers: list[str] | None = None
     message: str | None = None
-    body: str | None = None
-    template: str | None = None
-    content_sid: str | None = None
-    content_variables: dict[str, str] | None = None
-    media_url: list[str] = []
     vars: dict[str, Any] = {}
     send_at: datetime | None = None
 
@@ -96,7 +98,7 @@ class RunCreate(_In):
     send_at: datetime | None = None
 
 
-class RenderRequest(_In):
+class RenderRequest(MessageFields):
     """``POST /v1/render``: a dry run. Either a repository ``campaign`` (optionally one number ``to`` and a
     ``limit``), or an ad-hoc message with ``recipients`` / ``phone_numbers`` / ``to``."""
 
@@ -105,11 +107,6 @@ class RenderRequest(_In):
     limit: int = msgspec.field(default=20)
     recipients: list[dict[str, Any]] | None = None
     phone_numbers: list[str] | None = None
-    body: str | None = None
-    template: str | None = None
-    content_sid: str | None = None
-    content_variables: dict[str, str] | None = None
-    media_url: list[str] = []
     vars: dict[str, Any] = {}
 
 
