@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> list[str]:
                 "raw",
                 "-o",
                 os.environ["BENCH_PYSPY"],
+                *(["--gil"] if os.environ.get("BENCH_PYSPY_GIL") else []),  # only samples holding the GIL: CPU
                 "--",
                 *command,
             ]
