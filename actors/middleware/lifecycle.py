@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from dramatiq.middleware import AsyncIO
 
 from actors import runtime
@@ -19,10 +19,15 @@ class Lifecycle(AsyncIO):
     """
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
-        super().before_worker_boot(broker, worker)
+        # AsyncIO's own hook, but with a daemon loop thread: Dramatiq's is not a daemon, so when the worker
+        # process exits without its shutdown hooks (a second SIGTERM within a second of the first makes Dramatiq
+        # sys.exit() before worker.stop()), the interpreter waits for the loop forever and the process lives
+        # on, orphaned and idle (seen after test runs). Shutdown still stops it in after_worker_shutdown.
+        loop_thread = EventLoopThread(self.logger)
+        loop_thread.daemon = True
+        loop_thread.start(timeout=1.0)
+        set_event_loop_thread(loop_thread)
         runtime.current().stopping.clear()
-        loop_thread = get_event_loop_thread()
-        assert loop_thread is not None
         loop_thread.run_coroutine(runtime.current().start())
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
