@@ -79,8 +79,11 @@ def fan_out_run(run_id: int) -> None:
             else:
                 rows = [ledger_row(item, compiled, send_at=_send_at(item, window, zone, now)) for item in chunk]
             position += len(chunk)
-            written += writer.submit(write_chunk, run_id, rows, position, options)
-        written += writer.drain()
+            # The caller enqueues chunk k's sends while the writer inserts chunk k+1.
+            for new_ids in writer.submit(insert_chunk, run_id, rows, position):
+                written += enqueue_rows(new_ids, options=options)
+        for new_ids in writer.drain():
+            written += enqueue_rows(new_ids, options=options)
     run_sync(queries.update_checkpoint(run_id, position, total=position, fanned_out=True))
     log.info("fan-out of run %r: %d audience entries, %d new sends enqueued", run_id, position, written)
     run_sync(queries.finish_if_done(run_id))
@@ -128,27 +131,26 @@ def ledger_row(
     )
 
 
-def write_chunk(run_id: int, rows: list[NewMessage], position: int, options: dict[str, Any]) -> int:
-    """Insert one chunk's rows with the checkpoint they reach, then enqueue the sends of the rows it inserted.
+def insert_chunk(run_id: int, rows: list[NewMessage], position: int) -> list[int]:
+    """Insert one chunk's rows with the checkpoint they reach; the caller then enqueues the rows it returns.
 
     The checkpoint commits with the rows (one statement on PostgreSQL), so a crash never leaves it ahead of rows
     not written; rows written whose enqueue a crash lost are owed rows with no live message, which the sweeper
     enqueues (a re-run from the checkpoint no longer meets them).
 
     Returns:
-        How many sends were enqueued.
+        Ids of the rows it inserted that are due now: the sends to enqueue.
     """
     # Rows due later (quiet hours) are not parked in Redis: the sweeper enqueues them when they fall due.
     later = [row for row in rows if row.send_at is not None]
     if later:
         run_sync(queries.insert_messages(run_id, later))
         rows = [row for row in rows if row.send_at is None]
-    new_ids = run_sync(queries.insert_messages(run_id, rows, checkpoint=position))
-    return enqueue_rows(new_ids, options=options)
+    return run_sync(queries.insert_messages(run_id, rows, checkpoint=position))
 
 
 class _Writer:
-    """One thread that writes chunks in the order given while the caller renders the next ones.
+    """One thread that writes chunks in the order given while the caller renders (and enqueues) around it.
 
     At most :data:`WRITES_AHEAD` chunks wait for it; :meth:`submit` blocks beyond that. Once a chunk fails, no later
     chunk is written (its checkpoint would pass the failed rows): the failure is raised to the caller by
@@ -157,7 +159,7 @@ class _Writer:
 
     def __init__(self, run_id: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hub-fan-out-{run_id}")
-        self._queued: deque[Future[int]] = deque()
+        self._queued: deque[Future[list[int]]] = deque()
         self._failed = threading.Event()
 
     def __enter__(self) -> _Writer:
@@ -168,22 +170,22 @@ class _Writer:
             future.cancel()
         self._pool.shutdown(wait=True)
 
-    def submit(self, write: Callable[..., int], *args: Any) -> int:
-        """Queue ``write(*args)``; returns what the chunks finished meanwhile returned (summed)."""
+    def submit(self, write: Callable[..., list[int]], *args: Any) -> list[list[int]]:
+        """Queue ``write(*args)``; returns what the chunks it had to wait for returned, in order."""
         self._queued.append(self._pool.submit(self._guarded, write, *args))
-        done = 0
+        done = []
         while len(self._queued) > WRITES_AHEAD:
-            done += self._queued.popleft().result()
+            done.append(self._queued.popleft().result())
         return done
 
-    def drain(self) -> int:
-        """Wait for every queued chunk; returns what they returned (summed)."""
-        done = 0
+    def drain(self) -> list[list[int]]:
+        """Wait for every queued chunk; returns what they returned, in order."""
+        done = []
         while self._queued:
-            done += self._queued.popleft().result()
+            done.append(self._queued.popleft().result())
         return done
 
-    def _guarded(self, write: Callable[..., int], *args: Any) -> int:
+    def _guarded(self, write: Callable[..., list[int]], *args: Any) -> list[int]:
         if self._failed.is_set():
             raise RuntimeError("an earlier chunk of this fan-out failed; later chunks are not written")
         try:
@@ -198,4 +200,4 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-__all__ = ["CHUNK", "WRITES_AHEAD", "campaign_for", "fan_out_run", "ledger_row", "write_chunk"]
+__all__ = ["CHUNK", "WRITES_AHEAD", "campaign_for", "fan_out_run", "insert_chunk", "ledger_row"]
