@@ -241,3 +241,31 @@ def test_metrics_count_callbacks_by_outcome(client: TestClient[Litestar]) -> Non
     text = client.get("/metrics").text
     for outcome in ("applied", "duplicate", "forbidden"):
         assert f'hub_webhook_callbacks_total{{kind="status",outcome="{outcome}"}} 1' in text
+
+
+def test_status_body_streamed_past_the_limit_is_413(client: TestClient[Litestar]) -> None:
+    from hub.api.webhooks import WEBHOOK_MAX_BODY_BYTES
+
+    params = callback("SM12", "delivered")
+    chunks = [b"MessageSid=SM12&MessageStatus=delivered&Body=", b"x" * WEBHOOK_MAX_BODY_BYTES]
+    response = client.post(
+        "/webhooks/twilio/status",
+        content=iter(chunks),  # no Content-Length: only the bytes received can tell
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sign(STATUS_URL, params)},
+    )
+    assert response.status_code == 413
+
+
+def test_status_with_a_charset_in_its_content_type_is_applied(client: TestClient[Litestar]) -> None:
+    message_id = submitted_message("SM13")
+    params = callback("SM13", "delivered")
+    response = client.post(
+        "/webhooks/twilio/status",
+        data=params,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "X-Twilio-Signature": sign(STATUS_URL, params),
+        },
+    )
+    assert response.status_code == 204
+    assert status_of(message_id) == "delivered"
