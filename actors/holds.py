@@ -62,13 +62,23 @@ class RunStates:
         self.reads = 0  # for tests and metrics
 
     async def hold(self, run_id: int, now: datetime) -> Hold | None:
-        """Why run ``run_id`` holds its rows at ``now``, from a read at most ``ttl_s`` old."""
-        return hold_of(await self.get(run_id), now)
+        """Why run ``run_id`` holds its rows at ``now``; None when it does not.
 
-    async def get(self, run_id: int) -> RunRecord | None:
-        """The run as read at most ``ttl_s`` ago; concurrent callers on one loop share one read."""
+        A cached "running" is trusted for ``ttl_s``; a cached hold is read again before it is believed, because a
+        caller leaves its rows to whoever resumes the run, and a run resumed a moment ago has already queued them.
+        """
+        asked = self._clock()
+        hold = hold_of(await self.get(run_id), now)
+        if hold is None or self._known.get(run_id, (float("-inf"), None))[0] >= asked:
+            return hold  # running, or read by this call
+        return hold_of(await self.get(run_id, max_age_s=0.0), now)
+
+    async def get(self, run_id: int, *, max_age_s: float | None = None) -> RunRecord | None:
+        """The run as read at most ``max_age_s`` (default ``ttl_s``) ago; concurrent callers on one loop share a
+        read in progress."""
+        max_age = self.ttl_s if max_age_s is None else max_age_s
         known = self._known.get(run_id)
-        if known is not None and self._clock() - known[0] <= self.ttl_s:
+        if known is not None and self._clock() - known[0] < max_age:
             return known[1]
         loop = asyncio.get_running_loop()
         reading = self._reading.get(run_id)

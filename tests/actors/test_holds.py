@@ -91,3 +91,22 @@ def test_a_pause_is_seen_once_the_cached_state_is_older_than_the_ttl() -> None:
 
     assert asyncio.run(scenario()) == [None, None, "paused"]
     assert store.reads == 2
+
+
+def test_a_cached_hold_is_read_again_before_it_is_believed() -> None:
+    # Given a run cached as paused, then resumed
+    store = Store()
+    now = [0.0]
+    states = RunStates(store.read, ttl_s=0.25, clock=lambda: now[0])
+    store.state = RunState.PAUSED
+
+    async def scenario() -> list[str | None]:
+        seen = [await states.hold(7, NOW)]
+        store.state = RunState.RUNNING
+        now[0] = 0.1
+        seen.append(await states.hold(7, NOW))  # the cached pause is not trusted
+        return seen
+
+    # Then a send right after the resume is not given back
+    assert asyncio.run(scenario()) == ["paused", None]
+    assert store.reads == 2
