@@ -157,7 +157,7 @@ async def _postgres(
     return Recorded(rows[0]["id"], rows[0]["message"], bool(rows[0]["applied"]))
 
 
-#: Reports in one statement at most (14 array parameters: far from asyncpg's 32,767 arguments).
+#: Reports in one statement at most.
 BATCH_MAX_ITEMS = 500
 #: How long the first report of a batch waits for company, seconds.
 BATCH_DELAY_S = 0.002
@@ -168,17 +168,18 @@ BATCH_DELAY_S = 0.002
 # its dedupe key exists, linked to its message when the sid is known (parked otherwise), ``applied`` when it
 # moved the message. Deadlock-free among concurrent batches: messages are locked in id order, and every lock is
 # taken (moved_sids aggregates the whole UPDATE) before the events are inserted in dedupe-key order.
+# The reports travel as one JSON array ($1) rather than an array per column: asyncpg's array encoding cost the API
+# process ~25 us per report, more than the rest of the write; $2 (the sids) keeps the lock on the sid index.
 BATCH_SQL = """
 WITH input AS (
-    SELECT * FROM unnest(
-        $1::varchar[], $2::varchar[], $3::int[], $4::text[], $5::varchar[], $6::varchar[], $7::text[],
-        $8::timestamptz[], $9::varchar[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[],
-        $14::bool[]
-    ) AS i(sid, status, error_code, error_message, source, dedupe_key, payload, at,
-           new_status, forward, delivered_at, read_at, finished_at, sets_error)
+    SELECT * FROM json_to_recordset($1::json) AS i(
+        sid varchar, status varchar, error_code int, error_message text, source varchar, dedupe_key varchar,
+        payload json, at timestamptz, new_status varchar, forward text, delivered_at timestamptz,
+        read_at timestamptz, finished_at timestamptz, sets_error bool
+    )
 ),
 locked AS (
-    SELECT m.id, m.sid FROM message m WHERE m.sid = ANY($1::varchar[]) ORDER BY m.id FOR UPDATE
+    SELECT m.id, m.sid FROM message m WHERE m.sid = ANY($2::varchar[]) ORDER BY m.id FOR UPDATE
 ),
 moved AS (
     UPDATE message m SET
@@ -195,7 +196,7 @@ moved AS (
 ),
 moved_sids AS (SELECT coalesce(array_agg(sid), '{}') AS sids FROM moved)
 INSERT INTO status_event (message, sid, status, error_code, error_message, source, dedupe_key, payload, applied, at)
-SELECT l.id, i.sid, i.status, i.error_code, i.error_message, i.source, i.dedupe_key, i.payload::json,
+SELECT l.id, i.sid, i.status, i.error_code, i.error_message, i.source, i.dedupe_key, i.payload,
        i.sid = ANY(ms.sids), i.at
 FROM input i CROSS JOIN moved_sids ms LEFT JOIN locked l ON l.sid = i.sid
 ORDER BY i.dedupe_key
@@ -226,22 +227,29 @@ def batch_rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:
     return rounds
 
 
-def _batch_args(items: Sequence[_Item]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(14)]
+def _batch_args(items: Sequence[_Item]) -> list[Any]:
+    rows = []
     for update, reported in items:
         changes = change_columns(reported, update) if reported is not None else {}
-        row = [
-            *_event_values(update),
-            changes.get("status"),
-            ",".join(_forward(reported)),
-            changes.get("delivered_at"),
-            changes.get("read_at"),
-            changes.get("finished_at"),
-            "error_code" in changes,
-        ]
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return columns
+        rows.append(
+            {
+                "sid": update.sid,
+                "status": update.status.strip().lower(),
+                "error_code": update.error_code,
+                "error_message": update.error_message,
+                "source": update.source,
+                "dedupe_key": update.effective_dedupe_key,
+                "payload": update.payload,
+                "at": when(update.at),
+                "new_status": changes.get("status"),
+                "forward": ",".join(_forward(reported)),
+                "delivered_at": changes.get("delivered_at"),
+                "read_at": changes.get("read_at"),
+                "finished_at": changes.get("finished_at"),
+                "sets_error": "error_code" in changes,
+            }
+        )
+    return [_JSON.encode(rows).decode(), [update.sid for update, _ in items]]
 
 
 async def _write_round(engine: LoopPoolPostgresEngine, items: Sequence[_Item]) -> list[Recorded]:
