@@ -47,7 +47,8 @@ from hub.store.records import ContactRecord, MessageRecord
 
 log = logging.getLogger(__name__)
 
-#: Sends of one batch in flight at once on the worker's event loop (the batch's HTTP calls overlap).
+#: Sends of one batch in flight at once on the worker's event loop (the batch's HTTP calls overlap); also the
+#: largest wave, so a wave's rows never wait for the gate past their slots (``sending.batch_size`` may be larger).
 SEND_CONCURRENCY = 100
 #: Seconds a batch keeps starting waves; past it, the ids it has not claimed go back to the queue as a new batch
 #: (a batch paced behind many others must end well inside the actor's time limit).
@@ -136,7 +137,7 @@ class _Batch:
                 return
             if self.run_id is not None and await self.runs.hold(self.run_id, single._now()) is not None:
                 return  # the rest stay owed in the ledger: resume queues them again, cancel settles them
-            slots = await self.pacer.reserve_wave(self.run_id, self.run_rate, len(remaining))
+            slots = await self.pacer.reserve_wave(self.run_id, self.run_rate, min(len(remaining), SEND_CONCURRENCY))
             if not slots:
                 decision = decide(
                     Slot(granted=False, wait_ms=self.pacer.beyond_ms),

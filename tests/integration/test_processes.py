@@ -73,7 +73,9 @@ def test_worker_killed_mid_run_then_restarted_and_swept_sends_each_recipient_at_
     time.sleep(1.7)  # the dead worker's last heartbeat ages past the timeout below
     requeue_dead_workers(send_message.broker, heartbeat_timeout_ms=1500)
     wait_for(lambda: deploy.count(run_id, S.PENDING) == 0, timeout_s=15, what=f"pending rows to drain\n{deploy.logs()}")
-    time.sleep(1.0)  # the live worker's last sends return (60 ms each); what is still `sending` is the dead one's
+    # The live worker's last sends go out and return: a batch claims rows up to a second before their send slots
+    # (one more when a late send takes a new slot), then 60 ms each; what is still `sending` is the dead one's
+    time.sleep(2.5)
     # ...and the sweeper settles the claims the dead worker left (as it would once they are stale)
     report = sweep(deploy.settings, datetime.now(UTC) + timedelta(minutes=10))
     # ...whose reconciliation owes again the claims Twilio never received: the next sweep hands them out
