@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import msgspec
-from twilio.request_validator import RequestValidator, add_port, remove_port
+from twilio.request_validator import RequestValidator
 
 from hub.errors import HubError
 from hub.status import MessageStatus, from_twilio
@@ -60,13 +57,6 @@ class Form(dict[str, list[str]]):
     """Form parameters as :func:`parse_form` reads them: every value of every key, in order."""
 
 
-def _as_lists(params: Params) -> Mapping[str, list[str]]:
-    if isinstance(params, Form):
-        return params
-    lists = _Lists(params)
-    return {key: lists.getall(key) for key in lists}
-
-
 def flat_params(params: Params) -> dict[str, str]:
     """One value per key (the last), for storing raw payloads and reading scalar fields."""
     if isinstance(params, Form):
@@ -111,59 +101,14 @@ def parse_form(body: bytes) -> Form:
     return params
 
 
-class _Signer:
-    """Twilio's HMAC-SHA1 signature check (``RequestValidator.validate`` for form parameters), with the work that
-    depends only on the URL (its with/without-default-port variants, the keyed hash over it) done once per URL."""
-
-    _MAX_URLS = 256
-
-    def __init__(self, auth_token: str) -> None:
-        self._keyed = hmac.new(auth_token.encode("utf-8"), digestmod=hashlib.sha1)
-        self._urls: dict[str, tuple[Any, ...]] = {}
-
-    def _prefixes(self, url: str) -> tuple[Any, ...]:
-        prefixes = self._urls.get(url)
-        if prefixes is None:
-            parsed = urlparse(url)
-            # The validator accepts either form: Twilio signs with or without the default port.
-            variants = dict.fromkeys((remove_port(parsed), add_port(parsed)))
-            prefixes = tuple(self._prefixed(variant) for variant in variants)
-            if len(self._urls) >= self._MAX_URLS:  # query strings may vary: keep the cache bounded
-                self._urls.clear()
-            self._urls[url] = prefixes
-        return prefixes
-
-    def _prefixed(self, url: str) -> Any:
-        mac = self._keyed.copy()
-        mac.update(url.encode("utf-8"))
-        return mac
-
-    def valid(self, url: str, params: Params, signature: str) -> bool:
-        lists = _as_lists(params)
-        # RequestValidator.compute_signature's string: keys sorted, each key's distinct values sorted.
-        tail = "".join(
-            key + value
-            for key in sorted(lists)
-            for value in (lists[key] if len(lists[key]) == 1 else sorted(set(lists[key])))
-        )
-        payload = tail.encode("utf-8")
-        given = signature.encode("utf-8", "replace")
-        for prefix in self._prefixes(url):
-            mac = prefix.copy()
-            mac.update(payload)
-            if hmac.compare_digest(base64.b64encode(mac.digest()), given):
-                return True
-        return False
-
-
 @functools.lru_cache(maxsize=4)
-def _signer(auth_token: str) -> _Signer:
-    return _Signer(auth_token)
+def _validator(auth_token: str) -> RequestValidator:
+    return RequestValidator(auth_token)
 
 
 def verify_signature(url: str, params: Params, signature: str | None, auth_token: str) -> bool:
-    """Check ``X-Twilio-Signature`` the way Twilio computes it (as the twilio package's ``RequestValidator``
-    validates form parameters; its own ``compute_signature`` signs in the tests and the fake).
+    """Check ``X-Twilio-Signature`` with the twilio package's ``RequestValidator`` (security code is the library's,
+    not ours: a hand-written check measured ~50 us faster per callback, not worth owning an HMAC scheme).
 
     Args:
         url: the full URL Twilio requested (scheme, host, path and query as Twilio saw them; rebuild it from the
@@ -177,7 +122,7 @@ def verify_signature(url: str, params: Params, signature: str | None, auth_token
     """
     if not signature or not auth_token:
         return False
-    return _signer(auth_token).valid(url, params, signature)
+    return bool(_validator(auth_token).validate(url, _Lists(params), signature))
 
 
 def compute_signature(url: str, params: Params, auth_token: str) -> str:
