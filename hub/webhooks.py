@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
-from urllib.parse import unquote
+from urllib.parse import parse_qsl
 
 import msgspec
 from twilio.request_validator import RequestValidator
@@ -79,20 +79,11 @@ def parse_form(body: bytes) -> Form:
     """An ``application/x-www-form-urlencoded`` body: every value of every key, in order.
 
     Decoded as Litestar's ``request.form()`` decodes it (``urllib.parse.parse_qsl`` of the latin-1 text, blank
-    values kept, percent escapes as UTF-8), so a signature verifies over exactly the values Twilio signed; written
-    out because the general parser is a tenth of a callback's cost.
+    values kept, percent escapes as UTF-8), so a signature verifies over exactly the values Twilio signed; read
+    here rather than through Litestar's form machinery, which costs a tenth of a callback.
     """
     params = Form()
-    for pair in body.decode("latin-1").split("&"):
-        if not pair:
-            continue
-        key, _, value = pair.partition("=")
-        if "+" in key:
-            key = key.replace("+", " ")
-        if "+" in value:
-            value = value.replace("+", " ")
-        # unquote returns its argument untouched when there is no escape.
-        key, value = unquote(key), unquote(value)
+    for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
         values = params.get(key)
         if values is None:
             params[key] = [value]
