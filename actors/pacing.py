@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 from actors.middleware.limits import AsyncSlots, Slot
 from actors.middleware.throttle import decide
 
-#: A send that wakes this long after its slot (ms) does not use it: it takes a new one.
-MAX_LATE_MS = 20.0
+#: A send that wakes this long after its slot (ms) does not use it: it takes a new one. The goal is every 1-s
+#: window within 5 % of the cap: sends up to 40 ms late can carry at most 4 % of a second's slots into the next
+#: window, at any cap, while a stricter bound drops more slots on a busy machine, and each dropped slot is a send
+#: missing from its window (20 ms gave windows of 73-75 at 80/s under load 2-7; bench/RESULTS.md).
+MAX_LATE_MS = 40.0
 #: How far ahead a slot may be reserved, ms (as the throttle).
 HORIZON_MS = 1000.0
 #: Longest one send waits for its slots, ms; past it the row is given back (a run capped at a few per minute).

@@ -66,7 +66,7 @@ def test_buckets_for(run_rate: float | None, per_second: float, expected: list[t
 
 @pytest.mark.parametrize(
     ("woke", "slot", "late"),
-    [(10.0, 10.0, False), (10.020, 10.0, False), (10.021, 10.0, True), (9.9, 10.0, False)],
+    [(10.0, 10.0, False), (10.040, 10.0, False), (10.041, 10.0, True), (9.9, 10.0, False)],
     ids=["on-time", "at-tolerance", "past-tolerance", "early"],
 )
 def test_is_late(woke: float, slot: float, late: bool) -> None:
