@@ -6,6 +6,7 @@ import asyncio
 
 import actors
 from hub.config import load_settings
+from hub.gcfreeze import freeze_startup_objects
 
 try:
     import uvloop
@@ -17,3 +18,6 @@ else:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 broker = actors.setup(load_settings())
+
+# Every actor module and the broker are loaded: exempt them from full collections (hub.gcfreeze says why).
+freeze_startup_objects()

@@ -25,6 +25,7 @@ from hub.api.runs import RunController
 from hub.api.templates import TemplateController
 from hub.api.webhooks import TwilioWebhookController
 from hub.config import Settings, load_settings
+from hub.gcfreeze import freeze_startup_objects
 
 __all__ = ["MAX_BODY_BYTES", "app_factory", "create_app"]
 
@@ -40,6 +41,7 @@ def create_app(
     enqueuer: Enqueuer | None = None,
     probes: Mapping[str, Probe] | None = None,
     connect_store: bool = True,
+    freeze_gc: bool = False,
 ) -> Litestar:
     """Build the API and webhook application.
 
@@ -48,6 +50,8 @@ def create_app(
         enqueuer: where sends and fan-outs are queued; defaults to the Dramatiq actors (imported on first use).
         probes: readiness checks for ``/readyz``; defaults to the database and Redis.
         connect_store: connect the database on start-up (tests that connected it already may pass False).
+        freeze_gc: once started, exempt start-up objects from garbage collection (:mod:`hub.gcfreeze`); for a
+            serving process (``app_factory``), not for tests that build many apps in one process.
     """
     queue = enqueuer if enqueuer is not None else ActorEnqueuer(settings)
 
@@ -59,6 +63,8 @@ def create_app(
         if connect_store:
             # On the app's own loop: a PostgreSQL pool belongs to the loop that made it.
             await db.connect(settings)
+        if freeze_gc:
+            freeze_startup_objects()
         try:
             yield
         finally:
@@ -117,4 +123,4 @@ def create_app(
 
 def app_factory() -> Litestar:
     """``uvicorn --factory hub.api.app:app_factory``: settings from ``config.yaml`` / ``HUB_CONFIG`` and the env."""
-    return create_app(load_settings())
+    return create_app(load_settings(), freeze_gc=True)

@@ -46,7 +46,7 @@ def run(ctx: Context, host: str, port: int, workers: int, log_level: str, redis_
     from hub.runner import InProcess, banner
     from hub.store import db
 
-    app = create_app(settings)
+    app = create_app(settings, freeze_gc=True)
     setup_logging(log_level, settings=settings)  # after the app: Litestar configures logging when it is built
     try:
         applied = db.run_sync(db.migrate(settings))
