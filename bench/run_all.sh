@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark of issue 8 at its full size, each appending its figures to bench/RESULTS.md.
 # Needs PostgreSQL (postgresql://postgres@127.0.0.1:5432) and Redis (redis://127.0.0.1:6379) on loopback.
+# Profilers for the scripts' profiling options: .venv/bin/pip install -e '.[bench]'
 # Run from anywhere: bench/run_all.sh   (about 10 minutes on 2 cores; best when the machine is otherwise idle)
 set -euo pipefail
 cd "$(dirname "$0")/.."
