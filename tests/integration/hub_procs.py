@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -28,12 +29,15 @@ HUB = str(Path(sys.executable).parent / "hub")
 _OVERRIDES = ("DATABASE_URL", "REDIS_URL", "HUB_", "TWILIO_")
 
 
-def wait_for(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
-    """Poll ``condition`` every 50 ms until it holds; fail naming ``what`` after ``timeout_s``."""
+def wait_for(condition: Callable[[], bool], *, timeout_s: float, what: str | Callable[[], str]) -> None:
+    """Poll ``condition`` every 50 ms until it holds; fail naming ``what`` after ``timeout_s`` (a callable is
+    read then, so the processes' logs it shows are those of the failure)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            raise AssertionError(
+                f"timed out after {timeout_s} s waiting for {what if isinstance(what, str) else what()}"
+            )
         time.sleep(0.05)
 
 
@@ -88,10 +92,30 @@ class Deployment:
         assert done.returncode == 0, f"hub {' '.join(args)} failed: {done.stdout}{done.stderr}"
         return done.stdout + done.stderr
 
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the process and every child it started (a machine losing power, for the worker)."""
-        os.killpg(proc.pid, signal.SIGKILL)
+    def kill(self, proc: subprocess.Popen[bytes]) -> float:
+        """SIGKILL the process and every process under it (a machine losing power, for the worker).
+
+        `hub worker` runs Dramatiq in a session of its own that stops cleanly (SIGTERM) when its parent dies, so
+        a kill of the worker's group alone would let Dramatiq finish its sends and give back its claims: every
+        process of the tree is stopped first (none reacts to another's death), then killed.
+
+        Returns:
+            The epoch time (seconds) by which every one of them was dead: nothing they sent is later than that.
+        """
+        tree = [proc.pid, *_descendants(proc.pid)]
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            for pid in tree:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
         proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in tree[1:]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"processes under {proc.pid} survived SIGKILL")
+            time.sleep(0.01)
+        return time.time()
 
     def stop_all(self) -> None:
         """Kill every process still running (a clean shutdown proves nothing here and costs seconds)."""
@@ -134,6 +158,35 @@ class Deployment:
             phone = create["to"].removeprefix("whatsapp:")
             counts[phone] = counts.get(phone, 0) + 1
         return counts
+
+
+def _parent_of(stat: str) -> int:
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process under ``pid`` (from /proc), parents before their children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                children.setdefault(_parent_of((entry / "stat").read_text()), []).append(int(entry.name))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has only its exit status left to be read)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def deployment(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hub_procs import Deployment, deployment, wait_for
 
+from actors.reconcile import reconcile_after_sweep
 from actors.send import send_message
 from actors.sweep import requeue_dead_workers, sweep
 from hub.config import Settings
@@ -63,27 +64,45 @@ def test_worker_killed_mid_run_then_restarted_and_swept_sends_each_recipient_at_
     deploy.fake.configure(latency_ms=60)
     run_id, _ = deploy.owed_run(phones(200))
     worker = deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
-    wait_for(lambda: len(deploy.creates()) >= 40, timeout_s=15, what="the first 40 creates")
-    # When the worker (and every process it started) is killed mid-run, then started again
-    deploy.kill(worker)
+    # (the timeouts below only bound a wait for an event: a process start on a loaded machine takes seconds)
+    wait_for(lambda: len(deploy.creates()) >= 40, timeout_s=60, what=lambda: f"the first 40 creates\n{deploy.logs()}")
+    # When the worker and its Dramatiq processes are killed mid-run (no shutdown hook runs), then started again
+    died = deploy.kill(worker)
     killed_at = len(deploy.creates())
+    owed_at_kill = deploy.count(run_id, S.PENDING)
     deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
-    # ...and the messages the dead worker had taken are handed out again (Dramatiq does it once its heartbeat
-    # is 60 s old; here we do not wait that long) and the owed rows drained
-    time.sleep(1.7)  # the dead worker's last heartbeat ages past the timeout below
-    requeue_dead_workers(send_message.broker, heartbeat_timeout_ms=1500)
-    wait_for(lambda: deploy.count(run_id, S.PENDING) == 0, timeout_s=15, what=f"pending rows to drain\n{deploy.logs()}")
-    # The live worker's last sends go out and return: a batch claims rows up to a second before their send slots
-    # (one more when a late send takes a new slot), then 60 ms each; what is still `sending` is the dead one's
-    time.sleep(2.5)
-    # ...and the sweeper settles the claims the dead worker left (as it would once they are stale)
-    report = sweep(deploy.settings, datetime.now(UTC) + timedelta(minutes=10))
-    # ...whose reconciliation owes again the claims Twilio never received: the next sweep hands them out
-    sweep(deploy.settings, datetime.now(UTC) + timedelta(minutes=11))
+    # ...and the messages the dead worker had taken are handed out again now (Dramatiq does it once a worker's
+    # heartbeat is 60 s old): every heartbeat not newer than its death is a dead worker's
+    requeue_dead_workers(send_message.broker, heartbeat_timeout_ms=max(1, int((time.time() - died) * 1000)))
+    # ...and the restarted worker claims the owed rows (it is up once it claims one) and sends them at 50/s
     wait_for(
-        lambda: deploy.count(run_id, S.PENDING) + deploy.count(run_id, S.SENDING) == 0,
-        timeout_s=15,
-        what=f"released rows to be sent\n{deploy.logs()}",
+        lambda: deploy.count(run_id, S.PENDING) < owed_at_kill,
+        timeout_s=60,
+        what=lambda: f"the restarted worker's first claim\n{deploy.logs()}",
+    )
+    wait_for(
+        lambda: deploy.count(run_id, S.PENDING) == 0,
+        timeout_s=30,
+        what=lambda: f"pending rows to drain\n{deploy.logs()}",
+    )
+    # ...and the live worker's last claims are settled (a batch claims rows up to a second before their send slots):
+    # what is still `sending` then is what the dead worker claimed, before it died
+    wait_for(
+        lambda: not _claimed_after(deploy.rows(run_id), died),
+        timeout_s=30,
+        what=lambda: f"the restarted worker's sends to settle\n{deploy.logs()}",
+    )
+    # ...and the sweeper settles the claims the dead worker left (as it would once they are stale), its
+    # reconciliation owing again and queueing those Twilio never received; a pass examines at most 50 rows, so a
+    # second pass goes on from there (as the next sweep's would; a second shifted sweep would take the restarted
+    # worker's fresh claims of the released rows for stale ones)
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    report = sweep(deploy.settings, later)
+    reconcile_after_sweep(deploy.settings, later)
+    wait_for(
+        lambda: deploy.count(run_id, *OWED) == 0,
+        timeout_s=30,
+        what=lambda: f"released rows to be sent\n{deploy.logs()}",
     )
     # Then nothing is owed, handed-over rows had exactly one create, unknown ones at most one, nobody two
     rows = deploy.rows(run_id)
@@ -95,6 +114,12 @@ def test_worker_killed_mid_run_then_restarted_and_swept_sends_each_recipient_at_
     assert max(per_phone.values()) == 1
     assert report.stale >= sum(1 for r in rows if r.status == S.UNKNOWN)  # reconciliation settles some
     assert {r.status for r in rows} <= {*HANDED_TO_TWILIO, S.UNKNOWN}
+
+
+def _claimed_after(rows: list[q.MessageRecord], epoch_s: float) -> list[int]:
+    """Rows in ``sending`` claimed after ``epoch_s``."""
+    since = datetime.fromtimestamp(epoch_s, UTC)
+    return [r.id for r in rows if r.status == S.SENDING and r.claimed_at is not None and r.claimed_at > since]
 
 
 def test_two_worker_processes_share_the_sender_cap(make_deployment: Callable[..., Deployment]) -> None:
