@@ -19,6 +19,7 @@ import msgspec
 
 from hub.config import Settings
 from hub.reconcile_policy import SKEW, Action, Unsettled, decide
+from hub.status import MessageStatus
 from hub.store.db import run_sync
 from hub.store.unsettled import attach_found, owned_sids, release_unknown, rivals, unsettled_rows
 from hub.transport.lookup import RemoteMessage, SentLookup
@@ -131,8 +132,12 @@ async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: dateti
         assert row.claimed_at is not None
         # Stamped with the wall clock, never a later sweep clock: the sweeper re-enqueues only rows idle before now.
         stamp = min(now, datetime.now(UTC))
-        if not await release_unknown(row.id, claimed_at=row.claimed_at, reason=verdict.reason, now=stamp):
+        becomes = await release_unknown(row.id, claimed_at=row.claimed_at, reason=verdict.reason, now=stamp)
+        if becomes is None:
             return Action.WAIT
+        if becomes == MessageStatus.CANCELED:
+            log.info("reconcile: message %r never reached Twilio; its run is canceled, so the row is too", row.id)
+            return Action.RELEASE
         # Queued at once: the sweeper's lost-row pass may not see it (its run may be finished by now, and a
         # worker killed mid-ack can leave the row's live-message count up). Claim-once makes a spare harmless.
         from actors.enqueue import enqueue_rows

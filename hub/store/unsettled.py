@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from hub.reconcile_policy import Unsettled, attach_steps
-from hub.status import MessageStatus
+from hub.status import MessageStatus, RunState
 from hub.store.db import transaction
 from hub.store.events import apply_status, record_event
 from hub.store.ledger import mark_submitted
@@ -103,27 +103,33 @@ async def attach_found(
     return True
 
 
-async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str, now: datetime | None = None) -> bool:
+async def release_unknown(
+    message_id: int, *, claimed_at: datetime, reason: str, now: datetime | None = None
+) -> MessageStatus | None:
     """Put an ``unknown`` row Twilio never received back to ``pending`` (due at once), with a history event;
     a run that finished meanwhile goes back to ``running`` until the row settles. One transaction.
+
+    A row of a canceled run becomes ``canceled`` instead: nothing sends a canceled run's pending rows, and
+    ``cancel_run`` has already passed over this one (it was not pending then).
 
     Only the claim that was examined: a row claimed again or given a sid meanwhile is left alone.
 
     Returns:
-        True when the row was released.
+        What the row became (``pending`` or ``canceled``); None when it was left alone.
     """
     at = when(now)
     found = await Message.select(Message.run).where(Message.id == message_id).first()
     if found is None:
-        return False
+        return None
     run_id: int = found["run"]
     async with transaction():
         # The run's lock before the row: the sweeper's finish_if_done either counts this row or is undone here.
-        await lock_run(run_id)
+        run_state = await lock_run(run_id)
+        becomes = S.CANCELED if run_state == RunState.CANCELED else S.PENDING
         rows = (
             await Message.update(
                 {
-                    Message.status: S.PENDING.value,
+                    Message.status: becomes.value,
                     Message.next_attempt_at: None,
                     Message.error_code: None,
                     Message.error_message: reason,
@@ -139,18 +145,19 @@ async def release_unknown(message_id: int, *, claimed_at: datetime, reason: str,
             .returning(Message.id)
         )
         if not rows:
-            return False
+            return None
         await record_event(
             message_id=message_id,
             sid=None,
-            status=S.PENDING.value,
+            status=becomes.value,
             source=EventSource.RECONCILE.value,
             applied=True,
             at=at,
             error_message=reason,
         )
-        await reopen_run(run_id)
-    return True
+        if becomes == S.PENDING:
+            await reopen_run(run_id)
+    return becomes
 
 
 __all__ = ["attach_found", "owned_sids", "release_unknown", "rivals", "unsettled_rows"]

@@ -27,7 +27,7 @@ async def finished_with_an_unknown_row() -> tuple[int, int]:
     return run.id, message_id
 
 
-async def release(message_id: int) -> bool:
+async def release(message_id: int) -> S | None:
     message = await q.get_message(message_id)
     assert message is not None and message.claimed_at is not None
     return await release_unknown(message_id, claimed_at=message.claimed_at, reason="not at Twilio", now=at(60))
@@ -64,7 +64,7 @@ async def test_a_second_release_of_the_same_row_changes_nothing(db_settings: Set
     again = await release_unknown(message_id, claimed_at=message.claimed_at, reason="again", now=at(70))
 
     run = await q.get_run(run_id)
-    assert again is False
+    assert again is None
     assert run is not None and run.state == RunState.RUNNING
 
 
@@ -76,6 +76,28 @@ async def test_a_released_row_leaves_a_canceled_run_canceled(db_settings: Settin
 
     run = await q.get_run(run_id)
     assert run is not None and run.state == RunState.CANCELED
+
+
+async def test_a_released_row_of_a_canceled_run_is_canceled_not_left_pending(db_settings: Settings) -> None:
+    # Nothing sends a canceled run's pending rows: one released to pending would stay owed for good.
+    run_id, message_id = await finished_with_an_unknown_row()
+    assert await q.set_run_state(run_id, RunState.CANCELED)
+
+    becomes = await release(message_id)
+
+    message = await q.get_message(message_id)
+    assert becomes == S.CANCELED
+    assert message is not None and message.status == S.CANCELED
+
+
+async def test_a_released_row_of_a_live_run_is_owed_again(db_settings: Settings) -> None:
+    _, message_id = await finished_with_an_unknown_row()
+
+    becomes = await release(message_id)
+
+    message = await q.get_message(message_id)
+    assert becomes == S.PENDING
+    assert message is not None and message.status == S.PENDING
 
 
 async def test_finishing_and_releasing_at_once_never_leave_a_finished_run_with_a_row_owed(
