@@ -48,6 +48,17 @@ class Slot:
     wait_ms: float
 
 
+def bucket_key(namespace: str, name: str) -> str:
+    """The Redis key of send-slot bucket ``name`` (``sender`` or ``run:42``): one spelling for the sync and async
+    clients, which must share each cap."""
+    return f"{namespace}:throttle:{name}"
+
+
+def recipient_key(namespace: str, phone: str) -> str:
+    """The Redis key of ``phone``'s per-recipient window (shared by the sync and async clients)."""
+    return f"{namespace}:recipient:{phone}"
+
+
 def _gcra_item(key: str, per_second: float, horizon_ms: float, now_us: int | None) -> _Item:
     interval_us = 1_000_000.0 / per_second
     return key, [f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", "" if now_us is None else str(now_us)]
@@ -89,7 +100,7 @@ class Limits:
 
     def bucket_key(self, name: str) -> str:
         """The Redis key of bucket ``name`` (``sender`` or ``run:42``)."""
-        return f"{self.namespace}:throttle:{name}"
+        return bucket_key(self.namespace, name)
 
     def reserve(self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None) -> Slot:
         """Reserve the next send slot of ``bucket`` when it starts within ``horizon_ms``.
@@ -113,7 +124,7 @@ class Limits:
         Returns:
             0 when the send was recorded, else the wait in milliseconds.
         """
-        key, args = _window_item(f"{self.namespace}:recipient:{phone}", message_id, max_sends, window_s, now_ms)
+        key, args = _window_item(recipient_key(self.namespace, phone), message_id, max_sends, window_s, now_ms)
         return int(self._window(keys=[key], args=args)[0])
 
 
@@ -139,7 +150,7 @@ class AsyncSlots:
 
     async def reserve(self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None) -> Slot:
         """Async twin of :meth:`Limits.reserve`."""
-        return await self.calls(_gcra_item(f"{self.namespace}:throttle:{bucket}", per_second, horizon_ms, now_us))
+        return await self.calls(_gcra_item(bucket_key(self.namespace, bucket), per_second, horizon_ms, now_us))
 
     async def _run(self, items: list[_Item]) -> list[Slot]:
         keys, args = _split(items)
@@ -170,7 +181,7 @@ class AsyncRecipientWindow:
     ) -> int:
         """Async twin of :meth:`Limits.recipient_wait_ms` (same script, same keys)."""
         return await self.calls(
-            _window_item(f"{self.namespace}:recipient:{phone}", message_id, max_sends, window_s, now_ms)
+            _window_item(recipient_key(self.namespace, phone), message_id, max_sends, window_s, now_ms)
         )
 
     async def _run(self, items: list[_Item]) -> list[int]:
