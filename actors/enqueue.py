@@ -91,13 +91,7 @@ def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *,
         How many messages were enqueued.
     """
     messages = [actor.message_with_options(args=(message_id,), **options) for message_id in message_ids]
-    broker = actor.broker
-    if not isinstance(broker, RedisBroker):
-        for message in messages:
-            broker.enqueue(message)
-        return len(messages)
-    for start in range(0, len(messages), BATCH_SIZE):
-        _pipelined(broker, messages[start : start + BATCH_SIZE])
+    _enqueue_all(actor.broker, messages)
     return len(messages)
 
 
@@ -147,14 +141,18 @@ def enqueue_batches(
         actor.message_with_options(args=(ids[start : start + size],), kwargs=kwargs, **options)
         for start in range(0, len(ids), size)
     ]
-    broker = actor.broker
+    _enqueue_all(actor.broker, messages)
+    return len(ids)
+
+
+def _enqueue_all(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]) -> None:
+    """Enqueue ``messages``: on Redis one pipelined round trip per :data:`BATCH_SIZE`, elsewhere one by one."""
     if not isinstance(broker, RedisBroker):
         for message in messages:
             broker.enqueue(message)
-        return len(ids)
+        return
     for start in range(0, len(messages), BATCH_SIZE):
         _pipelined(broker, messages[start : start + BATCH_SIZE])
-    return len(ids)
 
 
 def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -> None:
