@@ -14,8 +14,9 @@ import msgspec
 from hub.errors import ConfigError, Problem
 from hub.yamlfile import dotted, load_yaml, split_msgspec_error
 
-DEFAULT_OPT_OUT = ("STOP", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
-DEFAULT_OPT_IN = ("START", "UNSTOP")
+#: Twilio's default opt-out / opt-in keywords (SPEC §4, TWILIO.md §4.2).
+DEFAULT_OPT_OUT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
+DEFAULT_OPT_IN = ("START", "UNSTOP", "YES")
 
 
 class Secret:

@@ -253,14 +253,17 @@ def keyword_action(
     return None
 
 
+#: What Twilio's ``OptOutType`` asks for (``HELP`` asks for nothing).
+_OPT_OUT_TYPES: dict[str, KeywordAction] = {"STOP": "opt_out", "START": "opt_in"}
+
+
 def inbound_action(
     inbound: InboundCallback, opt_out_keywords: Iterable[str], opt_in_keywords: Iterable[str]
 ) -> KeywordAction | None:
-    """What an inbound message asks for: Twilio's ``OptOutType`` (STOP/START) first, then our keywords."""
-    if inbound.opt_out_type == "STOP":
-        return "opt_out"
-    if inbound.opt_out_type == "START":
-        return "opt_in"
+    """What an inbound message asks for: Twilio's ``OptOutType`` when present (STOP, START; HELP asks for
+    nothing), else the message matched against our keywords."""
+    if inbound.opt_out_type is not None:
+        return _OPT_OUT_TYPES.get(inbound.opt_out_type)
     return keyword_action(inbound.body, opt_out_keywords, opt_in_keywords)
 
 

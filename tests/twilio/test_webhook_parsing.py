@@ -6,6 +6,7 @@ import pytest
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
+from hub.config import Settings
 from hub.status import MessageStatus
 from hub.webhooks import (
     CallbackError,
@@ -190,11 +191,37 @@ def test_keyword_action(body: str | None, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("opt_out_type", "body", "expected"),
-    [("STOP", "hello", "opt_out"), ("START", "x", "opt_in"), (None, "stop", "opt_out"), ("HELP", "hi", None)],
+    [
+        ("STOP", "hello", "opt_out"),
+        ("START", "x", "opt_in"),
+        (None, "stop", "opt_out"),
+        ("HELP", "hi", None),
+        ("START", "stop", "opt_in"),
+        ("STOP", "start", "opt_out"),
+        ("HELP", "stop", None),
+    ],
 )
 def test_inbound_action_prefers_twilio_opt_out_type(opt_out_type: str | None, body: str, expected: str | None) -> None:
     params = {**INBOUND, "Body": body, **({"OptOutType": opt_out_type} if opt_out_type else {})}
     assert inbound_action(parse_inbound(params), ["STOP"], ["START"]) == expected
+
+
+TWILIO_OPT_OUT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        *((word, "opt_out") for word in TWILIO_OPT_OUT),
+        *((word, "opt_in") for word in ("START", "UNSTOP", "YES")),
+        ("stop all", "opt_out"),
+        ("yes please", None),
+    ],
+)
+def test_twilio_default_keywords_are_recognised_without_opt_out_type(body: str, expected: str | None) -> None:
+    settings = Settings()
+    params = {**INBOUND, "Body": body}
+    assert inbound_action(parse_inbound(params), settings.opt_out.keywords, settings.opt_in.keywords) == expected
 
 
 SIGNED_CASES = [

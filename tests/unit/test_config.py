@@ -23,7 +23,8 @@ def test_missing_default_file_means_defaults(tmp_path: Path, monkeypatch: pytest
     assert settings.rate_limits.per_second == 80
     assert settings.redis.url == "embedded"
     assert settings.transport == "auto"
-    assert settings.opt_out.keywords == ("STOP", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+    assert settings.opt_out.keywords == ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
+    assert settings.opt_in.keywords == ("START", "UNSTOP", "YES")
 
 
 def test_explicitly_named_missing_file_is_an_error(tmp_path: Path) -> None:
