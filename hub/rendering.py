@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +27,13 @@ MAX_BUILT_ITEMS = 100_000
 MAX_POWER_BITS = 4096
 #: Widest padding a format string may ask for (``'%9999999d'`` or ``'{:>9999999}'`` only exhaust memory).
 MAX_FORMAT_WIDTH = 9999
+#: Seconds one recipient's message may take to render (every template of it); loops and calls check it.
+RENDER_TIME_LIMIT_S = 1.0
+#: Characters one template may produce before rendering stops: a runaway loop must not fill memory first.
+MAX_OUTPUT_CHARS = 10 * MAX_BODY_CHARS
+#: Loop items between two looks at the clock (a look costs more than an item).
+_CLOCK_EVERY = 256
+_LOOP_GUARD = "hub_loop_guard"
 _HUGE_PERCENT_WIDTH = re.compile(r"%[-+ #0]*(?:\d{5,}|\d*\.\d{5,})")
 _HUGE_BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*\d{5,}[^{}]*\}")
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
@@ -56,10 +65,37 @@ class RecipientLike(Protocol):
     def source(self) -> str: ...  # where it came from, e.g. ``audiences/x.csv:12``
 
 
+class RenderTimeout(Exception):
+    """A render ran past :data:`RENDER_TIME_LIMIT_S` (raised inside Jinja; reported as a :class:`RenderError`)."""
+
+
+#: When the render under way must stop (``time.monotonic()``); set per recipient by :func:`render_message`.
+_deadline: ContextVar[float] = ContextVar("hub_render_deadline", default=float("inf"))
+
+
+def _check_clock() -> None:
+    if time.monotonic() > _deadline.get():
+        raise RenderTimeout(f"rendering took longer than {RENDER_TIME_LIMIT_S:g} s")
+
+
+def _loop_guard(items: Iterable[Any]) -> Iterator[Any]:
+    """Every ``{% for %}`` iterates through this (see :func:`_guard_loops`): nested loops over ``range(99999)``
+    must stop at the time limit, not run for hours."""
+    for count, item in enumerate(items):
+        if count % _CLOCK_EVERY == 0:
+            _check_clock()
+        yield item
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus limits on operators that could exhaust memory or CPU (``'x' * 10**9``, ``9**9**9``)."""
+    """The sandbox, plus limits on operators that could exhaust memory or CPU (``'x' * 10**9``, ``9**9**9``),
+    and a clock check on every call (recursive macros)."""
 
     intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_clock()
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
@@ -130,6 +166,7 @@ for _name, _position in (("center", 1), ("indent", 1), ("wordwrap", 2)):
     _guard_width(_name, _position)
 _FORMAT_FILTER = _ENV.filters["format"]
 _ENV.filters["format"] = _guarded_format
+_ENV.filters[_LOOP_GUARD] = _loop_guard
 
 
 class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -213,8 +250,26 @@ def render_message(compiled: CompiledMessage, recipient: RecipientLike) -> Outbo
             an empty content variable, a media URL that is not http(s). The message names the
             recipient (phone and source) and the field.
     """
+    token = _deadline.set(time.monotonic() + RENDER_TIME_LIMIT_S)
+    try:
+        return _render_all(compiled, recipient)
+    finally:
+        _deadline.reset(token)
+
+
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipient's variables without the empty ones: an empty CSV cell is a missing value (strict), which only a
+    template ``default`` may fill, never an empty string sent to a customer."""
+    return {key: value for key, value in values.items() if not _is_empty(value)}
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _render_all(compiled: CompiledMessage, recipient: RecipientLike) -> OutboundMessage:
     # One flat dict per recipient, shared by every template of the message (no copies, no deep copies).
-    variables = {**compiled.base_vars, **recipient.vars, "phone": recipient.phone, "campaign": compiled.name}
+    variables = {**compiled.base_vars, **_given(recipient.vars), "phone": recipient.phone, "campaign": compiled.name}
     body = None
     if compiled.body is not None:
         body = _render(compiled.body, variables, recipient, "body")
@@ -267,7 +322,14 @@ def _compile(text: str, source: str, field: str, used: set[str], *, display: str
         where = f"{display}, line {exc.lineno}" if display else f"template line {exc.lineno}"
         raise CampaignError(source, field, f"Jinja syntax error ({where}): {exc.message}") from None
     used |= meta.find_undeclared_variables(tree) - _optional_names(tree)
+    _guard_loops(tree)
     return _ENV.from_string(tree)
+
+
+def _guard_loops(tree: nodes.Template) -> None:
+    """Make every ``{% for %}`` iterate through :func:`_loop_guard` (the clock check)."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, [], [], None, None, lineno=loop.lineno)
 
 
 def _optional_names(tree: nodes.Template) -> set[str]:
@@ -291,17 +353,43 @@ def _render(template: Template, variables: dict[str, Any], recipient: RecipientL
     # set per render, which cost as much as the render itself (they only serve {% import %}, which has no loader).
     context = new_context(_ENV, template.name, template.blocks, variables, shared=True)
     try:
-        return _concat(template.root_render_func(context))
+        return _bounded(template.root_render_func(context))
+    except RenderTimeout as exc:
+        raise _error(recipient, field, f"{exc} (a loop too large?)") from None
+    except _TooLong:
+        raise _error(recipient, field, f"rendered more than {MAX_OUTPUT_CHARS} characters; stopped") from None
     except SecurityError as exc:
         raise _error(recipient, field, f"template tried to access an unsafe attribute or operation: {exc}") from None
     except UndefinedError as exc:
         match = _UNDEFINED_NAME.match(str(exc))
         what = f"missing variable {match.group(1)!r}" if match else f"undefined value: {exc}"
+        if match and match.group(1) in recipient.vars:
+            what = (
+                f"variable {match.group(1)!r} is empty for this recipient; fill it in, or give the template a "
+                f"default: {{{{ {match.group(1)} | default('...') }}}}"
+            )
         raise _error(recipient, field, what) from None
     except OverflowError as exc:  # the sandbox's range() cap
         raise _error(recipient, field, f"template tried an unsafe operation: {exc}") from None
     except Exception as exc:  # a template bug (1/0, 'a' + 1...) must name the recipient like any other
         raise _error(recipient, field, f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _bounded(parts: Iterable[str]) -> str:
+    """Join a render's output, stopping once it passes :data:`MAX_OUTPUT_CHARS` (and at the time limit)."""
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > MAX_OUTPUT_CHARS:
+            raise _TooLong
+        out.append(part)
+    _check_clock()
+    return _concat(out)
 
 
 def _error(recipient: RecipientLike, field: str, message: str) -> RenderError:
@@ -311,6 +399,8 @@ def _error(recipient: RecipientLike, field: str, message: str) -> RenderError:
 
 __all__ = [
     "MAX_BODY_CHARS",
+    "MAX_OUTPUT_CHARS",
+    "RENDER_TIME_LIMIT_S",
     "CompiledMessage",
     "OutboundMessage",
     "RecipientLike",

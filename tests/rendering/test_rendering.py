@@ -121,13 +121,18 @@ def test_body_over_1600_characters_is_refused(settings: Settings, length: int, f
 @pytest.mark.parametrize("value", ["", "   ", "\n"])
 def test_body_that_renders_empty_is_refused(settings: Settings, value: str) -> None:
     with pytest.raises(RenderError, match="body: rendered empty"):
-        render(settings, {"text": value}, body="{{ text }}")
+        render(settings, body="{{ text }}", vars={"text": value})
 
 
 @pytest.mark.parametrize("value", ["", "  "])
 def test_content_variable_that_renders_empty_is_refused_naming_the_key(settings: Settings, value: str) -> None:
     with pytest.raises(RenderError, match=r"content_variables\.2: rendered empty"):
-        render(settings, {"code": value}, content_sid="HX" + "a" * 32, content_variables={"1": "x", "2": "{{ code }}"})
+        render(
+            settings,
+            content_sid="HX" + "a" * 32,
+            content_variables={"1": "x", "2": "{{ code }}"},
+            vars={"code": value},
+        )
 
 
 def test_content_template_message_has_sid_and_rendered_variables_and_no_body(settings: Settings) -> None:
@@ -284,3 +289,58 @@ def test_recipient_variables_are_those_each_recipient_must_bring(
     settings: Settings, message: dict[str, Any], expected: set[str]
 ) -> None:
     assert compiled(settings, **message).recipient_variables == expected
+
+
+@pytest.mark.parametrize("cell", ["", "  ", None])
+def test_an_empty_recipient_value_is_a_missing_variable_naming_recipient_and_variable(
+    settings: Settings, cell: Any
+) -> None:
+    with pytest.raises(RenderError) as caught:
+        render(settings, {"first_name": cell}, body="Hi {{ first_name }}!")
+    assert str(caught.value).startswith(
+        f"recipient {PHONE} (audiences/test.csv:7): body: variable 'first_name' is empty for this recipient"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "campaign_vars", "expected"),
+    [
+        ("Hi {{ first_name | default('there') }}!", {}, "Hi there!"),
+        ("Hi {{ first_name }}!", {"first_name": "team"}, "Hi team!"),
+        ("Hi{% if first_name is defined %} {{ first_name }}{% endif %}!", {}, "Hi!"),
+    ],
+    ids=["template-default", "campaign-var", "is-defined"],
+)
+def test_an_empty_recipient_value_takes_the_default_the_campaign_gives(
+    settings: Settings, body: str, campaign_vars: dict[str, Any], expected: str
+) -> None:
+    assert render(settings, {"first_name": ""}, body=body, vars=campaign_vars).body == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}x",
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% for k in [1] %}{% endfor %}{% endfor %}{% endfor %}x",
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}x",
+    ],
+    ids=["nested-loops", "three-deep", "recursive-macro"],
+)
+def test_a_render_that_runs_past_the_time_limit_stops_with_an_error_naming_the_recipient(
+    settings: Settings, body: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hub.rendering.RENDER_TIME_LIMIT_S", 0.05)
+    with pytest.raises(RenderError) as caught:
+        render(settings, body=body)
+    assert str(caught.value).startswith(f"recipient {PHONE} (audiences/test.csv:7): body: rendering took longer than")
+
+
+def test_a_render_that_outputs_too_much_stops_before_filling_memory(settings: Settings) -> None:
+    body = "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}"
+    with pytest.raises(RenderError, match=r"body: rendered more than 16000 characters; stopped"):
+        render(settings, body=body)
+
+
+def test_loops_within_the_limits_render_as_written(settings: Settings) -> None:
+    body = "{% for i in range(3) %}{% for j in items %}{{ loop.index }}{{ j }}{% endfor %};{% endfor %}"
+    assert render(settings, {"items": ["a", "b"]}, body=body).body == "1a2b;1a2b;1a2b;"
