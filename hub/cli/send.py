@@ -35,13 +35,17 @@ def parse_at(text: str, default_tz: str) -> datetime:
 @pass_context
 def send(ctx: Context, campaign: str, at: str | None) -> None:
     """Start a run of CAMPAIGN now, or at TIME (the scheduler starts it when due)."""
+    from hub.campaigns.files import display_path
     from hub.campaigns.loader import find_campaign
+    from hub.rendering import compile_message
     from hub.store import db, queries
     from scheduler.budget import expires_at
 
     settings = ctx.settings
     try:
         spec = find_campaign(settings, campaign)
+        # A template that does not compile would reject every recipient: refuse the run, as the API does (422).
+        compile_message(spec.message, settings, name=spec.name, source=display_path(spec.source, settings))
     except CampaignError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
