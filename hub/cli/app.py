@@ -32,7 +32,27 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class HubGroup(click.Group):
+    """The ``hub`` group: an expected failure (database or Redis unreachable, no schema yet, a refusal the hub
+    raises on purpose) ends the command with one line saying what to fix, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            from hub.cli.failures import explain
+
+            state = ctx.obj if isinstance(ctx.obj, Context) else None
+            message = explain(exc, state._settings if state is not None else None)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=HubGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),

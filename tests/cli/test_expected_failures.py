@@ -1,0 +1,89 @@
+"""An expected failure ends a command with one line saying what to fix, never a traceback."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from cli_project import Project
+
+from hub.store import db
+
+
+async def _admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn=url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def empty_database(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database that exists but has no tables (``hub db migrate`` never ran)."""
+    name = f"hub_empty_{secrets.token_hex(4)}"
+    db.run_sync(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+    finally:
+        db.reset()
+        db.run_sync(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_status_before_the_schema_exists_says_to_migrate(
+    project: Project, empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    result = project.hub("status")
+    assert result.exit_code == 1
+    assert _one_line(result.stderr).endswith(
+        "has no hub tables yet: run `hub db migrate` (or start `hub run`, which does)"
+    )
+
+
+def test_status_with_an_unreachable_database_names_it_and_what_to_check(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://hub:secret@127.0.0.1:1/hub")
+    result = project.hub("status")
+    assert result.exit_code == 1
+    assert _one_line(result.stderr) == (
+        "error: cannot reach the database at postgresql://hub:***@127.0.0.1:1/hub: connection refused; "
+        "is it running? check DATABASE_URL (or database.url in config.yaml)"
+    )
+
+
+def test_a_database_that_does_not_exist_says_to_create_it(
+    project: Project, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", urlunsplit(urlsplit(postgres_url)._replace(path="/hub_no_such_db")))
+    result = project.hub("status")
+    assert result.exit_code == 1
+    assert 'database "hub_no_such_db" does not exist' in _one_line(result.stderr)
+
+
+def test_render_to_a_national_number_uses_the_default_region(project: Project) -> None:
+    project.write(
+        "campaigns/hi.yaml", "body: 'Hi {{ n }}'\naudience: {recipients: [{phone: '+4917612345678', n: A}]}\n"
+    )
+    result = project.hub("render", "hi", "--to", "0176 1234-5678")
+    assert (result.exit_code, result.stdout.splitlines()[0]) == (0, "to +4917612345678")
+
+
+def test_render_to_a_national_number_without_a_default_region_says_what_to_set(project: Project) -> None:
+    project.write("config.yaml", "{}\n")
+    project.write("campaigns/hi.yaml", "body: 'Hi {{ n }}'\naudience: {recipients: [{phone: '+14155550101', n: A}]}\n")
+    result = project.hub("render", "hi", "--to", "415-555-0101")
+    assert result.exit_code == 2
+    assert "no country code: write +CC or set phones.default_region" in result.stderr
