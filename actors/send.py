@@ -27,6 +27,7 @@ from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
 from hub.templates import guard as template_guard
+from hub.webhooks import status_callback_url
 from scheduler.budget import BUDGET_WINDOW
 from scheduler.tier_budget import AsyncTierBudget, budget_key
 
@@ -131,7 +132,8 @@ async def _send_claimed(
             return
         assert rt.transport is not None, "the worker's transport is not started"
         reached_transport = True
-        receipt = await rt.transport.send(_outbound(record), status_callback=None)
+        callback = status_callback_url(settings.public_url, record.id)  # names the row: see hub.store.reconcile
+        receipt = await rt.transport.send(_outbound(record), status_callback=callback)
     except SendError as exc:
         if not await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc):
             await _settle_error(record, exc)

@@ -14,6 +14,8 @@ from hub.errors import HubError
 from hub.status import MessageStatus, from_twilio
 
 STATUS_PATH = "/webhooks/twilio/status"
+#: Query parameter of the StatusCallback URL naming the ledger row the create was for (signed with the URL).
+ROW_PARAM = "message_id"
 INBOUND_PATH = "/webhooks/twilio/inbound"
 
 #: Header Twilio adds on retried webhooks; our first dedupe key when present.
@@ -73,6 +75,28 @@ def flat_params(params: Params) -> dict[str, str]:
 def public_callback_url(public_url: str, path: str) -> str:
     """The absolute URL Twilio calls: ``public_url`` joined with ``path`` (exactly one slash between them)."""
     return public_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def status_callback_url(public_url: str, message_id: int | None = None) -> str:
+    """The StatusCallback URL of a create: the status webhook, naming ledger row ``message_id`` when given.
+
+    The row id travels in the query string, which Twilio signs with the rest of the URL, so a callback names its
+    row even when the create's answer (its sid) never reached us.
+    """
+    url = public_callback_url(public_url, STATUS_PATH)
+    return url if message_id is None else f"{url}?{ROW_PARAM}={int(message_id)}"
+
+
+def row_of(query_string: bytes | str | None) -> int | None:
+    """The ledger row a callback URL's query names (:data:`ROW_PARAM`), or None (an old URL, or not a number)."""
+    if not query_string:
+        return None
+    query = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == ROW_PARAM:
+            value = value.strip()
+            return int(value) if value.isdigit() and len(value) <= 18 else None
+    return None
 
 
 def parse_form(body: bytes) -> Form:
@@ -140,7 +164,7 @@ class StatusCallback(msgspec.Struct, frozen=True, kw_only=True):
     """One status callback, as Twilio posted it (or as the simulator produces it).
 
     ``status`` is Twilio's ``MessageStatus`` lowercased (``sending``, ``read``...); ``to``/``from_`` keep the
-    ``whatsapp:`` prefix as posted.
+    ``whatsapp:`` prefix as posted. ``message_id`` is the ledger row its URL names (None for URLs without one).
     """
 
     sid: str
@@ -151,6 +175,7 @@ class StatusCallback(msgspec.Struct, frozen=True, kw_only=True):
     to: str | None = None
     from_: str | None = None
     idempotency_token: str | None = None
+    message_id: int | None = None
     raw: dict[str, str] = {}
 
     @property
@@ -164,8 +189,10 @@ class StatusCallback(msgspec.Struct, frozen=True, kw_only=True):
         return from_twilio(self.status)
 
 
-def parse_status(params: Params, *, idempotency_token: str | None = None) -> StatusCallback:
-    """Parse a status callback's form parameters.
+def parse_status(
+    params: Params, *, idempotency_token: str | None = None, message_id: int | None = None
+) -> StatusCallback:
+    """Parse a status callback's form parameters; ``message_id`` is the row its signed URL names (:func:`row_of`).
 
     Raises:
         CallbackError: ``MessageSid`` or ``MessageStatus`` is missing or empty.
@@ -186,6 +213,7 @@ def parse_status(params: Params, *, idempotency_token: str | None = None) -> Sta
         to=flat.get("To"),
         from_=flat.get("From"),
         idempotency_token=idempotency_token or None,
+        message_id=message_id,
         raw=flat,
     )
 
@@ -270,6 +298,7 @@ def inbound_action(
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "INBOUND_PATH",
+    "ROW_PARAM",
     "SIGNATURE_HEADER",
     "STATUS_PATH",
     "CallbackError",
@@ -284,5 +313,7 @@ __all__ = [
     "parse_inbound",
     "parse_status",
     "public_callback_url",
+    "row_of",
+    "status_callback_url",
     "verify_signature",
 ]

@@ -41,6 +41,9 @@ class AppMetrics:
         self.webhook_callbacks = Counter(
             "hub_webhook_callbacks_total", "Twilio callbacks by kind and outcome", ("kind", "outcome")
         )
+        self.duplicate_creates = Counter(
+            "hub_duplicate_creates_total", "Second messages at Twilio for one ledger row, seen in status callbacks"
+        )
         self.webhook_seconds = Histogram(
             "hub_webhook_lag_seconds",
             "Time from a Twilio callback's arrival to its durable application, in seconds",
@@ -74,6 +77,7 @@ class AppMetrics:
                 self.http_requests,
                 self.http_seconds,
                 self.webhook_callbacks,
+                self.duplicate_creates,
                 self.webhook_seconds,
                 self.messages,
                 self.message_errors,

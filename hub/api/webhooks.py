@@ -143,12 +143,18 @@ class TwilioWebhookController(Controller):
         headers = _headers(request)
         form = await _verified_form(request, headers, settings, metrics, "status")
         try:
-            callback = webhooks.parse_status(form, idempotency_token=headers.get(webhooks.IDEMPOTENCY_HEADER))
+            callback = webhooks.parse_status(
+                form,
+                idempotency_token=headers.get(webhooks.IDEMPOTENCY_HEADER),
+                message_id=webhooks.row_of(request.scope.get("query_string")),
+            )
         except webhooks.CallbackError as exc:
             raise BadCallback(str(exc)) from None
         update = StatusUpdate.from_callback(callback, source="callback", at=datetime.now(UTC))
         outcome = await queries.apply_status(update)
         metrics.webhook_callbacks.inc("status", str(outcome))
+        if outcome == queries.Outcome.SECOND_SID:
+            metrics.duplicate_creates.inc()
         metrics.webhook_seconds.observe(time.perf_counter() - started, "status")
 
     @post("/inbound", operation_id="twilio_inbound", summary="Twilio inbound message (signed)", status_code=200)

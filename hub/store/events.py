@@ -1,30 +1,19 @@
-"""Status events: store every report, dedupe it, and apply it to its message through the monotonic rules."""
+"""Status events: store one, apply one to its message through the monotonic rules, apply the parked ones."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from hub.status import MessageStatus, advance, from_twilio
 from hub.store.records import StatusEventRecord, StatusUpdate
 from hub.store.rows import event_record, utc, when
-from hub.store.status_sql import change_columns, record_and_apply
+from hub.store.status_sql import change_columns
 from hub.store.tables import Message, StatusEvent
 
 S = MessageStatus
 #: How often a compare-and-set of a message status is retried when another writer moved it first.
 _CAS_ATTEMPTS = 8
-
-
-class Outcome(StrEnum):
-    """What :func:`apply_status` did with a report."""
-
-    APPLIED = "applied"  # the message moved to a new status
-    RECORDED = "recorded"  # kept in the history; the status did not move (late, out of order, or unknown word)
-    DUPLICATE = "duplicate"  # the same report was seen before; nothing stored
-    PARKED = "parked"  # no message has this sid yet; applied when the worker stores it
-    RECONCILED = "reconciled"  # no message had this sid; attached to the one unknown row of its recipient
 
 
 async def record_event(
@@ -96,7 +85,8 @@ async def apply_to_message(
     return False
 
 
-async def _apply_event(event_id: int, message_id: int, current: MessageStatus, update: StatusUpdate) -> Outcome:
+async def apply_event(event_id: int, message_id: int, current: MessageStatus, update: StatusUpdate) -> bool:
+    """Link stored event ``event_id`` to its message and apply it; True when the message's status moved."""
     reported = from_twilio(update.status)
     moved = reported is not None and await apply_to_message(message_id, reported, current, update)
     # applied only ever turns on: a racing apply_parked may have applied this event already.
@@ -104,38 +94,7 @@ async def _apply_event(event_id: int, message_id: int, current: MessageStatus, u
     if moved:
         values[StatusEvent.applied] = True
     await StatusEvent.update(values).where(StatusEvent.id == event_id)
-    return Outcome.APPLIED if moved else Outcome.RECORDED
-
-
-async def apply_status(update: StatusUpdate) -> str:
-    """Store a status report and apply it to its message, monotonically.
-
-    The common case is one commit (see :mod:`hub.store.status_sql`). When no message has the sid yet the
-    event stays parked: the worker applies it when it stores the sid (:func:`hub.store.ledger.mark_submitted`).
-    Because that may have happened between the lookup and the commit, the sid is looked up once more; a
-    report found this way is applied here (applying twice is harmless). Still unmatched, it may belong to an
-    ``unknown`` row of its recipient (:func:`hub.store.reconcile.reconcile`).
-
-    Returns:
-        ``"applied"``, ``"recorded"`` (kept in history, status unchanged: late, out of order, or a
-        status we do not track), ``"duplicate"`` (seen before, nothing stored), ``"reconciled"`` (matched
-        to an ``unknown`` row by recipient) or ``"parked"`` (no message has this sid yet).
-    """
-    from hub.store.reconcile import reconcile  # it builds on this module
-
-    done = await record_and_apply(update, from_twilio(update.status))
-    if done.event_id is None:
-        return Outcome.DUPLICATE.value
-    if done.moved:
-        return Outcome.APPLIED.value
-    if done.message_id is not None:
-        return Outcome.RECORDED.value
-    row = await Message.select(Message.id, Message.status).where(Message.sid == update.sid).first()
-    if row is not None:
-        return (await _apply_event(done.event_id, row["id"], MessageStatus(row["status"]), update)).value
-    if await reconcile(update) is not None:
-        return Outcome.RECONCILED.value
-    return Outcome.PARKED.value
+    return moved
 
 
 async def apply_parked(message_id: int, sid: str) -> int:
@@ -163,8 +122,7 @@ async def apply_parked(message_id: int, sid: str) -> int:
             error_code=row["error_code"],
             error_message=row["error_message"],
         )
-        outcome = await _apply_event(row["id"], message_id, MessageStatus(current["status"]), update)
-        moved += outcome == Outcome.APPLIED
+        moved += await apply_event(row["id"], message_id, MessageStatus(current["status"]), update)
     return moved
 
 

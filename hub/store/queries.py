@@ -5,8 +5,9 @@ Call :func:`hub.store.db.connect` first (or :func:`hub.store.db.run_sync` from s
 
 from __future__ import annotations
 
+from hub.store.callbacks import Outcome, apply_status
 from hub.store.contacts import get_contact, get_contacts, opted_out, record_inbound, set_opt_in, set_opt_out
-from hub.store.events import Outcome, apply_status, history
+from hub.store.events import history
 from hub.store.idempotency import claim_idempotent, complete_idempotent, get_idempotent, put_idempotent
 from hub.store.ledger import (
     claim_batch_for_send,

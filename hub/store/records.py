@@ -122,6 +122,7 @@ class StatusUpdate(_Record, frozen=True):
         payload: the raw parameters, kept in the history.
         source: ``callback``, ``simulator``, ``worker``, ``api`` or ``sweeper``.
         at: when the report was received (UTC).
+        message_id: the ledger row the callback's URL names, when it names one (the create was for that row).
     """
 
     sid: str
@@ -133,6 +134,7 @@ class StatusUpdate(_Record, frozen=True):
     event_type: str | None = None
     dedupe_key: str | None = None
     payload: dict[str, str] = msgspec.field(default_factory=dict)
+    message_id: int | None = None
 
     @classmethod
     def from_callback(cls, callback: StatusCallback, *, source: str, at: datetime) -> StatusUpdate:
@@ -147,6 +149,7 @@ class StatusUpdate(_Record, frozen=True):
             event_type=callback.event_type,
             dedupe_key=callback.dedupe_key,
             payload=callback.raw,
+            message_id=callback.message_id,
         )
 
     @property

@@ -51,7 +51,7 @@ class EventSource(StrEnum):
     SIMULATOR = "simulator"
     API = "api"
     SWEEPER = "sweeper"
-    RECONCILE = "reconcile"  # an unknown row matched to a callback by recipient (no migration: not in the DB)
+    RECONCILE = "reconcile"  # a row settled from Twilio's word: a callback naming it, or its list (no migration)
 
 
 class Run(Table):

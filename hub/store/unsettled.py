@@ -7,8 +7,9 @@ from datetime import datetime
 
 from hub.reconcile_policy import Unsettled, attach_steps
 from hub.status import MessageStatus, RunState
+from hub.store.callbacks import apply_status
 from hub.store.db import transaction
-from hub.store.events import apply_status, record_event
+from hub.store.events import record_event
 from hub.store.ledger import mark_submitted
 from hub.store.records import StatusUpdate
 from hub.store.rows import utc, when

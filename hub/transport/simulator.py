@@ -8,9 +8,10 @@ import logging
 import random
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from hub.transport import ApplyStatus, Receipt
-from hub.webhooks import parse_status
+from hub.webhooks import parse_status, row_of
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -84,12 +85,13 @@ class SimulatorTransport:
         sid = new_sid()
         if self._apply is not None:
             steps = plan_statuses(self._rng, self._failure_rate, self._undelivered_rate)
-            task = asyncio.get_running_loop().create_task(self._play(sid, msg.to, steps))
+            row = row_of(urlsplit(status_callback).query) if status_callback else None
+            task = asyncio.get_running_loop().create_task(self._play(sid, msg.to, steps, row))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return Receipt(sid=sid, status="accepted" if self._service else "queued")
 
-    async def _play(self, sid: str, to: str, steps: list[tuple[str, int | None]]) -> None:
+    async def _play(self, sid: str, to: str, steps: list[tuple[str, int | None]], row: int | None) -> None:
         for status, code in steps:
             await asyncio.sleep(self._delay_s)
             params = {
@@ -107,7 +109,7 @@ class SimulatorTransport:
             if code is not None:
                 params["ErrorCode"] = str(code)
                 params["ChannelStatusMessage"] = _MESSAGES[code]
-            callback = parse_status(params, idempotency_token=uuid.uuid4().hex)
+            callback = parse_status(params, idempotency_token=uuid.uuid4().hex, message_id=row)
             try:
                 result = self._apply(callback)  # type: ignore[misc]
                 if inspect.isawaitable(result):

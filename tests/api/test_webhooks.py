@@ -14,8 +14,10 @@ from hub.api.app import create_app
 from hub.api.enqueue import RecordingEnqueuer
 from hub.api.webhooks import EMPTY_TWIML
 from hub.config import Settings
+from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import NewMessage
+from hub.webhooks import status_callback_url
 
 STATUS_URL = f"{PUBLIC_URL}/webhooks/twilio/status"
 INBOUND_URL = f"{PUBLIC_URL}/webhooks/twilio/inbound"
@@ -269,3 +271,48 @@ def test_status_with_a_charset_in_its_content_type_is_applied(client: TestClient
     )
     assert response.status_code == 204
     assert status_of(message_id) == "delivered"
+
+
+def unknown_message(to: str = "+14155550100") -> int:
+    """A ledger row whose create timed out: claimed, then ``unknown`` without a sid."""
+    message_id = submitted_message(None, to)
+    run(queries.mark_final(message_id, MessageStatus.UNKNOWN, error_message="timed out"))
+    return message_id
+
+
+def post_named(client: TestClient[Litestar], params: dict[str, str], message_id: int, *, signed: str) -> int:
+    url = status_callback_url(PUBLIC_URL, message_id)
+    path = url.removeprefix(PUBLIC_URL)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": sign(signed, params)}).status_code
+
+
+def test_a_callback_naming_its_row_settles_it_although_its_sid_was_never_stored(client: TestClient[Litestar]) -> None:
+    message_id = unknown_message()
+    url = status_callback_url(PUBLIC_URL, message_id)
+
+    assert post_named(client, callback("SMlate", "delivered"), message_id, signed=url) == 204
+
+    record = run(queries.get_message(message_id))
+    assert record is not None and (record.sid, record.status) == ("SMlate", "delivered")
+
+
+def test_the_row_id_is_part_of_the_signature(client: TestClient[Litestar]) -> None:
+    message_id = unknown_message()
+    assert post_named(client, callback("SMlate", "delivered"), message_id, signed=STATUS_URL) == 403
+    assert status_of(message_id) == "unknown"
+
+
+def test_a_callback_without_a_row_id_never_settles_an_unknown_row_by_its_number(client: TestClient[Litestar]) -> None:
+    message_id = unknown_message()
+    assert post_status(client, callback("SMstranger", "delivered")) == 204
+    assert status_of(message_id) == "unknown"
+
+
+def test_a_second_create_of_a_row_is_counted_as_a_duplicate(client: TestClient[Litestar]) -> None:
+    message_id = submitted_message("SMfirst")
+    url = status_callback_url(PUBLIC_URL, message_id)
+
+    assert post_named(client, callback("SMsecond", "sent"), message_id, signed=url) == 204
+
+    assert status_of(message_id) == "queued"
+    assert "hub_duplicate_creates_total 1" in client.get("/metrics").text
