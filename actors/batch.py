@@ -41,6 +41,7 @@ from actors.middleware.retries import ClaimAbandoned
 from actors.middleware.throttle import decide
 from actors.pacing import HORIZON_MS, Pacer, SlotPool
 from actors.send import SEND_QUEUE, SEND_TIME_LIMIT_MS, Pace
+from hub.claims import Claim
 from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
@@ -159,12 +160,13 @@ class _Batch:
 
     async def _start_wave(self, wave: list[int], pool: SlotPool) -> None:
         """Claim ``wave`` in one statement and start a send per claimed row, each to take a slot of ``pool``."""
+        asked_at = self.rt.clock()
         now = single._now()
         try:
             claimed = await queries.claim_batch_for_send(wave, now)
         except Exception:
             # The claim may have committed with only its answer lost: give back what this call stamped ``now``.
-            await asyncio.gather(*(single._release_quietly(i, now) for i in wave))
+            await asyncio.gather(*(single._release_token(i, now) for i in wave))
             raise
         taken = {record.id for record in claimed}
         for message_id in wave:
@@ -172,35 +174,36 @@ class _Batch:
                 self.sends.append(asyncio.create_task(single._not_claimed(message_id, now)))
         if not claimed:
             return
+        claims = [single.claim_of(record, now, asked_at) for record in claimed]
         try:
             contacts = await queries.get_contacts(record.recipient for record in claimed)
         except Exception:
-            await asyncio.gather(*(single._release_quietly(record.id, now) for record in claimed))
+            await asyncio.gather(*(single._release_quietly(claim) for claim in claims))
             raise
         pace = self._pace(pool)
-        for record in claimed:
-            self.sends.append(asyncio.create_task(self._one(record, now, contacts, pace)))
+        for record, claim in zip(claimed, claims, strict=True):
+            self.sends.append(asyncio.create_task(self._one(record, claim, contacts, pace)))
 
-    async def _one(self, record: MessageRecord, now: datetime, contacts: dict[str, ContactRecord], pace: Pace) -> None:
+    async def _one(self, record: MessageRecord, claim: Claim, contacts: dict[str, ContactRecord], pace: Pace) -> None:
         async with self.gate:
-            await single._send_claimed(record, now, contacts=contacts, pace=pace)
+            await single._send_claimed(record, claim, contacts=contacts, pace=pace)
 
     def _pace(self, pool: SlotPool) -> Pace:
         """The pacing hook of one wave: a slot of ``pool`` (a new one when it is spent or missed), then the run's
         state; False when the row was given back."""
 
-        async def pace(record: MessageRecord) -> bool:
+        async def pace(record: MessageRecord, claim: Claim) -> bool:
             slot_at = pool.take(self.pacer.clock())
             wait_ms = await self.pacer.acquire(self.run_id, self.run_rate, first_slot_at=slot_at)
             now: datetime = single._now()
             if wait_ms > 0:
                 reason = "worker stopping" if self.rt.stopping.is_set() else "waiting for a send slot"
-                await single._wait(record, now + timedelta(milliseconds=wait_ms), now, reason)
+                await single._wait(record, claim, now + timedelta(milliseconds=wait_ms), reason)
                 return False
             hold = await self.runs.hold(record.run_id, now)
             if hold is None:
                 return True
-            await _give_back(record, hold, now)
+            await _give_back(claim, hold, now)
             return False
 
         return pace
@@ -217,14 +220,19 @@ class _Batch:
         send_batch.send_with_options(args=(rest,), kwargs=kwargs, delay=max(0, int(delay_ms)) or None)
 
 
-async def _give_back(record: MessageRecord, hold: Hold, now: datetime) -> None:
+async def _give_back(claim: Claim, hold: Hold, now: datetime) -> None:
     """A claimed row whose run holds it, before its HTTP call: canceled ends it, pause and expiry leave it owed."""
     if hold == "canceled":
-        await single._final(record, MessageStatus.CANCELED, None, "run canceled")
+        await single._final(claim, MessageStatus.CANCELED, None, "run canceled")
         return
     # Resume queues the paused run's owed rows again; the sweeper expires an expired run's.
     await queries.release_for_retry(
-        record.id, next_attempt_at=now, error_code=None, error_message=f"run {hold}", count_attempt=False
+        claim.message_id,
+        next_attempt_at=now,
+        error_code=None,
+        error_message=f"run {hold}",
+        count_attempt=False,
+        claimed_at=claim.token,
     )
 
 

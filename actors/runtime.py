@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ class Runtime:
         async_redis: builds an asyncio Redis client on the running loop (per-recipient window in the actor).
         transport_factory: builds the transport; defaults to :func:`hub.transport.build_transport`.
         namespace: Redis key prefix of the limits.
+        clock: monotonic seconds, what claims' leases are measured on (:mod:`hub.claims`); tests stop it.
     """
 
     def __init__(
@@ -43,8 +45,10 @@ class Runtime:
         async_redis: AsyncRedisFactory,
         transport_factory: TransportFactory | None = None,
         namespace: str = "hub",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.limits = limits
         self.namespace = namespace
         self._async_redis = async_redis

@@ -21,6 +21,7 @@ from actors.outcome import (
     business_initiated,
     outside_session_window,
 )
+from hub.claims import Claim, send_deadline
 from hub.errors import SendError
 from hub.rendering import OutboundMessage
 from hub.status import MessageStatus
@@ -54,6 +55,7 @@ async def send_message(message_id: int) -> None:
     A second delivery of the same Dramatiq message (or a stray duplicate) finds the row claimed and does
     nothing. Every classified failure is settled in the ledger here; see :mod:`actors.middleware.retries`.
     """
+    asked_at = runtime.current().clock()
     now = _now()
     try:
         record = await queries.claim_for_send(message_id, now)
@@ -61,12 +63,18 @@ async def send_message(message_id: int) -> None:
         # The claim may have committed with only its answer lost (the connection died mid-statement): a claim
         # stamped ``now`` is this call's alone and nothing reached Twilio, so give it back; otherwise the row would
         # sit in ``sending``, unclaimable by the retry, until the sweeper gave up on it as ``unknown``.
-        await _release_quietly(message_id, now)
+        await _release_token(message_id, now)
         raise
     if record is None:
         await _not_claimed(message_id, now)
         return
-    await _send_claimed(record, now)
+    await _send_claimed(record, claim_of(record, now, asked_at))
+
+
+def claim_of(record: MessageRecord, now: datetime, asked_at: float) -> Claim:
+    """This worker's claim on ``record``, stamped ``now``, asked for at monotonic ``asked_at``."""
+    deadline = send_deadline(runtime.current().settings.twilio.timeout_seconds)
+    return Claim(record.id, now, asked_at, deadline.total_seconds())
 
 
 async def _not_claimed(message_id: int, now: datetime) -> None:
@@ -82,38 +90,42 @@ async def _not_claimed(message_id: int, now: datetime) -> None:
 
 
 #: Called right before the HTTP call of a claimed row; False when it gave the row back (no send slot in time).
-Pace = Callable[[MessageRecord], Awaitable[bool]]
+Pace = Callable[[MessageRecord, Claim], Awaitable[bool]]
 
 
 async def _send_claimed(
     record: MessageRecord,
-    now: datetime,
+    claim: Claim,
     *,
     contacts: Mapping[str, ContactRecord] | None = None,
     pace: Pace | None = None,
 ) -> None:
     """Send one claimed row and settle it: the per-row logic shared by ``send_message`` and ``send_batch``.
 
+    Every write names ``claim`` (a row claimed again since is left alone), and the HTTP call starts only while
+    the claim's lease holds (:mod:`hub.claims`).
+
     Args:
-        record: the row, claimed by this call at ``now``.
-        now: the claim time.
+        record: the row, claimed by this call.
+        claim: the claim (its instant is the ``now`` of the checks).
         contacts: the batch's contacts by phone (read once for the batch); None reads this row's contact.
         pace: takes the send slot immediately before the HTTP call (``send_batch``); ``send_message`` is paced by
             the throttle before its claim.
     """
     rt = runtime.current()
     settings = rt.settings
+    now = claim.token
     reached_transport = False
     try:
         # A rejected/paused/disabled template pauses the run and gives the row back (hub.templates.guard).
-        if await template_guard.hold_if_blocked(record.id, record.run_id, record.content_sid):
+        if await template_guard.hold_if_blocked(record.id, record.run_id, record.content_sid, claimed_at=now):
             return
         if contacts is None:
             contact = await queries.get_contact(record.recipient)
         else:
             contact = contacts.get(record.recipient)
         if contact is not None and contact.opted_out:
-            await _final(record, MessageStatus.SKIPPED, None, "contact opted out")
+            await _final(claim, MessageStatus.SKIPPED, None, "contact opted out")
             return
         last_inbound = contact.last_inbound_at if contact is not None else None
         if outside_session_window(
@@ -122,21 +134,26 @@ async def _send_claimed(
             now=now,
             enforce=settings.session_window.enforce,
         ):
-            await _final(record, MessageStatus.FAILED, OUTSIDE_WINDOW_CODE, OUTSIDE_WINDOW_REASON)
+            await _final(claim, MessageStatus.FAILED, OUTSIDE_WINDOW_CODE, OUTSIDE_WINDOW_REASON)
             return
-        if await _over_tier_budget(rt, record, last_inbound, now):
+        if await _over_tier_budget(rt, record, claim, last_inbound):
             return
-        if await _over_recipient_limit(rt, record, now):
+        if await _over_recipient_limit(rt, record, claim):
             return
-        if pace is not None and not await pace(record):
+        if pace is not None and not await pace(record, claim):
             return
         assert rt.transport is not None, "the worker's transport is not started"
+        if not claim.may_send(rt.clock()):
+            # Stalled (stopped, starved, a long GC) until its lease ran out: the row may be someone else's now.
+            log.warning("message %r: claim lease ran out before the send; given back if still ours", record.id)
+            await _release_quietly(claim)
+            return
         reached_transport = True
         callback = status_callback_url(settings.public_url, record.id)  # names the row: see hub.store.reconcile
         receipt = await rt.transport.send(_outbound(record), status_callback=callback)
     except SendError as exc:
-        if not await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc):
-            await _settle_error(record, exc)
+        if not await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc, claimed_at=now):
+            await _settle_error(record, claim, exc)
         return
     except BaseException as exc:
         if reached_transport:
@@ -144,14 +161,21 @@ async def _send_claimed(
             log.exception("send of message %r failed after the transport was called; left to the sweeper", record.id)
             raise ClaimAbandoned(f"message {record.id}: unexpected error after the send call") from exc
         # Nothing reached Twilio: give the row back and let Dramatiq retry (a database or Redis outage).
-        await _release_quietly(record.id, now)
+        await _release_quietly(claim)
         raise
     # Twilio has the message: record its sid even across a short database outage (else the row ends ``unknown``).
-    if not await _patiently(lambda: queries.mark_submitted(record.id, receipt.sid, receipt.status)):
+    submitted: list[MessageRecord | None] = []
+
+    async def submit() -> None:
+        submitted.append(await queries.mark_submitted(record.id, receipt.sid, receipt.status, claimed_at=now))
+
+    if not await _patiently(submit):
         raise ClaimAbandoned(f"message {record.id}: sent as {receipt.sid} but the ledger could not record it")
+    if submitted[-1] is None:
+        log.error("message %r: sent as %s after its claim was taken: the row was not written", record.id, receipt.sid)
 
 
-async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, now: datetime) -> bool:
+async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, claim: Claim) -> bool:
     """Record this send in the recipient's window; when it is full, put the row back until it has room."""
     limit = rt.settings.rate_limits.per_recipient
     if rt.recipients is None or limit.max <= 0:
@@ -161,18 +185,18 @@ async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, now:
     )
     if wait_ms <= 0:
         return False
-    await _wait(
-        record, now + timedelta(milliseconds=wait_ms), now, "per-recipient limit reached; waiting for the window"
-    )
+    until = claim.token + timedelta(milliseconds=wait_ms)
+    await _wait(record, claim, until, "per-recipient limit reached; waiting for the window")
     return True
 
 
 async def _over_tier_budget(
-    rt: runtime.Runtime, record: MessageRecord, last_inbound: datetime | None, now: datetime
+    rt: runtime.Runtime, record: MessageRecord, claim: Claim, last_inbound: datetime | None
 ) -> bool:
     """Count a business-initiated message's recipient in the daily tier budget; when it is used up, put the row
     back until a slot frees up (``rate_limits.daily_unique_recipients``, shared by every worker through Redis)."""
     cap = rt.settings.rate_limits.daily_unique_recipients
+    now = claim.token
     if cap is None or rt.recipients is None or not business_initiated(last_inbound_at=last_inbound, now=now):
         return False
     budget = AsyncTierBudget(rt.recipients.client, cap=cap, key=budget_key(rt.namespace))
@@ -182,50 +206,66 @@ async def _over_tier_budget(
     until = until or now + BUDGET_WINDOW  # a cap of 0 frees nothing: look again a window later, never drop
     reason = f"daily tier budget of {cap} unique recipients used up; waiting until {until.isoformat()}"
     log.info("message %r: %s", record.id, reason)
-    await _wait(record, until, now, reason)
+    await _wait(record, claim, until, reason)
     return True
 
 
-async def _wait(record: MessageRecord, until: datetime, now: datetime, reason: str) -> None:
+async def _wait(record: MessageRecord, claim: Claim, until: datetime, reason: str) -> None:
     """Give a claimed row back until ``until`` without using up a send attempt (it never reached Twilio).
 
     Soon: re-enqueued with exactly that delay. Later: not parked in Redis; the sweeper enqueues it once due.
     """
-    await queries.release_for_retry(
-        record.id, next_attempt_at=until, error_code=None, error_message=reason, count_attempt=False
+    released = await queries.release_for_retry(
+        record.id,
+        next_attempt_at=until,
+        error_code=None,
+        error_message=reason,
+        count_attempt=False,
+        claimed_at=claim.token,
     )
-    if until - now <= SHORT_DELAY:
-        await _enqueue(record.id, record.run_id, delay_ms=_ms(until - now))
+    wait = until - _now()
+    if released is not None and wait <= SHORT_DELAY:
+        await _enqueue(record.id, record.run_id, delay_ms=_ms(wait))
 
 
-async def _settle_error(record: MessageRecord, exc: SendError) -> None:
+async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError) -> None:
     outcome = after_error(exc, attempts=record.attempts, retries=runtime.current().settings.retries)
     if outcome.action == "retry":
         log.info("message %r: transient failure (%s); retry in %d ms", record.id, exc.message, outcome.delay_ms)
-        await queries.release_for_retry(
+        released = await queries.release_for_retry(
             record.id,
             next_attempt_at=_now() + timedelta(milliseconds=outcome.delay_ms),
             error_code=outcome.code,
             error_message=outcome.reason,
+            claimed_at=claim.token,
         )
-        await _enqueue(record.id, record.run_id, delay_ms=outcome.delay_ms)
+        if released is not None:
+            await _enqueue(record.id, record.run_id, delay_ms=outcome.delay_ms)
         return
     status = MessageStatus.UNKNOWN if outcome.action == "unknown" else MessageStatus.FAILED
-    await _final(record, status, outcome.code, outcome.reason)
+    await _final(claim, status, outcome.code, outcome.reason)
     if outcome.opt_out:
         await queries.set_opt_out(record.recipient, source=f"twilio:{outcome.code}")
 
 
-async def _final(record: MessageRecord, status: MessageStatus, code: int | None, reason: str | None) -> None:
+async def _final(claim: Claim, status: MessageStatus, code: int | None, reason: str | None) -> None:
     await queries.mark_final(
-        record.id, status, error_code=code, error_message=reason, from_states=[MessageStatus.SENDING]
+        claim.message_id,
+        status,
+        error_code=code,
+        error_message=reason,
+        from_states=[MessageStatus.SENDING],
+        claimed_at=claim.token,
     )
 
 
-async def _release_quietly(message_id: int, claimed_at: datetime) -> None:
-    """Give back this call's claim (stamped ``claimed_at``; nothing reached Twilio); past the store's patience
+async def _release_quietly(claim: Claim) -> None:
+    """Give back this worker's claim when it is still its own (nothing reached Twilio); past the store's patience
     the sweeper settles the row."""
+    await _release_token(claim.message_id, claim.token)
 
+
+async def _release_token(message_id: int, claimed_at: datetime) -> None:
     def release() -> Awaitable[object]:
         return queries.release_for_retry(
             message_id,

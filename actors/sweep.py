@@ -23,6 +23,7 @@ from dramatiq.common import current_millis, dq_name
 from actors import runtime
 from actors.enqueue import enqueue_rows, run_send_options
 from actors.middleware.inflight import inflight_of
+from hub.claims import claim_lease
 from hub.config import Settings
 from hub.status import RunState
 from hub.store import queries
@@ -51,8 +52,8 @@ class SweepReport(msgspec.Struct, frozen=True):
 
 
 def stale_after(settings: Settings) -> timedelta:
-    """How old a ``sending`` claim must be before the sweeper gives up on its worker (2 x Twilio timeout + 60 s)."""
-    return timedelta(seconds=2 * settings.twilio.timeout_seconds + 60)
+    """How old a ``sending`` claim must be before the sweeper gives up on its worker (its lease, :mod:`hub.claims`)."""
+    return claim_lease(settings.twilio.timeout_seconds)
 
 
 def sweep(settings: Settings, now: datetime | None = None, *, broker: dramatiq.Broker | None = None) -> SweepReport:

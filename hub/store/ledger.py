@@ -193,23 +193,28 @@ async def mark_submitted(
     *,
     now: datetime | None = None,
     source: str = "worker",
+    claimed_at: datetime | None = None,
 ) -> MessageRecord | None:
     """Record that Twilio took the message: its sid and the status Twilio returned; stamps ``sent_at``.
 
     Accepted from ``sending`` and from ``unknown`` (a slow worker reporting after the sweeper gave up).
     Status reports that arrived before the sid was stored are applied afterwards.
 
+    Args:
+        claimed_at: the writer's claim (:mod:`hub.claims`): only a row still carrying it moves (None: any claim).
+
     Returns:
-        The row after every parked report was applied, or None when the row was in neither state.
+        The row after every parked report was applied, or None when the row was in neither state (or was
+        claimed again since ``claimed_at``).
     """
     at = when(now)
     reported = from_twilio(twilio_status) or S.ACCEPTED
     engine = current_engine()
     if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
         if engine.current_transaction.get() is not None:  # inside the caller's transaction: not shared
-            found = await submit_postgres(engine, message_id, sid, reported, source, at)
+            found = await submit_postgres(engine, message_id, sid, reported, source, at, claimed_at)
         else:  # with the submits of the same few ms on this loop, in one statement
-            found = await SUBMITS(Submit(engine, message_id, sid, reported, source, at))
+            found = await SUBMITS(Submit(engine, message_id, sid, reported, source, at, claimed_at))
         if found is None:
             return None
         submitted, parked = found
@@ -219,6 +224,9 @@ async def mark_submitted(
     row = None
     for current in (S.SENDING, S.UNKNOWN):
         new = advance(current, reported)
+        condition = (Message.id == message_id) & (Message.status == current.value)
+        if claimed_at is not None:
+            condition = condition & (Message.claimed_at == utc(claimed_at))
         rows = (
             await Message.update(
                 {
@@ -229,7 +237,7 @@ async def mark_submitted(
                     Message.finished_at: at if new in FINAL else None,
                 }
             )
-            .where((Message.id == message_id) & (Message.status == current.value))
+            .where(condition)
             .returning(*Message.all_columns())
         )
         if rows:
@@ -259,8 +267,8 @@ async def release_for_retry(
         count_attempt: False for a wait that is not a send attempt (a rate limit or the daily tier budget held
             the message before it reached Twilio): the claim's ``attempts + 1`` is undone and the history
             records ``waiting`` instead of ``retry``, so pacing never uses up the retry budget.
-        claimed_at: only a claim stamped with exactly this instant (the caller's own claim, when it cannot
-            know whether its claim committed: the connection died before the answer).
+        claimed_at: only a claim stamped with exactly this instant: the caller's own (:mod:`hub.claims`), also
+            when it cannot know whether its claim committed (the connection died before the answer).
 
     Returns:
         The row, or None when it was not ``sending``.
@@ -278,11 +286,7 @@ async def release_for_retry(
     condition = (Message.id == message_id) & (Message.status == S.SENDING.value)
     if claimed_at is not None:
         condition = condition & (Message.claimed_at == utc(claimed_at))
-    rows = (
-        await Message.update(values)
-        .where(condition)
-        .returning(*Message.all_columns())
-    )
+    rows = await Message.update(values).where(condition).returning(*Message.all_columns())
     if not rows:
         return None
     await record_event(
@@ -307,6 +311,7 @@ async def mark_final(
     from_states: Iterable[MessageStatus] = (S.SENDING,),
     source: str = "worker",
     now: datetime | None = None,
+    claimed_at: datetime | None = None,
 ) -> MessageRecord | None:
     """End a row without (or after an unclear) hand-over to Twilio: failed, skipped, unknown, canceled...
 
@@ -318,15 +323,19 @@ async def mark_final(
         from_states: compare-and-set: only rows in one of these states move.
         source: who decided (``worker``, ``sweeper``, ``api``).
         now: time of the change (UTC).
+        claimed_at: the writer's claim (:mod:`hub.claims`): only a row still carrying it moves (None: any).
 
     Returns:
-        The row, or None when it was not in ``from_states``.
+        The row, or None when it was not in ``from_states`` (or was claimed again since ``claimed_at``).
     """
     at = when(now)
     status = MessageStatus(status)
     allowed = [MessageStatus(s).value for s in from_states]
     if not allowed:
         return None
+    condition = (Message.id == message_id) & Message.status.is_in(allowed)
+    if claimed_at is not None:
+        condition = condition & (Message.claimed_at == utc(claimed_at))
     rows = (
         await Message.update(
             {
@@ -337,7 +346,7 @@ async def mark_final(
                 Message.finished_at: at if status in FINAL else None,
             }
         )
-        .where((Message.id == message_id) & Message.status.is_in(allowed))
+        .where(condition)
         .returning(*Message.all_columns())
     )
     if not rows:

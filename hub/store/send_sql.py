@@ -55,14 +55,16 @@ CLAIM_SQL = (
 CLAIM_BATCH_SQL = CLAIM_SQL.replace("WHERE id = $1 AND", "WHERE id = ANY($1::bigint[]) AND")
 
 #: $1 id, $2 sid, $3 status from sending, $4 status from unknown, $5 now, $6 finished_at from sending,
-#: $7 finished_at from unknown, $8 reported status (history), $9 source. The parked lookup reads the snapshot
-#: before this statement, so the event inserted here (which has its message) is not counted.
+#: $7 finished_at from unknown, $8 reported status (history), $9 source, $10 the writer's claim (``claimed_at``;
+#: null: any). The parked lookup reads the snapshot before this statement, so the event inserted here (which has
+#: its message) is not counted.
 SUBMIT_SQL = (
     "WITH moved AS ("
     " UPDATE message SET sid = $2, sent_at = $5, updated_at = $5,"
     " status = CASE status WHEN 'sending' THEN $3 ELSE $4 END,"
     " finished_at = CASE status WHEN 'sending' THEN $6::timestamptz ELSE $7::timestamptz END"
-    " WHERE id = $1 AND status IN ('sending', 'unknown') RETURNING *"
+    " WHERE id = $1 AND status IN ('sending', 'unknown')"
+    " AND ($10::timestamptz IS NULL OR claimed_at = $10::timestamptz) RETURNING *"
     "), history AS ("
     " INSERT INTO status_event (message, sid, status, source, payload, applied, at)"
     " SELECT id, $2, $8, $9, '{}', true, $5 FROM moved RETURNING id"
@@ -78,13 +80,14 @@ SUBMIT_SQL = (
 SUBMIT_BATCH_SQL = (
     "WITH input AS ("
     " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],"
-    " $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[])"
-    " AS i(id, sid, from_sending, from_unknown, at, finished_sending, finished_unknown, reported, source)"
+    " $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::timestamptz[])"
+    " AS i(id, sid, from_sending, from_unknown, at, finished_sending, finished_unknown, reported, source, claim)"
     "), moved AS ("
     " UPDATE message SET sid = input.sid, sent_at = input.at, updated_at = input.at,"
     " status = CASE message.status WHEN 'sending' THEN input.from_sending ELSE input.from_unknown END,"
     " finished_at = CASE message.status WHEN 'sending' THEN input.finished_sending ELSE input.finished_unknown END"
-    " FROM input WHERE message.id = input.id AND message.status IN ('sending', 'unknown') RETURNING message.*"
+    " FROM input WHERE message.id = input.id AND message.status IN ('sending', 'unknown')"
+    " AND (input.claim IS NULL OR message.claimed_at = input.claim) RETURNING message.*"
     "), history AS ("
     " INSERT INTO status_event (message, sid, status, source, payload, applied, at)"
     " SELECT moved.id, moved.sid, input.reported, input.source, '{}', true, moved.sent_at"
@@ -114,12 +117,22 @@ async def claim_batch_postgres(
 
 
 async def submit_postgres(
-    engine: LoopPoolPostgresEngine, message_id: int, sid: str, reported: MessageStatus, source: str, at: datetime
+    engine: LoopPoolPostgresEngine,
+    message_id: int,
+    sid: str,
+    reported: MessageStatus,
+    source: str,
+    at: datetime,
+    claim: datetime | None = None,
 ) -> tuple[dict[str, Any], bool] | None:
     """Store ``sid`` and the status Twilio returned on a ``sending``/``unknown`` row, with its history event.
 
+    Args:
+        claim: the writer's claim instant: the row must still carry it (None: whoever holds it).
+
     Returns:
-        (the row after, whether reports for ``sid`` are parked), or None when the row was in neither state.
+        (the row after, whether reports for ``sid`` are parked), or None when the row was in neither state or
+        was claimed again since ``claim``.
     """
     from_sending, from_unknown = advance(S.SENDING, reported), advance(S.UNKNOWN, reported)
     args = [
@@ -132,6 +145,7 @@ async def submit_postgres(
         at if from_unknown in FINAL else None,
         reported.value,
         source,
+        claim,
     ]
     rows = await engine.fetch(SUBMIT_SQL, args)
     if not rows:
@@ -151,6 +165,7 @@ class Submit:
     reported: MessageStatus
     source: str
     at: datetime
+    claim: datetime | None = None
 
 
 async def submit_many_postgres(items: Sequence[Submit]) -> list[Submitted | BaseException]:
@@ -178,7 +193,9 @@ async def submit_many_postgres(items: Sequence[Submit]) -> list[Submitted | Base
 
 async def _submit_alone(item: Submit) -> Submitted | BaseException:
     try:
-        return await submit_postgres(item.engine, item.message_id, item.sid, item.reported, item.source, item.at)
+        return await submit_postgres(
+            item.engine, item.message_id, item.sid, item.reported, item.source, item.at, item.claim
+        )
     except Exception as exc:
         return exc
 
@@ -205,8 +222,10 @@ def _rounds(items: Sequence[Submit]) -> list[list[int]]:
 async def _submit_round(engine: LoopPoolPostgresEngine, items: list[Submit]) -> list[Submitted]:
     if len(items) == 1:
         item = items[0]
-        return [await submit_postgres(engine, item.message_id, item.sid, item.reported, item.source, item.at)]
-    columns: list[list[Any]] = [[] for _ in range(9)]
+        return [
+            await submit_postgres(engine, item.message_id, item.sid, item.reported, item.source, item.at, item.claim)
+        ]
+    columns: list[list[Any]] = [[] for _ in range(10)]
     for item in items:
         from_sending, from_unknown = advance(S.SENDING, item.reported), advance(S.UNKNOWN, item.reported)
         values = (
@@ -219,6 +238,7 @@ async def _submit_round(engine: LoopPoolPostgresEngine, items: list[Submit]) -> 
             item.at if from_unknown in FINAL else None,
             item.reported.value,
             item.source,
+            item.claim,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)

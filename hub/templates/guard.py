@@ -80,20 +80,24 @@ def forget_cached_statuses() -> None:
     _cache.clear()
 
 
-async def _pause(message_id: int, run_id: int, reason: str, code: int | None) -> None:
+async def _pause(message_id: int, run_id: int, reason: str, code: int | None, claimed_at: datetime | None) -> None:
     from hub.store import queries
 
     # The row goes back to owed (not failed): resuming the run after the template recovers sends it.
     await queries.release_for_retry(
-        message_id, next_attempt_at=datetime.now(UTC), error_code=code, error_message=reason
+        message_id, next_attempt_at=datetime.now(UTC), error_code=code, error_message=reason, claimed_at=claimed_at
     )
     paused = await queries.set_run_state(run_id, RunState.PAUSED, from_states=[RunState.RUNNING, RunState.SCHEDULED])
     if paused is not None:
         log.warning("run %r paused: %s", run_id, reason)
 
 
-async def hold_if_blocked(message_id: int, run_id: int, content_sid: str | None) -> bool:
+async def hold_if_blocked(
+    message_id: int, run_id: int, content_sid: str | None, *, claimed_at: datetime | None = None
+) -> bool:
     """Send-path hook after a claim: when the template is blocked, give the row back and pause its run.
+
+    ``claimed_at`` is the caller's claim (:mod:`hub.claims`): a row claimed again since is left alone.
 
     Returns:
         True when the message must not be sent now (the caller stops; resume re-enqueues the run's rows).
@@ -103,11 +107,13 @@ async def hold_if_blocked(message_id: int, run_id: int, content_sid: str | None)
     reason = await _blocked_reason(content_sid)
     if reason is None:
         return False
-    await _pause(message_id, run_id, reason, None)
+    await _pause(message_id, run_id, reason, None, claimed_at)
     return True
 
 
-async def hold_after_error(message_id: int, run_id: int, content_sid: str | None, exc: SendError) -> bool:
+async def hold_after_error(
+    message_id: int, run_id: int, content_sid: str | None, exc: SendError, *, claimed_at: datetime | None = None
+) -> bool:
     """Send-path hook on a failed create: a "template paused/disabled" code pauses the run and marks the template.
 
     Returns:
@@ -121,7 +127,7 @@ async def hold_after_error(message_id: int, run_id: int, content_sid: str | None
     name = record.friendly_name if record is not None else content_sid
     reason = refusal_reason(name, content_sid, "paused", f"Twilio {exc.code}: {exc.message}")
     _cache[content_sid] = (time.monotonic(), "paused", reason)
-    await _pause(message_id, run_id, reason, exc.code)
+    await _pause(message_id, run_id, reason, exc.code, claimed_at)
     return True
 
 
