@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from hub.errors import ConfigError, Problem
-from hub.yamlfile import dotted, load_yaml, split_msgspec_error
+from hub.yamlfile import Locator, PathPart, dotted, load_yaml, split_msgspec_error
 
 #: Twilio's default opt-out / opt-in keywords (SPEC §4, TWILIO.md §4.2).
 DEFAULT_OPT_OUT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
@@ -60,6 +61,16 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
+# Ranges checked when the file and the environment are read (constructing a Struct in code does not check them).
+#: A rate or a duration: above 0 and finite.
+Positive = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+#: A count or a whole-number duration of at least 1.
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+#: A probability.
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
 class DatabaseSettings(_Section, frozen=True):
     url: str = "sqlite:///hub.db"
 
@@ -92,7 +103,7 @@ class TwilioSettings(_Section, frozen=True, rename={"from_": "from"}):
     messaging_service_sid: str | None = None
     api_base_url: str | None = None
     #: Seconds to wait for Twilio's answer; past it a send is ambiguous (``unknown``).
-    timeout_seconds: float = 10.0
+    timeout_seconds: Positive = 10.0
 
     @property
     def has_credentials(self) -> bool:
@@ -104,20 +115,20 @@ class ApiSettings(_Section, frozen=True):
 
 
 class PerRecipientLimit(_Section, frozen=True):
-    max: int = 10
-    window_seconds: int = 3600
+    max: AtLeastOne = 10
+    window_seconds: AtLeastOne = 3600
 
 
 class RateLimitSettings(_Section, frozen=True):
-    per_second: float = 80.0
+    per_second: Positive = 80.0
     per_recipient: PerRecipientLimit = msgspec.field(default_factory=PerRecipientLimit)
-    daily_unique_recipients: int | None = None
+    daily_unique_recipients: AtLeastOne | None = None
 
 
 class RetrySettings(_Section, frozen=True):
-    max_retries: int = 5
-    min_backoff_ms: int = 1000
-    max_backoff_ms: int = 300_000
+    max_retries: NonNegative = 5
+    min_backoff_ms: AtLeastOne = 1000
+    max_backoff_ms: AtLeastOne = 300_000
 
 
 class SessionWindowSettings(_Section, frozen=True):
@@ -142,7 +153,7 @@ class PhoneSettings(_Section, frozen=True):
 
 
 class SchedulerSettings(_Section, frozen=True):
-    misfire_grace_seconds: int = 3600
+    misfire_grace_seconds: AtLeastOne = 3600
 
 
 class SendingSettings(_Section, frozen=True):
@@ -156,11 +167,11 @@ class SendingSettings(_Section, frozen=True):
 class SimulatorSettings(_Section, frozen=True):
     """The transport used when no Twilio credentials are set: it closes the loop with fake callbacks."""
 
-    #: Share of messages that end ``failed`` / ``undelivered`` (0..1 each).
-    failure_rate: float = 0.0
-    undelivered_rate: float = 0.0
+    #: Share of messages that end ``failed`` / ``undelivered`` (0..1 each, 1 together at most).
+    failure_rate: Share = 0.0
+    undelivered_rate: Share = 0.0
     #: Delay between simulated status steps, in milliseconds.
-    step_delay_ms: int = 200
+    step_delay_ms: NonNegative = 200
 
 
 Transport = Literal["auto", "twilio", "simulator"]
@@ -235,11 +246,14 @@ def _dec_hook(type_: type, obj: Any) -> Any:
     raise NotImplementedError
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Write the environment's overrides into ``data``; returns which key each variable set, to blame it."""
+    sources: dict[tuple[str, ...], str] = {}
     for var, path in ENV_OVERRIDES.items():
         raw = env.get(var)
         if raw is None or raw == "":
             continue
+        sources[path] = var
         value: Any = [k.strip() for k in raw.split(",") if k.strip()] if var == "HUB_API_KEYS" else raw
         node = data
         for key in path[:-1]:
@@ -249,7 +263,52 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
                 node[key] = child
             node = child
         node[path[-1]] = value
-    return data
+    return sources
+
+
+def _field_problems(value: Any, type_: Any, path: list[PathPart]) -> list[tuple[list[PathPart], str]]:
+    """Every problem of ``value`` as ``type_``, section by section, so one bad key does not hide the next."""
+    if isinstance(type_, type) and issubclass(type_, _Section) and isinstance(value, dict):
+        fields = {field.encode_name: field.type for field in msgspec.structs.fields(type_)}
+        problems = [([*path, str(key)], "unknown key") for key in value if key not in fields]
+        for key, child in value.items():
+            if key in fields:
+                problems.extend(_field_problems(child, fields[key], [*path, key]))
+        return problems
+    try:
+        msgspec.convert(value, type_, strict=False, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        message, parts = split_msgspec_error(exc)
+        return [([*path, *parts], message)]
+    return []
+
+
+def _consistency_problems(settings: Settings) -> list[tuple[list[PathPart], str]]:
+    """Rules across keys, checked once each key is valid on its own."""
+    problems: list[tuple[list[PathPart], str]] = []
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append((["timezone"], "expected an IANA time zone such as Europe/Berlin"))
+    retries = settings.retries
+    if retries.max_backoff_ms < retries.min_backoff_ms:
+        problems.append((["retries", "max_backoff_ms"], "expected at least retries.min_backoff_ms"))
+    simulator = settings.simulator
+    if simulator.failure_rate + simulator.undelivered_rate > 1:
+        problems.append((["simulator", "undelivered_rate"], "expected failure_rate + undelivered_rate <= 1"))
+    return problems
+
+
+def _blame(
+    parts: list[PathPart], message: str, path: Path, locator: Locator | None, sources: dict[tuple[str, ...], str]
+) -> tuple[int, str]:
+    """One problem as ``(line, text)``: on the environment variable that set the key, else on the file and line."""
+    for key, var in sources.items():
+        if tuple(parts[: len(key)]) == key:
+            return sys.maxsize, f"{var} (sets {dotted(parts)}): {message}"
+    line = locator.line(parts) if locator else None
+    where = f"{path}:{line}" if line else str(path)
+    return line or 0, f"{where}: {dotted(parts)}: {message}"
 
 
 def _resolve(root: Path, path: Path) -> Path:
@@ -282,8 +341,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         env: environment to read overrides from (defaults to ``os.environ``).
 
     Raises:
-        ConfigError: invalid YAML, an unknown key, or a value of the wrong type. The message names the
-            file and the key, never a secret's value.
+        ConfigError: invalid YAML, a key written twice, an unknown key, a value of the wrong type or out of
+            its range. One line per problem, each naming the file and the key (or the environment variable
+            that set it), never a secret's value.
     """
     env = os.environ if env is None else env
     explicit = path is not None or bool(env.get("HUB_CONFIG"))
@@ -301,19 +361,20 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, found {type(data).__name__}")
     if "root" in data:
         raise ConfigError(f"{path}: root: unknown key")
-    data = _apply_env(dict(data), env)
-    try:
+    lines = [
+        (line, f"{path}:{line}: {dotted(field)}: written twice (first on line {first}); YAML would keep the last")
+        for field, line, first in (locator.duplicates() if locator is not None else [])
+    ]
+    data = dict(data)
+    sources = _apply_env(data, env)
+    problems = _field_problems(data, Settings, [])
+    if not problems and not lines:
         settings = msgspec.convert(data, Settings, strict=False, dec_hook=_dec_hook)
-    except msgspec.ValidationError as exc:
-        message, parts = split_msgspec_error(exc)
-        line = locator.line(parts) if locator else None
-        where = f"{path}:{line}" if line else str(path)
-        # Never echo a value: msgspec messages name types, not values, so they are safe.
-        raise ConfigError(f"{where}: {dotted(parts)}: {message}") from None
-    try:
-        ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: timezone: expected an IANA time zone such as Europe/Berlin") from None
+        problems = _consistency_problems(settings)
+    lines += [_blame(parts, message, path, locator, sources) for parts, message in problems]
+    if lines:
+        # Never echo a value: msgspec messages name types and bounds, not values, so they are safe.
+        raise ConfigError("\n".join(text for _, text in sorted(lines, key=lambda item: item[0])))
     root = path.resolve().parent
     return msgspec.structs.replace(
         settings,

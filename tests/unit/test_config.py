@@ -201,3 +201,82 @@ def test_shipped_config_yaml_is_valid() -> None:
     settings = load_settings(root / "config.yaml", env={})
     assert isinstance(settings, Settings)
     assert msgspec.structs.asdict(settings)["transport"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rate_limits:\n  per_second: 0\n", "config.yaml:2: rate_limits.per_second: Expected `float` > 0.0"),
+        ("rate_limits:\n  per_second: -5\n", "config.yaml:2: rate_limits.per_second: Expected `float` > 0.0"),
+        ("rate_limits:\n  per_second: .inf\n", "config.yaml:2: rate_limits.per_second: Expected `float` <= 1000000.0"),
+        (
+            "rate_limits:\n  per_recipient: {max: 0}\n",
+            "config.yaml:2: rate_limits.per_recipient.max: Expected `int` >= 1",
+        ),
+        (
+            "rate_limits:\n  per_recipient: {window_seconds: -60}\n",
+            "config.yaml:2: rate_limits.per_recipient.window_seconds: Expected `int` >= 1",
+        ),
+        (
+            "rate_limits:\n  daily_unique_recipients: 0\n",
+            "config.yaml:2: rate_limits.daily_unique_recipients: Expected `int` >= 1",
+        ),
+        ("simulator:\n  failure_rate: 2\n", "config.yaml:2: simulator.failure_rate: Expected `float` <= 1.0"),
+        (
+            "simulator:\n  undelivered_rate: -0.1\n",
+            "config.yaml:2: simulator.undelivered_rate: Expected `float` >= 0.0",
+        ),
+        (
+            "simulator: {failure_rate: 0.6, undelivered_rate: 0.6}\n",
+            "config.yaml:1: simulator.undelivered_rate: expected failure_rate + undelivered_rate <= 1",
+        ),
+        ("simulator:\n  step_delay_ms: -1\n", "config.yaml:2: simulator.step_delay_ms: Expected `int` >= 0"),
+        (
+            "scheduler:\n  misfire_grace_seconds: 0\n",
+            "config.yaml:2: scheduler.misfire_grace_seconds: Expected `int` >= 1",
+        ),
+        ("twilio:\n  timeout_seconds: 0\n", "config.yaml:2: twilio.timeout_seconds: Expected `float` > 0.0"),
+        ("retries:\n  max_retries: -1\n", "config.yaml:2: retries.max_retries: Expected `int` >= 0"),
+        ("retries:\n  min_backoff_ms: 0\n", "config.yaml:2: retries.min_backoff_ms: Expected `int` >= 1"),
+        (
+            "retries: {min_backoff_ms: 5000, max_backoff_ms: 1000}\n",
+            "config.yaml:1: retries.max_backoff_ms: expected at least retries.min_backoff_ms",
+        ),
+    ],
+    ids=lambda value: value if "\n" not in value else None,
+)
+def test_a_number_out_of_its_range_is_refused_naming_file_line_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    assert str(info.value) == f"{tmp_path}/{expected}"
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "fast"])
+def test_a_bad_environment_value_is_blamed_on_the_variable_not_the_file(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, "rate_limits:\n  per_second: 80\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={"HUB_RATE_PER_SECOND": value})
+    message = str(info.value)
+    assert message.startswith("HUB_RATE_PER_SECOND (sets rate_limits.per_second): Expected `float`")
+    assert str(path) not in message
+
+
+def test_a_key_written_twice_is_an_error_at_the_repeat(tmp_path: Path) -> None:
+    path = write(tmp_path, "timezone: UTC\nrate_limits: {per_second: 10}\ntimezone: Europe/Berlin\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert str(info.value) == f"{path}:3: timezone: written twice (first on line 1); YAML would keep the last"
+
+
+def test_every_problem_of_the_file_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "rate_limits:\n  per_second: 0\n  burst: 3\nsimulator:\n  failure_rate: 2\nbogus: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert [line.split(": ")[:2] for line in str(info.value).splitlines()] == [
+        [f"{path}:2", "rate_limits.per_second"],
+        [f"{path}:3", "rate_limits.burst"],
+        [f"{path}:5", "simulator.failure_rate"],
+        [f"{path}:6", "bogus"],
+    ]
