@@ -42,6 +42,24 @@ class CampaignError(Problem):
     """A campaign file (or something it references) is invalid."""
 
 
+class CampaignErrors(CampaignError):
+    """Every problem found in one campaign file. Reads as the first (its fields) and prints one line per problem.
+
+    Args:
+        problems: at least one, in the order to show them.
+    """
+
+    def __init__(self, problems: list[CampaignError]) -> None:
+        if not problems:
+            raise ValueError("CampaignErrors needs at least one problem")
+        first = problems[0]
+        self.problems = problems
+        super().__init__(first.file, first.field, first.message, first.line)
+
+    def __str__(self) -> str:
+        return "\n".join(Problem.__str__(problem) for problem in self.problems)
+
+
 class RenderError(HubError):
     """A message could not be rendered for one recipient (missing variable, too long, sandbox refusal)."""
 

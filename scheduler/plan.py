@@ -20,6 +20,7 @@ __all__ = [
     "localize",
     "misfire_decision",
     "next_fire_time",
+    "past_at",
     "plan_next_fires",
     "schedule_zone",
 ]
@@ -141,6 +142,18 @@ def fire_key(fire_time: datetime, tz: str) -> str:
     wall = _wall(fire_time, tz)
     spec = "minutes" if wall.second == 0 and wall.microsecond == 0 else "seconds"
     return f"{wall.isoformat(timespec=spec)} {tz}"
+
+
+def past_at(schedule: Schedule, default_tz: str, now: datetime) -> datetime | None:
+    """The instant of a one-shot ``at`` that is already past at ``now`` (UTC), else None.
+
+    Such a schedule never fires for a scheduler that sees it only now (a fire before a schedule was first seen
+    never runs); ``hub check`` warns about it.
+    """
+    if schedule.at is None:
+        return None
+    moment = localize(schedule.at, schedule_zone(schedule, default_tz))
+    return moment if moment <= as_utc(now) else None
 
 
 def misfire_decision(scheduled: datetime, now: datetime, grace_s: float) -> MisfireDecision:

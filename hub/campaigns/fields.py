@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from hub.errors import CampaignError
+from hub.errors import CampaignError, CampaignErrors
 from hub.yamlfile import Locator, PathPart, dotted
+
+T = TypeVar("T")
 
 __all__ = ["FieldReader", "describe"]
 
@@ -36,7 +38,10 @@ def describe(value: Any) -> str:
 
 
 class FieldReader:
-    """Raises :class:`CampaignError` located at a field path of one file.
+    """Locates problems at a field path of one file: :meth:`fail` raises one, :meth:`report` records one.
+
+    A check that fails inside :meth:`attempt` is recorded and the reading goes on, so :meth:`finish` can
+    report every problem of the file at once.
 
     Args:
         file: the file as shown to the user.
@@ -46,21 +51,46 @@ class FieldReader:
     def __init__(self, file: str, locator: Locator | None) -> None:
         self.file = file
         self.locator = locator
+        self.problems: list[CampaignError] = []
+
+    def error(self, path: Sequence[PathPart], message: str, line: int | None = None) -> CampaignError:
+        """The error for ``path`` (``("schedule", "cron")``), at ``line`` or the line the path was written on."""
+        if line is None and self.locator is not None:
+            line = self.locator.line(path)
+        return CampaignError(self.file, dotted(path), message, line)
 
     def fail(self, path: Sequence[PathPart], message: str) -> NoReturn:
-        """Raise the error for ``path`` (``("schedule", "cron")``) with ``message``."""
-        line = self.locator.line(path) if self.locator else None
-        raise CampaignError(self.file, dotted(path), message, line)
+        """Raise the error for ``path`` with ``message``."""
+        raise self.error(path, message)
+
+    def report(self, path: Sequence[PathPart], message: str, line: int | None = None) -> None:
+        """Record a problem and keep reading."""
+        self.problems.append(self.error(path, message, line))
+
+    def attempt(self, check: Callable[[], T], fallback: T) -> T:
+        """Run one field's check; when it fails, record its problem and stand ``fallback`` in for its value."""
+        try:
+            return check()
+        except CampaignErrors as exc:
+            self.problems.extend(exc.problems)
+        except CampaignError as exc:
+            self.problems.append(exc)
+        return fallback
+
+    def finish(self) -> None:
+        """Raise every recorded problem, in line order, as one :class:`CampaignErrors`; do nothing when none."""
+        if self.problems:
+            raise CampaignErrors(sorted(self.problems, key=lambda problem: problem.line or 0))
 
     def mapping(self, value: Any, path: Sequence[PathPart], allowed: Collection[str]) -> dict[str, Any]:
-        """Check that ``value`` is a mapping whose keys are all in ``allowed``."""
+        """Check that ``value`` is a mapping; each key not in ``allowed`` is reported (and then ignored)."""
         if value is None:
             value = {}
         if not isinstance(value, dict):
             self.fail(path, f"expected a mapping with keys {_list(allowed)}, found {describe(value)}")
         for key in value:
             if not isinstance(key, str) or key not in allowed:
-                self.fail([*path, str(key)], _unknown(key, allowed))
+                self.report([*path, str(key)], _unknown(key, allowed))
         return value
 
     def string(self, value: Any, path: Sequence[PathPart], what: str = "a string", *, empty: bool = False) -> str:

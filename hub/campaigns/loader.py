@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from hub.campaigns.files import display_path, project_path
 from hub.campaigns.parse import parse_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
-from hub.errors import CampaignError
+from hub.errors import CampaignError, CampaignErrors
 from hub.yamlfile import load_yaml
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateNameError(CampaignError):
@@ -48,11 +51,17 @@ def load_campaign(path: Path, settings: Settings) -> CampaignSpec:
         The validated campaign. ``schedule.timezone`` is filled with ``settings.timezone`` when the file has none.
 
     Raises:
-        CampaignError: ``FILE:LINE: field.path: what was expected, what was found`` for the first problem.
+        CampaignError: ``FILE:LINE: field.path: what was expected, what was found``; a :class:`CampaignErrors`
+            (one line per problem) when the file has several.
     """
     file = display_path(path, settings)
     data, locator = load_yaml(path, display=file, error=CampaignError)
-    return parse_campaign(data, FieldReader(file, locator), path, settings)
+    reader = FieldReader(file, locator)
+    for field, line, first in locator.duplicates():
+        reader.report(
+            field, f"expected each key once, found it again (first on line {first}; YAML keeps the last)", line
+        )
+    return parse_campaign(data, reader, path, settings)
 
 
 def campaign_files(settings: Settings, paths: Iterable[Path] | None = None) -> tuple[list[Path], list[CampaignError]]:
@@ -95,8 +104,8 @@ def load_campaigns(
         paths: files or folders to load instead of the default folder.
 
     Returns:
-        The valid campaigns in file order, and one error per invalid file (or missing path). When two files
-        use the same name, the second one is an error naming both files.
+        The valid campaigns in file order, and every problem of each invalid file (or missing path). When two
+        files use the same name, the second one is an error naming both files.
     """
     files, errors = campaign_files(settings, paths)
     specs: list[CampaignSpec] = []
@@ -104,8 +113,17 @@ def load_campaigns(
     for path in files:
         try:
             spec = load_campaign(path, settings)
+        except CampaignErrors as exc:
+            errors.extend(exc.problems)
+            continue
         except CampaignError as exc:
             errors.append(exc)
+            continue
+        except Exception as exc:  # a bug in a check must not hide the other campaigns (nor answer 500)
+            log.exception("campaign file %s could not be checked", path)
+            errors.append(
+                CampaignError(display_path(path, settings), "", f"could not be checked ({type(exc).__name__})")
+            )
             continue
         first = by_name.get(spec.name)
         if first is not None:
@@ -130,10 +148,14 @@ def find_campaign(settings: Settings, name: str) -> CampaignSpec:
     if as_path.suffix in CAMPAIGN_SUFFIXES and as_path.is_file():
         return load_campaign(as_path, settings)
     specs, errors = load_campaigns(settings)
-    for error in errors:
-        # A broken file named after the campaign, or a second file claiming the name, explains the miss best.
-        if Path(error.file).stem == name or (isinstance(error, DuplicateNameError) and error.name == name):
-            raise error
+    # A broken file named after the campaign, or a second file claiming the name, explains the miss best.
+    explaining = [
+        error
+        for error in errors
+        if Path(error.file).stem == name or (isinstance(error, DuplicateNameError) and error.name == name)
+    ]
+    if explaining:
+        raise explaining[0] if len(explaining) == 1 else CampaignErrors(explaining)
     for spec in specs:
         if spec.name == name:
             return spec

@@ -28,33 +28,50 @@ TOP_LEVEL_KEYS = frozenset(
 
 
 def parse_campaign(data: Any, reader: FieldReader, source: Path, settings: Settings) -> CampaignSpec:
-    """Validate one campaign file's data.
+    """Validate one campaign file's data, reporting every problem of the file, not only the first.
 
     Args:
         data: what the YAML parser returned.
-        reader: raises located errors for this file.
+        reader: locates problems in this file (and may already hold some, such as repeated keys).
         source: the file (the default name is its stem).
-        settings: where templates and CSV files live; the default time zone.
+        settings: where templates and CSV files live; the default time zone; the sender's rate cap.
 
     Raises:
-        CampaignError: the first problem found, naming the file, the field and the line.
+        CampaignErrors: every problem found, each naming the file, the field and the line.
     """
     if data is None:
         reader.fail([], "expected a mapping of campaign fields, found an empty file")
     if not isinstance(data, dict):
         reader.fail([], f"expected a mapping of campaign fields (name, body, audience...), found {describe(data)}")
     top = reader.mapping(data, [], TOP_LEVEL_KEYS)
+    field = reader.attempt
+    name = field(lambda: _name(top, reader, source), source.stem)
+    message = field(lambda: _message(top, reader, settings), MessageSpec(body=""))
+    description = field(lambda: reader.string(top.get("description", ""), ["description"], empty=True), "")
+    enabled = field(lambda: _bool(top.get("enabled", True), ["enabled"], reader), True)
+    audience = field(lambda: _audience(top.get("audience"), reader, settings), AudienceSpec())
+    schedule = field(
+        lambda: _schedule(top["schedule"], reader, settings) if top.get("schedule") is not None else None, None
+    )
+    rate_limit = field(
+        lambda: _rate_limit(top["rate_limit"], reader, settings) if top.get("rate_limit") is not None else None, None
+    )
+    expires_after = field(
+        lambda: _optional(parse_duration, _text(top, "expires_after", reader), ["expires_after"], reader), None
+    )
+    valid_until = field(lambda: _optional(rules.parse_datetime, top.get("valid_until"), ["valid_until"], reader), None)
+    reader.finish()
     return CampaignSpec(
-        name=_name(top, reader, source),
+        name=name,
         source=source,
-        message=_message(top, reader, settings),
-        description=reader.string(top.get("description", ""), ["description"], empty=True),
-        enabled=_bool(top.get("enabled", True), ["enabled"], reader),
-        audience=_audience(top.get("audience"), reader, settings),
-        schedule=_schedule(top["schedule"], reader, settings) if top.get("schedule") is not None else None,
-        rate_limit=_rate_limit(top["rate_limit"], reader) if top.get("rate_limit") is not None else None,
-        expires_after=_optional(parse_duration, _text(top, "expires_after", reader), ["expires_after"], reader),
-        valid_until=_optional(rules.parse_datetime, top.get("valid_until"), ["valid_until"], reader),
+        message=message,
+        description=description,
+        enabled=enabled,
+        audience=audience,
+        schedule=schedule,
+        rate_limit=rate_limit,
+        expires_after=expires_after,
+        valid_until=valid_until,
     )
 
 
@@ -112,17 +129,17 @@ def _message(data: dict[str, Any], reader: FieldReader, settings: Settings) -> M
                 ["template"], f"expected an existing template file, found no file {display_path(found, settings)}"
             )
     elif kind == "content_sid":
-        _check(rules.check_content_sid, value, ["content_sid"], reader)
-        content_variables = _content_variables(data.get("content_variables"), reader)
+        reader.attempt(lambda: _check(rules.check_content_sid, value, ["content_sid"], reader), None)
+        content_variables = reader.attempt(lambda: _content_variables(data.get("content_variables"), reader), None)
     if kind != "content_sid" and data.get("content_variables") is not None:
-        reader.fail(["content_variables"], f"only allowed with content_sid (an approved template), found with {kind}")
+        reader.report(["content_variables"], f"only allowed with content_sid (an approved template), found with {kind}")
     return MessageSpec(
         template=value if kind == "template" else None,
         body=value if kind == "body" else None,
         content_sid=value if kind == "content_sid" else None,
         content_variables=content_variables,
-        media_url=reader.string_list(data.get("media_url"), ["media_url"], "a URL"),
-        vars=reader.variables(data.get("vars"), ["vars"]),
+        media_url=reader.attempt(lambda: reader.string_list(data.get("media_url"), ["media_url"], "a URL"), []),
+        vars=reader.attempt(lambda: reader.variables(data.get("vars"), ["vars"]), {}),
     )
 
 
@@ -137,8 +154,12 @@ def _content_variables(value: Any, reader: FieldReader) -> dict[str, str] | None
     out: dict[str, str] = {}
     for key, template in value.items():
         path: list[PathPart] = ["content_variables", str(key)]
-        name = _check(rules.check_content_variable_key, key, path, reader)
-        out[name] = reader.string(template, path, "a string (Jinja allowed)")
+
+        def entry(key: Any = key, template: Any = template, path: list[PathPart] = path) -> None:
+            name = _check(rules.check_content_variable_key, key, path, reader)
+            out[name] = reader.string(template, path, "a string (Jinja allowed)")
+
+        reader.attempt(entry, None)
     return out
 
 
@@ -148,11 +169,11 @@ def _audience(value: Any, reader: FieldReader, settings: Settings) -> AudienceSp
     if not isinstance(recipients, list):
         reader.fail(["audience", "recipients"], f"expected a list of recipients, found {describe(recipients)}")
     for index, recipient in enumerate(recipients):
-        _recipient(recipient, ["audience", "recipients", index], reader)
-    csv = _text(data, "csv", reader) if "csv" in data else None
+        reader.attempt(lambda: _recipient(recipient, ["audience", "recipients", index], reader), None)  # noqa: B023
+    csv = reader.attempt(lambda: _text(data, "csv", reader), None) if "csv" in data else None
     if csv is not None:
-        _csv(csv, reader, settings)
-    if not recipients and csv is None:
+        reader.attempt(lambda: _csv(csv, reader, settings), None)
+    if not recipients and "csv" not in data:
         reader.fail(["audience"], "expected at least one source (recipients or csv), found none")
     return AudienceSpec(recipients=recipients, csv=csv)
 
@@ -171,7 +192,7 @@ def _recipient(value: Any, path: list[PathPart], reader: FieldReader) -> None:
     reader.string(phone, [*path, "phone"], "a phone number (a string)")
     for key in value:
         if not isinstance(key, str):
-            reader.fail([*path, str(key)], f"expected a variable name (a string), found {describe(key)}")
+            reader.report([*path, str(key)], f"expected a variable name (a string), found {describe(key)}")
 
 
 def _csv(written: str, reader: FieldReader, settings: Settings) -> None:
@@ -193,38 +214,52 @@ def _csv(written: str, reader: FieldReader, settings: Settings) -> None:
 
 def _schedule(value: Any, reader: FieldReader, settings: Settings) -> Schedule:
     data = reader.mapping(value, ["schedule"], {"at", "cron", "timezone", "send_window"})
-    written = _text(data, "timezone", reader)
-    timezone = _optional(rules.check_timezone, written, ["schedule", "timezone"], reader) or settings.timezone
+    timezone = reader.attempt(
+        lambda: _optional(rules.check_timezone, _text(data, "timezone", reader), ["schedule", "timezone"], reader),
+        None,
+    )
+    timezone = timezone or settings.timezone
     has_at, has_cron = data.get("at") is not None, data.get("cron") is not None
     if has_at == has_cron:
         found = "both" if has_at else "neither"
-        reader.fail(["schedule"], f"expected exactly one of at (once) or cron (recurring), found {found}")
+        reader.report(["schedule"], f"expected exactly one of at (once) or cron (recurring), found {found}")
     cron = None
     if has_cron:
-        cron = reader.string(data["cron"], ["schedule", "cron"], 'a cron expression such as "0 9 * * MON"')
-        _check(lambda expr: rules.check_cron(expr, timezone), cron, ["schedule", "cron"], reader)
+        cron = reader.attempt(lambda: _cron(data["cron"], timezone, reader), None)
+    at = reader.attempt(lambda: _optional(rules.parse_datetime, data.get("at"), ["schedule", "at"], reader), None)
+    window = data.get("send_window")
     return Schedule(
-        at=_optional(rules.parse_datetime, data.get("at"), ["schedule", "at"], reader),
+        at=at,
         cron=cron,
         timezone=timezone,
-        send_window=_send_window(data["send_window"], reader) if data.get("send_window") is not None else None,
+        send_window=reader.attempt(lambda: _send_window(window, reader), None) if window is not None else None,
     )
 
 
-def _send_window(value: Any, reader: FieldReader) -> SendWindow:
+def _cron(value: Any, timezone: str, reader: FieldReader) -> str:
+    cron = reader.string(value, ["schedule", "cron"], 'a cron expression such as "0 9 * * MON"')
+    return _check(lambda expr: rules.check_cron(expr, timezone), cron, ["schedule", "cron"], reader)
+
+
+def _send_window(value: Any, reader: FieldReader) -> SendWindow | None:
     path: list[PathPart] = ["schedule", "send_window"]
     data = reader.mapping(value, path, {"start", "end"})
+    bounds: dict[str, str | None] = {}
     for key in ("start", "end"):
         if key not in data:
-            reader.fail([*path, key], 'expected a time of day such as "09:00", found none')
-    start = _check(rules.parse_clock, data["start"], [*path, "start"], reader)
-    end = _check(rules.parse_clock, data["end"], [*path, "end"], reader)
+            reader.report([*path, key], 'expected a time of day such as "09:00", found none')
+            bounds[key] = None
+        else:
+            bounds[key] = reader.attempt(lambda: _check(rules.parse_clock, data[key], [*path, key], reader), None)  # noqa: B023
+    start, end = bounds["start"], bounds["end"]
+    if start is None or end is None:
+        return None  # already reported
     if start == end:
         reader.fail([*path, "end"], f"expected an end different from the start, found both {start}")
     return SendWindow(start=start, end=end)
 
 
-def _rate_limit(value: Any, reader: FieldReader) -> RateLimit:
+def _rate_limit(value: Any, reader: FieldReader, settings: Settings) -> RateLimit:
     data = reader.mapping(value, ["rate_limit"], {"per_second"})
     rate = data.get("per_second")
     path: list[PathPart] = ["rate_limit", "per_second"]
@@ -232,4 +267,10 @@ def _rate_limit(value: Any, reader: FieldReader) -> RateLimit:
         reader.fail(path, f"expected a number of messages per second, found {describe(rate)}")
     if not rate > 0:
         reader.fail(path, f"expected a rate above 0 messages per second, found {rate}")
+    cap = settings.rate_limits.per_second
+    if rate > cap:
+        reader.fail(
+            path,
+            f"expected at most the sender cap (rate_limits.per_second: {cap:g}), found {rate:g}",
+        )
     return RateLimit(per_second=float(rate))

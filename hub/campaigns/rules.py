@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.campaigns.fields import describe
+from hub.yamlfile import BadTimestamp
 
 __all__ = [
     "check_content_sid",
@@ -85,6 +86,8 @@ def parse_datetime(value: Any) -> datetime:
     """A date and time: a YAML timestamp, or an ISO 8601 string such as ``2026-12-01T09:00``."""
     if isinstance(value, datetime):
         return value
+    if isinstance(value, BadTimestamp):
+        raise ValueError(f"expected a real date and time such as 2026-12-01T09:00:00, found {value} ({value.reason})")
     # A date alone (YAML date, or "2026-12-01") is refused: midnight is rarely what the author meant.
     if isinstance(value, str) and len(value.strip()) > len("2026-12-01"):
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
+from hub.yamlfile import load_yaml
+from scheduler.plan import past_at
 
 
 class _Inline:
@@ -59,6 +62,29 @@ def check_campaign(spec: CampaignSpec, settings: Settings) -> Iterator[CampaignE
         error = _check_csv_columns(compiled, spec.audience.csv, settings, file)
         if error is not None:
             yield error
+
+
+def schedule_warnings(spec: CampaignSpec, settings: Settings, now: datetime) -> list[str]:
+    """What is valid but will not do what its author likely meant: an ``at`` already in the past.
+
+    Returns:
+        One ``file:line: field: warning: ...`` line per finding.
+    """
+    if spec.schedule is None or not spec.enabled:
+        return []
+    moment = past_at(spec.schedule, settings.timezone, now)
+    if moment is None:
+        return []
+    file = display_path(spec.source, settings)
+    try:
+        line = load_yaml(spec.source, display=file, error=CampaignError)[1].line(["schedule", "at"])
+    except CampaignError:
+        line = None
+    where = f"{file}:{line}" if line else file
+    return [
+        f"{where}: schedule.at: warning: {moment.isoformat()} is in the past; the scheduler never fires a time "
+        "from before it first saw the schedule (start a run with `hub send`)"
+    ]
 
 
 def _check_csv_columns(compiled: CompiledMessage, csv: str, settings: Settings, file: str) -> CampaignError | None:
@@ -114,6 +140,10 @@ def check(ctx: Context, paths: tuple[Path, ...]) -> None:
     for spec in specs:
         problems.extend(check_campaign(spec, settings))
     problems.extend(registry_problems(specs, settings))  # content_variables vs registered templates
+    now = datetime.now(UTC)
+    for spec in specs:
+        for warning in schedule_warnings(spec, settings, now):
+            click.echo(warning, err=True)
     # Loading and compiling find problems in two passes; a reader wants them file by file.
     problems.sort(key=lambda problem: problem.file)
     for problem in problems:

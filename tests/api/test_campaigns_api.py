@@ -120,3 +120,21 @@ def test_start_run_of_a_campaign_whose_template_does_not_compile_is_422(
     assert response.status_code == 422
     assert response.json()["field"] == "body"
     assert enqueuer.fan_outs == []
+
+
+def test_a_campaign_file_with_an_impossible_date_is_listed_under_problems_and_spares_the_others(
+    client: TestClient[Litestar], settings: Settings, enqueuer: RecordingEnqueuer
+) -> None:
+    broken = 'body: "Hi"\naudience: {recipients: [{phone: "+14155550100"}]}\nschedule:\n  at: 2027-02-30T09:00:00\n'
+    (settings.paths.campaigns / "broken.yaml").write_text(broken, encoding="utf-8")
+    listed = client.get("/v1/campaigns")
+    assert listed.status_code == 200
+    assert [c["name"] for c in listed.json()["items"]] == ["hello"]
+    assert listed.json()["problems"] == [
+        "campaigns/broken.yaml:4: schedule.at: expected a real date and time such as 2026-12-01T09:00:00, "
+        "found 2027-02-30T09:00:00 (day is out of range for month)"
+    ]
+    started = client.post("/v1/campaigns/hello/runs", json={})
+    assert started.status_code == 202
+    refused = client.post("/v1/campaigns/broken/runs", json={})
+    assert (refused.status_code, refused.json()["field"]) == (422, "schedule.at")

@@ -47,7 +47,7 @@ def test_malformed_file_is_refused_naming_file_and_field(settings: Settings, pat
     assert str(error).startswith(f"{error.file}:{error.line}: {error.field}: " if field != "-" else error.file)
 
 
-def test_load_campaigns_reports_every_malformed_file_once(settings: Settings) -> None:
+def test_load_campaigns_reports_every_malformed_file(settings: Settings) -> None:
     specs, errors = load_campaigns(settings, [MALFORMED])
     assert specs == []
-    assert sorted(Path(error.file).name for error in errors) == [path.name for path in FILES]
+    assert sorted({Path(error.file).name for error in errors}) == [path.name for path in FILES]

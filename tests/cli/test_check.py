@@ -70,7 +70,10 @@ def test_check_prints_one_line_per_problem_across_files(project: Project) -> Non
     project.write("campaigns/c.yaml", GOOD)
     result = project.hub("check")
     lines = result.stdout.splitlines()
-    assert (result.exit_code, [line.split(":")[0] for line in lines]) == (1, ["campaigns/a.yaml", "campaigns/b.yaml"])
+    assert (result.exit_code, [line.split(":")[0] for line in lines]) == (
+        1,
+        ["campaigns/a.yaml", "campaigns/b.yaml", "campaigns/b.yaml", "campaigns/b.yaml"],  # body, enabled, audience
+    )
 
 
 def test_check_only_reads_the_paths_given(project: Project) -> None:
@@ -106,3 +109,45 @@ def test_check_refuses_a_csv_audience_missing_a_column_the_template_needs(projec
         "campaigns/csv.yaml: audience.csv: expected a column for each variable the message uses; "
         "audiences/people.csv has none for 'clinic'"
     )
+
+
+def test_check_reports_an_impossible_date_located_and_still_checks_the_other_files(project: Project) -> None:
+    project.write("campaigns/a.yaml", GOOD + "schedule: {at: 2027-02-30T09:00:00}\n")
+    project.write("campaigns/b.yaml", 'body: "{{ x "\n' + AUDIENCE)
+    project.write("campaigns/c.yaml", GOOD)
+    result = project.hub("check")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "campaigns/a.yaml:6: schedule.at: expected a real date and time such as 2026-12-01T09:00:00, "
+        "found 2027-02-30T09:00:00 (day is out of range for month)"
+    )
+    assert lines[1].startswith("campaigns/b.yaml: body: Jinja syntax error")
+    assert result.stderr == "2 problems found\n"
+
+
+def test_check_prints_every_problem_of_one_file(project: Project) -> None:
+    project.write("campaigns/bad.yaml", GOOD + "enabled: maybe\nexpires_after: soon\nvars: {code: B}\n")
+    result = project.hub("check")
+    assert result.exit_code == 1
+    assert [line.split(": ")[0:2] for line in result.stdout.splitlines()] == [
+        ["campaigns/bad.yaml:6", "enabled"],
+        ["campaigns/bad.yaml:7", "expires_after"],
+        ["campaigns/bad.yaml:8", "vars"],  # written twice
+    ]
+
+
+def test_check_warns_about_an_at_in_the_past_but_passes(project: Project) -> None:
+    project.write("campaigns/late.yaml", GOOD + "schedule: {at: 2026-01-05T09:00:00, timezone: Europe/Berlin}\n")
+    result = project.hub("check")
+    assert (result.exit_code, result.stdout) == (0, "1 campaign OK\n")
+    assert result.stderr.startswith(
+        "campaigns/late.yaml:6: schedule.at: warning: 2026-01-05T08:00:00+00:00 is in the past; "
+        "the scheduler never fires"
+    )
+
+
+def test_check_says_nothing_about_an_at_in_the_future(project: Project) -> None:
+    project.write("campaigns/soon.yaml", GOOD + "schedule: {at: 2099-01-05T09:00:00}\n")
+    result = project.hub("check")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "1 campaign OK\n", "")
