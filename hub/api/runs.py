@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Annotated
 
 import anyio.to_thread
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Stream
 
 from hub.api.enqueue import Enqueuer
-from hub.api.errors import Conflict, NotFound
-from hub.api.schemas import PathId, RunRead
+from hub.api.errors import Conflict, NotFound, Unprocessable
+from hub.api.schemas import PathId, RunDetail, RunFailure, RunList, RunRead, RunWait
+from hub.export import csv_header, encode_page
 from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunProgress, RunRecord
 
-__all__ = ["RunController", "progress_or_404", "resume_target", "run_read"]
+__all__ = ["MAX_RUN_PAGE", "RunController", "parse_states", "progress_or_404", "resume_target", "run_read"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,46 @@ def run_read(progress: RunProgress) -> RunRead:
         finished_at=run.finished_at,
         scheduled_at=run.scheduled_at,
     )
+
+
+def parse_states(text: str | None) -> list[RunState]:
+    """``running,paused`` -> run states; an unknown word is a 422 naming the known ones."""
+    if not text:
+        return []
+    states = []
+    for word in text.split(","):
+        try:
+            states.append(RunState(word.strip().lower()))
+        except ValueError:
+            known = ", ".join(state.value for state in RunState)
+            raise Unprocessable(f"unknown run state {word.strip()!r}; expected one of {known}", field="state") from None
+    return states
+
+
+async def run_detail(progress: RunProgress) -> RunDetail:
+    """A run with its failures grouped by error code and why its owed rows wait."""
+    failures = await queries.run_failures(progress.run.id)
+    waits = await queries.run_waits(progress.run.id)
+    return RunDetail(
+        **msgspec.structs.asdict(run_read(progress)),
+        failures=[
+            RunFailure(
+                status=f.status,
+                error_code=f.error_code,
+                error_message=f.error_message,
+                count=f.count,
+                sample_to=f.sample_to,
+            )
+            for f in failures
+        ],
+        waits=[RunWait(reason=w.label, error_code=w.error_code, count=w.count, next_at=w.next_at) for w in waits],
+    )
+
+
+async def _csv_stream(run_id: int) -> AsyncIterator[bytes]:
+    yield csv_header()
+    async for page in queries.iter_run_messages(run_id):
+        yield encode_page(page, "csv")
 
 
 async def progress_or_404(run_id: int) -> RunProgress:
@@ -82,6 +128,8 @@ async def _requeue(run: RunRecord, enqueuer: Enqueuer, now: datetime) -> None:
     log.info("run %r resumed: %d owed messages queued", run.id, queued)
 
 
+#: Largest page of ``GET /v1/runs``.
+MAX_RUN_PAGE = 200
 #: Owed rows queued per page on resume.
 _REQUEUE_PAGE = 1000
 #: States from which each control verb may move a run.
@@ -96,9 +144,44 @@ class RunController(Controller):
     path = "/runs"
     tags = ["runs"]
 
-    @get("/{run_id:int}", operation_id="get_run", summary="A run: counts per state, rate, ETA")
-    async def get_run(self, run_id: PathId) -> RunRead:
-        return run_read(await progress_or_404(run_id))
+    @get("/", operation_id="list_runs", summary="Runs, newest first, by campaign and state (cursor-paginated)")
+    async def list_runs(
+        self,
+        campaign: FromQuery[str | None] = None,
+        # `state` is a reserved parameter name in Litestar: the query key is given explicitly.
+        run_state: Annotated[
+            str | None, QueryParameter(name="state", description="a run state, or several separated by commas")
+        ] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_RUN_PAGE)] = 50,
+    ) -> RunList:
+        states = parse_states(run_state)
+        try:
+            runs, next_cursor = await queries.runs_page(campaign=campaign, states=states, cursor=cursor, limit=limit)
+        except ValueError as exc:  # the store's word for a cursor it did not issue
+            raise Unprocessable(f"invalid cursor: {exc}", field="cursor") from None
+        items = [run_read(await progress_or_404(run.id)) for run in runs]
+        return RunList(items=items, next_cursor=next_cursor)
+
+    @get(
+        "/{run_id:int}",
+        operation_id="get_run",
+        summary="A run: counts per state, rate, ETA, failures by error code, why owed rows wait",
+    )
+    async def get_run(self, run_id: PathId) -> RunDetail:
+        return await run_detail(await progress_or_404(run_id))
+
+    @get(
+        "/{run_id:int}/messages.csv",
+        operation_id="export_run_messages",
+        summary="Every message of a run as CSV, streamed (one row per recipient, by phone)",
+        media_type="text/csv; charset=utf-8",
+    )
+    async def export_csv(self, run_id: PathId) -> Stream:
+        if await queries.get_run(run_id) is None:
+            raise NotFound(f"no run {run_id}")
+        disposition = f'attachment; filename="run-{run_id}-messages.csv"'
+        return Stream(_csv_stream(run_id), headers={"content-disposition": disposition})
 
     @post("/{run_id:int}/pause", operation_id="pause_run", summary="Pause a run", status_code=200)
     async def pause(self, run_id: PathId) -> RunRead:

@@ -30,7 +30,11 @@ __all__ = [
     "RenderRequest",
     "RenderResult",
     "RunCreate",
+    "RunDetail",
+    "RunFailure",
+    "RunList",
     "RunRead",
+    "RunWait",
 ]
 
 
@@ -172,6 +176,37 @@ class RunRead(_Out):
     started_at: datetime | None
     finished_at: datetime | None
     scheduled_at: datetime | None = None
+
+
+class RunFailure(_Out):
+    """Failed rows of a run sharing a status and a Twilio error code, with Twilio's message and a sample number."""
+
+    status: str
+    error_code: int | None
+    error_message: str | None
+    count: int
+    sample_to: str
+
+
+class RunWait(_Out):
+    """Owed rows of a run held back for one reason (``reason``), the earliest falling due at ``next_at``."""
+
+    reason: str
+    error_code: int | None
+    count: int
+    next_at: datetime | None
+
+
+class RunDetail(RunRead, kw_only=True):
+    """``GET /v1/runs/{id}``: a run, plus its failures by error code and why its owed rows wait."""
+
+    failures: list[RunFailure] = []
+    waits: list[RunWait] = []
+
+
+class RunList(_Out):
+    items: list[RunRead]
+    next_cursor: str | None
 
 
 class CampaignRead(_Out):

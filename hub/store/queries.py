@@ -29,6 +29,15 @@ from hub.store.records import (
     StatusEventRecord,
     StatusUpdate,
 )
+from hub.store.reports import (
+    FailureGroup,
+    WaitGroup,
+    export_page,
+    iter_run_messages,
+    run_failures,
+    run_waits,
+    runs_page,
+)
 from hub.store.runs import (
     cancel_run,
     create_run,
@@ -43,6 +52,7 @@ from hub.store.templates import *  # noqa: F403  (content template registry; its
 
 __all__ = [
     "ContactRecord",
+    "FailureGroup",
     "IdempotencyRecord",
     "InboundRecord",
     "MessageRecord",
@@ -52,6 +62,7 @@ __all__ = [
     "RunRecord",
     "StatusEventRecord",
     "StatusUpdate",
+    "WaitGroup",
     "apply_status",
     "cancel_run",
     "claim_batch_for_send",
@@ -61,6 +72,7 @@ __all__ = [
     "create_run",
     "due_message_ids",
     "expire_messages",
+    "export_page",
     "finish_if_done",
     "get_contact",
     "get_contacts",
@@ -69,6 +81,7 @@ __all__ = [
     "get_run",
     "history",
     "insert_messages",
+    "iter_run_messages",
     "list_messages",
     "list_runs",
     "mark_final",
@@ -79,7 +92,10 @@ __all__ = [
     "record_inbound",
     "release_for_retry",
     "run_counts",
+    "run_failures",
     "run_progress",
+    "run_waits",
+    "runs_page",
     "set_opt_in",
     "set_opt_out",
     "set_run_state",

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from piccolo.query.functions.aggregate import Count
 
-from hub.status import MessageStatus
+from hub.status import MessageStatus, RunState
 from hub.store.events import history
 from hub.store.records import MessageRecord, RunProgress
 from hub.store.rows import message_record, utc, when
@@ -146,7 +146,8 @@ async def run_progress(run_id: int, *, now: datetime | None = None, window_s: fl
     )
     rate = recent / window_s
     owed = sum(counts.get(s, 0) for s in _OWED)
-    eta = owed / rate if owed and rate > 0 else None
+    # A paused run has no ETA: its recent rate says nothing about when it ends.
+    eta = owed / rate if owed and rate > 0 and run.state != RunState.PAUSED else None
     return RunProgress(
         run=run,
         counts=counts,
