@@ -48,15 +48,17 @@ class ReconcileReport(msgspec.Struct, frozen=True):
     more: bool = False
 
 
-def horizon(settings: Settings) -> timedelta:
-    """How long after a claim its create could still land at Twilio: 2 x the HTTP timeout."""
-    return timedelta(seconds=2 * settings.twilio.timeout_seconds)
+def quarantine(settings: Settings) -> timedelta:
+    """How long after a claim its create could still land at Twilio: ``twilio.reconcile_quarantine_seconds``, and
+    never less than 2 x the HTTP timeout."""
+    tw = settings.twilio
+    return timedelta(seconds=max(tw.reconcile_quarantine_seconds, 2 * tw.timeout_seconds))
 
 
 async def reconcile_unknown(
     lookup: SentLookup,
     *,
-    horizon: timedelta,
+    quarantine: timedelta,
     now: datetime | None = None,
     limit: int = MAX_ROWS,
     after_id: int = 0,
@@ -66,7 +68,7 @@ async def reconcile_unknown(
 
     Args:
         lookup: the transport that answers "what did you take for this number".
-        horizon: see :func:`horizon`.
+        quarantine: see :func:`quarantine`.
         now: the current time (UTC).
         limit: rows examined at most.
         after_id: resume after this id (rows left unknown are not re-read first every pass).
@@ -92,7 +94,7 @@ async def reconcile_unknown(
                 break
         last_id = row.id
         examined += 1
-        counts[await _settle(row, listed[row.recipient], now, horizon)] += 1
+        counts[await _settle(row, listed[row.recipient], now, quarantine)] += 1
     report = ReconcileReport(
         attached=counts[Action.ATTACH],
         released=counts[Action.RELEASE],
@@ -114,7 +116,7 @@ def _since(rows: list[Unsettled], recipient: str) -> datetime:
 
 async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: datetime, window: timedelta) -> Action:
     known = await owned_sids([m.sid for m in found]) if found else set()
-    verdict = decide(row, found, known_sids=known, rivals=await rivals(row), now=now, horizon=window)
+    verdict = decide(row, found, known_sids=known, rivals=await rivals(row), now=now, quarantine=window)
     if verdict.action == Action.ATTACH and verdict.message is not None:
         found_message = verdict.message
         attached = await attach_found(
@@ -175,7 +177,7 @@ async def _pass_closing(
     # The client's HTTP session is closed after every pass (the next one opens another when it lists): one
     # left open between sweeps is reported as an unclosed client session when the process exits.
     try:
-        return await reconcile_unknown(lookup, horizon=horizon(settings), now=now, after_id=cursor)
+        return await reconcile_unknown(lookup, quarantine=quarantine(settings), now=now, after_id=cursor)
     finally:
         await lookup.close()
 
@@ -197,7 +199,7 @@ def reconcile_after_sweep(
     try:
         cursor = int(_state["cursor"])  # type: ignore[call-overload]
         if lookup is not None:
-            report = run_sync(reconcile_unknown(lookup, horizon=horizon(settings), now=now, after_id=cursor))
+            report = run_sync(reconcile_unknown(lookup, quarantine=quarantine(settings), now=now, after_id=cursor))
         else:
             own = _twilio_lookup(settings)
             if own is None:
@@ -217,4 +219,4 @@ def reconcile_after_sweep(
         return None
 
 
-__all__ = ["BUDGET_S", "MAX_ROWS", "ReconcileReport", "horizon", "reconcile_after_sweep", "reconcile_unknown"]
+__all__ = ["BUDGET_S", "MAX_ROWS", "ReconcileReport", "quarantine", "reconcile_after_sweep", "reconcile_unknown"]

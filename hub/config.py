@@ -104,6 +104,8 @@ class TwilioSettings(_Section, frozen=True, rename={"from_": "from"}):
     api_base_url: str | None = None
     #: Seconds to wait for Twilio's answer; past it a send is ambiguous (``unknown``).
     timeout_seconds: Positive = 10.0
+    #: Seconds an ``unknown`` row with nothing at Twilio waits before it is sent again (RELIABILITY.md).
+    reconcile_quarantine_seconds: Positive = 900.0
 
     @property
     def has_credentials(self) -> bool:

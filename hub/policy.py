@@ -8,10 +8,10 @@ The tables follow ``TWILIO.md`` §6. Three outcomes:
 - **ambiguous** (:class:`AmbiguousSendError`): the request may have reached Twilio and nobody knows whether a
   message exists (a read timeout after sending, a connection reset mid-request). Never re-sent blindly.
 
-Decision on 5xx (SPEC §8 vs TWILIO.md §1.2): a 500 or 503 is an *answer* from Twilio's API; a created message
-answers 201, so Twilio is taken at its word and the error is transient. A 502 or 504 comes from a gateway that gave
-up waiting on the API behind it, which may still have created the message, so those are ambiguous. Unknown codes
-fall back by HTTP status: permanent for 4xx, transient for 500/503 and other 5xx.
+Decision on 5xx (SPEC §8, TWILIO.md §1.2): 500, 502 and 504 are ambiguous: a server error or a gateway that gave up
+waiting on the API behind it says nothing about whether the message was created. 503 (service unavailable) and
+other 5xx are transient: the request was turned away before it was processed. Unknown codes fall back by HTTP
+status: permanent for 4xx, transient for 429 and the other 5xx.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ LONG_DEFERRAL_MS: dict[int, int] = {
     63017: 60_000,
 }
 
-#: HTTP statuses from a gateway in front of the API: the request may have been processed behind it.
-GATEWAY_STATUSES: frozenset[int] = frozenset({502, 504})
+#: HTTP statuses after which the request may have been processed (the message may exist): outcome unknown.
+AMBIGUOUS_STATUSES: frozenset[int] = frozenset({500, 502, 504})
 
 SendErrorType = type[SendError]
 
@@ -117,7 +117,7 @@ def classify_http(status: int, code: int | None, *, to: str | None = None) -> Se
     Returns:
         :class:`TransientSendError`, :class:`PermanentSendError` or :class:`AmbiguousSendError`.
     """
-    if status in GATEWAY_STATUSES:
+    if status in AMBIGUOUS_STATUSES:
         return AmbiguousSendError
     if code is not None and code != status:
         known = classify_code(code, to=to)
@@ -243,6 +243,7 @@ def backoff_ms(
 
 
 __all__ = [
+    "AMBIGUOUS_STATUSES",
     "OPT_OUT_CODES",
     "PERMANENT_CODES",
     "TRANSIENT_CODES",

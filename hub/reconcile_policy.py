@@ -5,8 +5,8 @@ The provider's list for the recipient settles it:
 
 - exactly one message it holds that no other row owns, created after our claim and with our content, and no
   other unsettled row of that recipient that could own it: it is ours, attach its sid;
-- nothing at all, and the claim is older than the horizon (a slow create cannot land any more): it never
-  arrived, the row is owed again;
+- nothing at all, and the claim is older than the quarantine (``twilio.reconcile_quarantine_seconds``: long
+  enough that a create Twilio is still processing cannot land any more): it never arrived, the row is owed again;
 - anything else (several candidates, a rival row, a young claim, a provider that cannot answer): leave it.
 """
 
@@ -72,7 +72,7 @@ def decide(
     known_sids: Collection[str],
     rivals: int,
     now: datetime,
-    horizon: timedelta,
+    quarantine: timedelta,
     skew: timedelta = SKEW,
 ) -> Verdict:
     """Decide what happens to one ``unknown`` row (pure).
@@ -85,7 +85,7 @@ def decide(
         rivals: other rows of the recipient without a sid still ``sending`` or ``unknown`` (one of them
             could own a match).
         now: the current time (UTC).
-        horizon: how long after the claim a create could still land at the provider (2 x the HTTP timeout).
+        quarantine: how long after the claim a create could still land at the provider.
         skew: allowed clock difference between us and the provider.
     """
     if found is None:
@@ -107,7 +107,7 @@ def decide(
         if rivals:
             return Verdict(Action.AMBIGUOUS, f"{rivals} other unsettled row(s) of the recipient could own it")
         return Verdict(Action.ATTACH, "the provider holds it", candidates[0])
-    if now - row.claimed_at < horizon:
+    if now - row.claimed_at < quarantine:
         return Verdict(Action.WAIT, "not at the provider yet; a slow create could still land")
     return Verdict(Action.RELEASE, "reconciled: not at Twilio (the create never arrived); owed again")
 

@@ -94,13 +94,13 @@ def redis_loss(
 
 
 #: Magic recipients of the fake Twilio (hub/faketwilio/behaviour.py) -> (status, creates, fewest and most attempts)
-#: SPEC §8 prescribes, with ``retries.max_retries`` 5. After their first answer 0003/0004 also meet the random
-#: fail rate, so they may take more tries; 0009 answers 503 every time: retried until the budget is spent.
+#: SPEC §8 prescribes, with ``retries.max_retries`` 5. After its first answer 0003 also meets the random fail rate,
+#: so it may take more tries; 0009 answers 503 every time: retried until the budget is spent.
 MAGIC_OUTCOMES: dict[str, tuple[str, int, int, int]] = {
     "+15005550001": ("failed", 0, 1, 1),  # 400 21211: permanent, one call
     "+15005550002": ("failed", 0, 1, 1),  # 400 21610: permanent (and an opt-out)
     "+15005550003": ("queued", 1, 2, 6),  # 429 once, then accepted
-    "+15005550004": ("queued", 1, 2, 6),  # 500 once, then accepted
+    "+15005550004": ("unknown", 0, 1, 1),  # 500: Twilio may have it; released only after the reconcile quarantine
     "+15005550005": ("unknown", 1, 1, 1),  # accepted, answer past the client timeout: ambiguous, never resent
     "+15005550006": ("queued", 1, 1, 1),
     "+15005550007": ("queued", 1, 1, 1),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from actors.reconcile import horizon, reconcile_after_sweep, reconcile_unknown
+from actors.reconcile import quarantine, reconcile_after_sweep, reconcile_unknown
 from hub.config import Secret, Settings, TwilioSettings
 from hub.errors import AmbiguousSendError
 from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
@@ -95,7 +95,7 @@ async def test_lost_answer_ends_unknown_then_takes_the_sid_twilio_holds(
     await send(transport, message_id, HANG)
     assert (await q.get_message(message_id)).status == S.UNKNOWN  # type: ignore[union-attr]
 
-    report = await reconcile_unknown(transport, horizon=horizon(settings))
+    report = await reconcile_unknown(transport, quarantine=quarantine(settings))
 
     message = await q.get_message(message_id, with_history=True)
     (created,) = fake_server.messages()
@@ -110,9 +110,9 @@ async def test_stranded_row_not_at_twilio_is_released_and_sent_once(
     message_id = await new_row(PHONE)
     assert await q.claim_for_send(message_id)  # the worker died before its create
     assert await q.mark_final(message_id, S.UNKNOWN, error_message="stale")
-    later = datetime.now(UTC) + horizon(settings) + timedelta(seconds=1)
+    later = datetime.now(UTC) + quarantine(settings) + timedelta(seconds=1)
 
-    report = await reconcile_unknown(transport, horizon=horizon(settings), now=later)
+    report = await reconcile_unknown(transport, quarantine=quarantine(settings), now=later)
     await send(transport, message_id, PHONE)
 
     message = await q.get_message(message_id)
@@ -126,7 +126,7 @@ async def test_young_unknown_row_with_nothing_at_twilio_waits(settings: Settings
     assert await q.claim_for_send(message_id)
     assert await q.mark_final(message_id, S.UNKNOWN, error_message="timed out")
 
-    report = await reconcile_unknown(transport, horizon=horizon(settings))
+    report = await reconcile_unknown(transport, quarantine=quarantine(settings))
 
     assert report.waiting == 1
     assert (await q.get_message(message_id)).status == S.UNKNOWN  # type: ignore[union-attr]
@@ -197,7 +197,7 @@ def test_sweep_releases_a_stale_claim_twilio_never_received(fake_server: FakeTwi
         return message_id
 
     message_id = run_sync(stranded())
-    later = datetime.now(UTC) + stale_after(settings) + timedelta(seconds=1)
+    later = datetime.now(UTC) + max(stale_after(settings), quarantine(settings)) + timedelta(seconds=1)
 
     report = sweep(settings, later, broker=StubBroker())
 
@@ -219,9 +219,9 @@ async def test_a_released_row_is_queued_at_once(settings: Settings, transport: T
     message_id = await new_row(PHONE)
     assert await q.claim_for_send(message_id)  # the worker died before its create
     assert await q.mark_final(message_id, S.UNKNOWN, error_message="stale")
-    later = datetime.now(UTC) + horizon(settings) + timedelta(seconds=1)
+    later = datetime.now(UTC) + quarantine(settings) + timedelta(seconds=1)
 
-    report = await reconcile_unknown(transport, horizon=horizon(settings), now=later)
+    report = await reconcile_unknown(transport, quarantine=quarantine(settings), now=later)
 
     queued = [Message.decode(data) for name in broker.queues for data in list(broker.queues[name].queue)]
     assert report.released == 1

@@ -10,8 +10,8 @@ from hub.reconcile_policy import Action, Unsettled, decide, same_content
 from hub.transport.lookup import RemoteMessage
 
 CLAIM = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-HORIZON = timedelta(seconds=20)
-LATE = CLAIM + timedelta(minutes=5)  # well past the horizon
+QUARANTINE = timedelta(seconds=20)
+LATE = CLAIM + timedelta(minutes=5)  # well past the quarantine
 EARLY = CLAIM + timedelta(seconds=5)  # a slow create could still land
 ROW = Unsettled(id=1, recipient="+14155550100", body="hi", content_sid=None, claimed_at=CLAIM)
 TEMPLATE_ROW = Unsettled(id=1, recipient="+14155550100", body=None, content_sid="HX" + "a" * 32, claimed_at=CLAIM)
@@ -76,7 +76,7 @@ def test_decide(
     action: Action,
     sid: str | None,
 ) -> None:
-    verdict = decide(row, found, known_sids=known, rivals=rivals, now=now, horizon=HORIZON)
+    verdict = decide(row, found, known_sids=known, rivals=rivals, now=now, quarantine=QUARANTINE)
 
     assert (verdict.action, verdict.message.sid if verdict.message else None) == (action, sid)
 
@@ -113,3 +113,18 @@ def test_a_status_past_what_a_create_answers_follows_the_sid_as_a_report(
     from hub.reconcile_policy import attach_steps
 
     assert attach_steps(listed) == steps
+
+
+def test_the_default_quarantine_is_at_least_ten_minutes() -> None:
+    from actors.reconcile import quarantine
+    from hub.config import Settings
+
+    assert quarantine(Settings()) >= timedelta(minutes=10)
+
+
+def test_the_quarantine_is_never_shorter_than_twice_the_client_timeout() -> None:
+    from actors.reconcile import quarantine
+    from hub.config import Settings, TwilioSettings
+
+    settings = Settings(twilio=TwilioSettings(timeout_seconds=30, reconcile_quarantine_seconds=1))
+    assert quarantine(settings) == timedelta(seconds=60)

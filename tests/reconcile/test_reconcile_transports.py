@@ -18,7 +18,7 @@ from hub.transport.simulator import SimulatorTransport
 pytestmark = pytest.mark.anyio
 
 PHONE = "+14155550123"
-HORIZON = timedelta(seconds=20)
+QUARANTINE = timedelta(seconds=20)
 
 
 async def unknown_row(body: str = "hi") -> int:
@@ -45,7 +45,7 @@ async def test_simulator_rows_stay_unknown(db_settings: Settings) -> None:
     message_id = await unknown_row()
     later = datetime.now(UTC) + timedelta(hours=1)
 
-    report = await reconcile_unknown(SimulatorTransport(db_settings, None), horizon=HORIZON, now=later)
+    report = await reconcile_unknown(SimulatorTransport(db_settings, None), quarantine=QUARANTINE, now=later)
 
     assert report.unanswerable == 1
     assert (await q.get_message(message_id)).status == S.UNKNOWN  # type: ignore[union-attr]
@@ -58,7 +58,7 @@ async def test_two_unknown_rows_of_one_recipient_and_one_message_at_twilio_stay_
     ids = [await unknown_row(), await unknown_row()]
     await transport.send(OutboundMessage(to=PHONE, body="hi"))  # one of the two creates landed: which one?
 
-    report = await reconcile_unknown(transport, horizon=HORIZON, now=datetime.now(UTC) + timedelta(hours=1))
+    report = await reconcile_unknown(transport, quarantine=QUARANTINE, now=datetime.now(UTC) + timedelta(hours=1))
 
     assert report.ambiguous == 2
     assert {(await q.get_message(i)).status for i in ids} == {S.UNKNOWN}  # type: ignore[union-attr]
@@ -69,7 +69,7 @@ async def test_rows_with_different_bodies_are_told_apart(db_settings: Settings) 
     first, second = await unknown_row("one"), await unknown_row("two")
     sent_two = await transport.send(OutboundMessage(to=PHONE, body="two"))
 
-    report = await reconcile_unknown(transport, horizon=HORIZON, now=datetime.now(UTC) + timedelta(hours=1))
+    report = await reconcile_unknown(transport, quarantine=QUARANTINE, now=datetime.now(UTC) + timedelta(hours=1))
 
     one, two = await q.get_message(first), await q.get_message(second)
     assert (report.attached, report.released) == (1, 1)
@@ -102,7 +102,7 @@ async def test_a_message_that_failed_at_twilio_takes_its_error_code_and_message(
         error_message="Outside the allowed window",
     )
 
-    report = await reconcile_unknown(Listing(failed), horizon=HORIZON, now=datetime.now(UTC) + timedelta(hours=1))
+    report = await reconcile_unknown(Listing(failed), quarantine=QUARANTINE, now=datetime.now(UTC) + timedelta(hours=1))
 
     message = await q.get_message(message_id, with_history=True)
     assert report.attached == 1
@@ -122,7 +122,7 @@ async def test_a_message_delivered_at_twilio_is_stamped_delivered(db_settings: S
         sid="SM" + "d" * 32, to=PHONE, body="hi", status="delivered", created_at=datetime.now(UTC)
     )
 
-    await reconcile_unknown(Listing(delivered), horizon=HORIZON, now=datetime.now(UTC) + timedelta(hours=1))
+    await reconcile_unknown(Listing(delivered), quarantine=QUARANTINE, now=datetime.now(UTC) + timedelta(hours=1))
 
     message = await q.get_message(message_id)
     assert message is not None and (message.status, message.error_code) == (S.DELIVERED, None)

@@ -26,8 +26,8 @@ T, P, A = TransientSendError, PermanentSendError, AmbiguousSendError
     [
         (429, 20429, T),
         (429, None, T),
-        (500, None, T),
-        (500, 20500, T),
+        (500, None, A),
+        (500, 20500, A),
         (503, 20503, T),
         (503, None, T),
         (502, None, A),

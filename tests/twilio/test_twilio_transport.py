@@ -127,8 +127,8 @@ def test_429_is_transient_with_retry_after_then_success(settings: Settings, fake
     assert fake.stats()["accepted_per_recipient"] == {"whatsapp:+15005550003": 1}
 
 
-def test_500_is_transient(settings: Settings, fake: FakeTwilioHandle) -> None:
-    with pytest.raises(TransientSendError) as info:
+def test_500_is_ambiguous(settings: Settings, fake: FakeTwilioHandle) -> None:
+    with pytest.raises(AmbiguousSendError) as info:
         run(send_once(settings, OutboundMessage(to="+15005550004", body="x")))
     assert info.value.http_status == 500
 
