@@ -54,7 +54,7 @@ def fan_out_run(run_id: int) -> None:
         run_sync(queries.set_run_state(run_id, RunState.RUNNING, from_states=[RunState.SCHEDULED]))
     try:
         spec = campaign_for(run, settings)
-        compiled = compile_message(spec.message, settings, name=spec.name, source=str(spec.source))
+        compiled = compile_message(spec.one_message(), settings, name=spec.name, source=str(spec.source))
     except (CampaignError, RenderError) as exc:
         # Retrying cannot help until someone fixes the file; paused, the run keeps its place (the sweeper does
         # not re-enqueue a paused run's fan-out) and `hub runs resume` continues from the checkpoint.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -167,6 +167,7 @@ for _name, _position in (("center", 1), ("indent", 1), ("wordwrap", 2)):
 _FORMAT_FILTER = _ENV.filters["format"]
 _ENV.filters["format"] = _guarded_format
 _ENV.filters[_LOOP_GUARD] = _loop_guard
+_CONDITIONS = _ENV.overlay(undefined=Undefined)
 
 
 class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -302,6 +303,68 @@ def _render_all(compiled: CompiledMessage, recipient: RecipientLike) -> Outbound
     )
 
 
+def compile_expression(text: str) -> Callable[..., Any]:
+    """Compile a condition (a journey's ``if``) in the same sandbox as messages; call the result with variables.
+
+    Unlike a message, a condition may test what is missing: ``contact.tier == 'vip'`` is false for a contact
+    without a tier (an unknown name still fails when used further, as in ``contat.tier``).
+
+    Raises:
+        ValueError: a syntax error, saying what was found.
+    """
+    try:
+        return _CONDITIONS.compile_expression(text, undefined_to_none=False)
+    except TemplateSyntaxError as exc:
+        raise ValueError(
+            f"expected a Jinja expression such as \"contact.tier == 'vip'\", found {text!r}: {exc.message}"
+        ) from None
+
+
+def compile_text(text: str) -> Template:
+    """Compile a short inline template (a journey's entry ``key``), its loops guarded like a message's.
+
+    Raises:
+        ValueError: a syntax error, saying what was found.
+    """
+    try:
+        tree = _ENV.parse(text)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"expected a Jinja template, found {text!r}: {exc.message}") from None
+    _guard_loops(tree)
+    return _ENV.from_string(tree)
+
+
+def evaluate(
+    compiled: Callable[..., Any] | Template, variables: Mapping[str, Any], recipient: RecipientLike, field: str
+) -> Any:
+    """Evaluate a compiled condition (its value) or inline template (its text) for one recipient, within the
+    same time limit as a message.
+
+    Raises:
+        RenderError: a missing variable, a sandbox refusal or any failure, naming the recipient and the field.
+    """
+    token = _deadline.set(time.monotonic() + RENDER_TIME_LIMIT_S)
+    try:
+        if isinstance(compiled, Template):
+            return _render(compiled, dict(variables), recipient, field)
+        return compiled(**variables)
+    except RenderError:
+        raise
+    except RenderTimeout as exc:
+        raise _error(recipient, field, str(exc)) from None
+    except SecurityError as exc:
+        raise _error(recipient, field, f"unsafe attribute or operation: {exc}") from None
+    except UndefinedError as exc:
+        match = _UNDEFINED_NAME.match(str(exc))
+        raise _error(
+            recipient, field, f"missing variable {match.group(1)!r}" if match else f"undefined: {exc}"
+        ) from None
+    except Exception as exc:  # an expression bug must name the recipient like any other
+        raise _error(recipient, field, f"failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        _deadline.reset(token)
+
+
 def _read_template(name: str, folder: Path, source: str) -> str:
     path = (folder / name).resolve()
     if not path.is_relative_to(folder.resolve()):
@@ -404,6 +467,9 @@ __all__ = [
     "CompiledMessage",
     "OutboundMessage",
     "RecipientLike",
+    "compile_expression",
     "compile_message",
+    "compile_text",
+    "evaluate",
     "render_message",
 ]

@@ -61,7 +61,8 @@ def _template_refusal(campaign: CampaignSpec) -> str | None:
     from hub.templates.guard import TemplateNotSendable, assert_sendable
 
     try:
-        _run_sync(assert_sendable(campaign.message.content_sid))
+        for _, message in campaign.messages():
+            _run_sync(assert_sendable(message.content_sid))
     except TemplateNotSendable as exc:
         return exc.reason
     return None

@@ -59,6 +59,8 @@ def _display(path: Path, root: Path) -> str:
 
 def _kind(spec: CampaignSpec) -> str:
     message = spec.message
+    if message is None:
+        return "journey"
     return "template" if message.template else "body" if message.body is not None else "content_sid"
 
 
@@ -121,9 +123,10 @@ class CampaignController(Controller):
             spec = lookup_campaign(settings, name)
             if not spec.enabled:
                 raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
-            await ensure_sendable(spec.message.content_sid)  # 409: rejected, paused or disabled template
+            message = spec.one_message()  # 422 for a journey
+            await ensure_sendable(message.content_sid)  # 409: rejected, paused or disabled template
             # A template that does not compile would reject every recipient: refuse the run (422) instead.
-            compile_message(spec.message, settings, name=spec.name, source=str(spec.source))
+            compile_message(message, settings, name=spec.name, source=str(spec.source))
             return spec
 
         async def store(spec: CampaignSpec) -> Created:

@@ -68,7 +68,7 @@ def _campaign_items(data: RenderRequest, settings: Settings) -> list[RenderItem]
     from hub.audience import AudienceProblem, iter_audience
 
     spec = lookup_campaign(settings, data.campaign or "")
-    compiled = _compile(spec.message, settings, spec.name, str(spec.source))
+    compiled = _compile(spec.one_message(), settings, spec.name, str(spec.source))
     wanted = None
     if data.to:
         try:

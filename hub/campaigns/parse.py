@@ -10,11 +10,13 @@ from hub.campaigns import rules
 from hub.campaigns.duration import parse_duration
 from hub.campaigns.fields import FieldReader, describe
 from hub.campaigns.files import display_path, project_path, read_csv_header, template_path
+from hub.campaigns.journey import Journey
 from hub.campaigns.spec import AudienceSpec, CampaignSpec, MessageSpec, RateLimit, Schedule, SendWindow
+from hub.campaigns.steps import JOURNEY_KEYS, parse_journey
 from hub.config import Settings
 from hub.yamlfile import PathPart
 
-__all__ = ["MESSAGE_KINDS", "TOP_LEVEL_KEYS", "parse_campaign"]
+__all__ = ["MESSAGE_KINDS", "TOP_LEVEL_KEYS", "parse_campaign", "parse_message"]
 
 T = TypeVar("T")
 
@@ -24,6 +26,7 @@ _MESSAGE_KEYS = frozenset(MessageSpec.__struct_fields__)
 TOP_LEVEL_KEYS = frozenset(
     {"name", "description", "enabled", "audience", "schedule", "rate_limit", "expires_after", "valid_until"}
     | _MESSAGE_KEYS
+    | JOURNEY_KEYS
 )
 
 
@@ -46,13 +49,26 @@ def parse_campaign(data: Any, reader: FieldReader, source: Path, settings: Setti
     top = reader.mapping(data, [], TOP_LEVEL_KEYS)
     field = reader.attempt
     name = field(lambda: _name(top, reader, source), source.stem)
-    message = field(lambda: _message(top, reader, settings), MessageSpec(body=""))
+    journey: Journey | None = None
+    message: MessageSpec | None = None
+    if top.get("steps") is not None:
+        _no_message_fields(top, reader)
+        variables = field(lambda: reader.variables(top.get("vars"), ["vars"]), {})
+        journey = field(
+            lambda: parse_journey(top, reader, lambda part, at: parse_message(part, reader, settings, at), variables),
+            None,
+        )
+    else:
+        for key in sorted(JOURNEY_KEYS & top.keys()):
+            reader.report([key], "only allowed in a journey (a campaign with steps), found without steps")
+        message = field(lambda: parse_message(top, reader, settings), MessageSpec(body=""))
     description = field(lambda: reader.string(top.get("description", ""), ["description"], empty=True), "")
     enabled = field(lambda: _bool(top.get("enabled", True), ["enabled"], reader), True)
-    audience = field(lambda: _audience(top.get("audience"), reader, settings), AudienceSpec())
     schedule = field(
         lambda: _schedule(top["schedule"], reader, settings) if top.get("schedule") is not None else None, None
     )
+    optional = _enters_by_event(journey, top.get("schedule"))
+    audience = field(lambda: _audience(top.get("audience"), reader, settings, optional=optional), AudienceSpec())
     rate_limit = field(
         lambda: _rate_limit(top["rate_limit"], reader, settings) if top.get("rate_limit") is not None else None, None
     )
@@ -72,7 +88,19 @@ def parse_campaign(data: Any, reader: FieldReader, source: Path, settings: Setti
         rate_limit=rate_limit,
         expires_after=expires_after,
         valid_until=valid_until,
+        journey=journey,
     )
+
+
+def _no_message_fields(top: dict[str, Any], reader: FieldReader) -> None:
+    for key in (*MESSAGE_KINDS, "content_variables", "media_url"):
+        if key in top:
+            reader.report([key], "a journey's messages belong to its send steps; found one at the top level")
+
+
+def _enters_by_event(journey: Journey | None, schedule: Any) -> bool:
+    """A journey entered by events may have no audience (unless a schedule would enter it)."""
+    return journey is not None and journey.entry.event is not None and schedule is None
 
 
 def _check(rule: Callable[[Any], T], value: Any, path: list[PathPart], reader: FieldReader) -> T:
@@ -110,50 +138,60 @@ def _name(data: dict[str, Any], reader: FieldReader, source: Path) -> str:
         )
 
 
-def _message(data: dict[str, Any], reader: FieldReader, settings: Settings) -> MessageSpec:
+def parse_message(
+    data: dict[str, Any], reader: FieldReader, settings: Settings, at: list[PathPart] | None = None
+) -> MessageSpec:
+    """Validate the message fields of ``data`` (a campaign's top level, or a journey's ``send``) found at ``at``."""
+    at = at or []
     kinds = [kind for kind in MESSAGE_KINDS if data.get(kind) is not None]
     if not kinds:
-        reader.fail(["template/body/content_sid"], "expected exactly one of template, body or content_sid, found none")
+        reader.fail(
+            [*at, "template/body/content_sid"], "expected exactly one of template, body or content_sid, found none"
+        )
     if len(kinds) > 1:
-        reader.fail([kinds[1]], f"expected exactly one of template, body or content_sid, found {' and '.join(kinds)}")
+        reader.fail(
+            [*at, kinds[1]], f"expected exactly one of template, body or content_sid, found {' and '.join(kinds)}"
+        )
     kind = kinds[0]
-    value = reader.string(data[kind], [kind])
+    value = reader.string(data[kind], [*at, kind])
     content_variables = None
     if kind == "template":
         try:
             found = template_path(settings, value)
         except ValueError as exc:
-            reader.fail(["template"], str(exc))
+            reader.fail([*at, "template"], str(exc))
         if not found.is_file():
             reader.fail(
-                ["template"], f"expected an existing template file, found no file {display_path(found, settings)}"
+                [*at, "template"], f"expected an existing template file, found no file {display_path(found, settings)}"
             )
     elif kind == "content_sid":
-        reader.attempt(lambda: _check(rules.check_content_sid, value, ["content_sid"], reader), None)
-        content_variables = reader.attempt(lambda: _content_variables(data.get("content_variables"), reader), None)
+        reader.attempt(lambda: _check(rules.check_content_sid, value, [*at, "content_sid"], reader), None)
+        content_variables = reader.attempt(lambda: _content_variables(data.get("content_variables"), reader, at), None)
     if kind != "content_sid" and data.get("content_variables") is not None:
-        reader.report(["content_variables"], f"only allowed with content_sid (an approved template), found with {kind}")
+        reader.report(
+            [*at, "content_variables"], f"only allowed with content_sid (an approved template), found with {kind}"
+        )
     return MessageSpec(
         template=value if kind == "template" else None,
         body=value if kind == "body" else None,
         content_sid=value if kind == "content_sid" else None,
         content_variables=content_variables,
-        media_url=reader.attempt(lambda: reader.string_list(data.get("media_url"), ["media_url"], "a URL"), []),
+        media_url=reader.attempt(lambda: reader.string_list(data.get("media_url"), [*at, "media_url"], "a URL"), []),
         vars=reader.attempt(lambda: reader.variables(data.get("vars"), ["vars"]), {}),
     )
 
 
-def _content_variables(value: Any, reader: FieldReader) -> dict[str, str] | None:
+def _content_variables(value: Any, reader: FieldReader, at: list[PathPart]) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         reader.fail(
-            ["content_variables"],
+            [*at, "content_variables"],
             f'expected a mapping such as {{"1": "{{{{ first_name }}}}"}}, found {describe(value)}',
         )
     out: dict[str, str] = {}
     for key, template in value.items():
-        path: list[PathPart] = ["content_variables", str(key)]
+        path: list[PathPart] = [*at, "content_variables", str(key)]
 
         def entry(key: Any = key, template: Any = template, path: list[PathPart] = path) -> None:
             name = _check(rules.check_content_variable_key, key, path, reader)
@@ -163,7 +201,7 @@ def _content_variables(value: Any, reader: FieldReader) -> dict[str, str] | None
     return out
 
 
-def _audience(value: Any, reader: FieldReader, settings: Settings) -> AudienceSpec:
+def _audience(value: Any, reader: FieldReader, settings: Settings, *, optional: bool = False) -> AudienceSpec:
     data = reader.mapping(value, ["audience"], {"recipients", "csv"})
     recipients = data.get("recipients") or []
     if not isinstance(recipients, list):
@@ -173,7 +211,7 @@ def _audience(value: Any, reader: FieldReader, settings: Settings) -> AudienceSp
     csv = reader.attempt(lambda: _text(data, "csv", reader), None) if "csv" in data else None
     if csv is not None:
         reader.attempt(lambda: _csv(csv, reader, settings), None)
-    if not recipients and "csv" not in data:
+    if not recipients and "csv" not in data and not optional:
         reader.fail(["audience"], "expected at least one source (recipients or csv), found none")
     return AudienceSpec(recipients=recipients, csv=csv)
 

@@ -8,23 +8,13 @@ from typing import Any
 
 import msgspec
 
+from hub.campaigns.journey import Journey
+from hub.campaigns.message import MessageSpec
+from hub.errors import CampaignError
+
 
 class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     pass
-
-
-class MessageSpec(_Strict, frozen=True):
-    """What one message says: exactly one of ``template`` / ``body`` / ``content_sid``.
-
-    Shared by campaign files and API sends, so both render through the same path.
-    """
-
-    template: str | None = None  # a file under templates/messages/
-    body: str | None = None  # inline Jinja
-    content_sid: str | None = None  # an approved WhatsApp template (HX...)
-    content_variables: dict[str, str] | None = None  # each value is Jinja
-    media_url: list[str] = []  # Jinja allowed
-    vars: dict[str, Any] = {}  # campaign-wide variables
 
 
 class InlineRecipient(msgspec.Struct, frozen=True):
@@ -66,7 +56,7 @@ class CampaignSpec(_Strict, frozen=True):
 
     name: str
     source: Path  # the YAML file it came from
-    message: MessageSpec
+    message: MessageSpec | None  # None for a journey: its send steps say what they send
     description: str = ""
     enabled: bool = True
     audience: AudienceSpec = AudienceSpec()
@@ -74,3 +64,22 @@ class CampaignSpec(_Strict, frozen=True):
     rate_limit: RateLimit | None = None
     expires_after: timedelta | None = None  # from "12h", "30m", "2d"
     valid_until: datetime | None = None
+    journey: Journey | None = None  # the steps, entry and exit_when of a multi-step campaign (SPEC §10)
+
+    def one_message(self) -> MessageSpec:
+        """The message of a one-message campaign.
+
+        Raises:
+            CampaignError: the campaign is a journey, whose runs go through its steps instead.
+        """
+        if self.message is None:
+            raise CampaignError(
+                str(self.source), "steps", f"{self.name} is a journey; its send steps hold its messages"
+            )
+        return self.message
+
+    def messages(self) -> list[tuple[str, MessageSpec]]:
+        """Every message the campaign may send, each with the field that holds it (``""`` for the top level)."""
+        if self.journey is None:
+            return [("", self.message)] if self.message is not None else []
+        return [(f"steps[{step.index}].send", step.send) for step in self.journey.steps if step.send is not None]

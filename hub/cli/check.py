@@ -17,6 +17,7 @@ from hub.cli.app import Context, main, pass_context
 from hub.cli.templates import registry_problems
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
+from hub.journeys.check import journey_problems
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.yamlfile import load_yaml
@@ -48,8 +49,16 @@ def check_campaign(spec: CampaignSpec, settings: Settings) -> Iterator[CampaignE
         One located error per problem.
     """
     file = display_path(spec.source, settings)
+    if spec.journey is not None:
+        # A journey's messages draw on its entering event and contact too: checked by compiling, not rendering.
+        yield from journey_problems(spec, settings)
+        for index, entry in enumerate(spec.audience.recipients):
+            found = _check_phone(entry, settings, file, f"audience.recipients[{index}]")
+            if isinstance(found, CampaignError):
+                yield found
+        return
     try:
-        compiled = compile_message(spec.message, settings, name=spec.name, source=file)
+        compiled = compile_message(spec.one_message(), settings, name=spec.name, source=file)
     except CampaignError as exc:
         yield exc
         return
@@ -108,17 +117,24 @@ def _check_csv_columns(compiled: CompiledMessage, csv: str, settings: Settings, 
 def _check_inline(
     compiled: CompiledMessage, entry: dict[str, Any], settings: Settings, file: str, field: str
 ) -> CampaignError | None:
-    raw = entry.get("phone")
-    try:
-        phone = normalize_phone(str(raw), settings.phones.default_region)
-    except InvalidPhoneError as exc:
-        return CampaignError(file, f"{field}.phone", f"invalid phone number {raw!r}: {exc}")
+    phone = _check_phone(entry, settings, file, field)
+    if isinstance(phone, CampaignError):
+        return phone
     variables = {key: value for key, value in entry.items() if key != "phone"}
     try:
         render_message(compiled, _Inline(phone, variables, f"{file}:{field}"))
     except RenderError as exc:
         return CampaignError(file, field, str(exc))
     return None
+
+
+def _check_phone(entry: dict[str, Any], settings: Settings, file: str, field: str) -> str | CampaignError:
+    """The inline recipient's number in E.164, or the error saying why it is invalid."""
+    raw = entry.get("phone")
+    try:
+        return normalize_phone(str(raw), settings.phones.default_region)
+    except InvalidPhoneError as exc:
+        return CampaignError(file, f"{field}.phone", f"invalid phone number {raw!r}: {exc}")
 
 
 @main.command()

@@ -15,6 +15,7 @@ from hub.campaigns.files import display_path, project_path
 from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
+from hub.cli.journey import parse_assumptions, parse_event_data, render_journey
 from hub.cli.templates import refuse_registry_mismatch
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
@@ -77,7 +78,7 @@ def dry_run(
     Raises:
         CampaignError: a template does not compile.
     """
-    compiled = compile_message(spec.message, settings, name=spec.name, source=display_path(spec.source, settings))
+    compiled = compile_message(spec.one_message(), settings, name=spec.name, source=display_path(spec.source, settings))
     count = 0
     for item in iter_audience(spec, settings):
         if limit is not None and count >= limit:
@@ -192,8 +193,23 @@ def _audience_size(spec: CampaignSpec, settings: Settings) -> int:
 @click.option("--to", "to", metavar="PHONE", help="Render only the recipient with this number (any format).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Stop after N recipients.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per recipient and line on stdout.")
+@click.option(
+    "--assume",
+    multiple=True,
+    metavar="EVENT",
+    help="Journeys: what happens at each wait_for in turn (replied, read, failed, timeout...); default timeout.",
+)
+@click.option("--event", "event", metavar="JSON", help="Journeys: the entering event's data (a JSON object).")
 @pass_context
-def render(ctx: Context, campaign: str, to: str | None, limit: int | None, as_json: bool) -> None:
+def render(
+    ctx: Context,
+    campaign: str,
+    to: str | None,
+    limit: int | None,
+    as_json: bool,
+    assume: tuple[str, ...],
+    event: str | None,
+) -> None:
     """Dry run: render CAMPAIGN's messages exactly as they would be sent; write and send nothing.
 
     CAMPAIGN is a campaign name or the path of its YAML file. Each recipient is listed with its message
@@ -214,6 +230,13 @@ def render(ctx: Context, campaign: str, to: str | None, limit: int | None, as_js
             target = normalize_phone(to, settings.phones.default_region)
         except InvalidPhoneError as exc:
             raise click.BadParameter(str(exc), param_hint="--to") from None
+    if spec.journey is not None:
+        assumptions, data = parse_assumptions(assume), parse_event_data(event)
+        sys.exit(
+            render_journey(spec, settings, to=target, limit=limit, as_json=as_json, assume=assumptions, event=data)
+        )
+    if assume or event is not None:
+        raise click.UsageError(f"--assume and --event apply to journeys; {spec.name} has no steps")
     try:
         lines = dry_run(spec, settings, to=target, limit=limit)
         if sys.stderr.isatty() and not sys.stdout.isatty():

@@ -44,8 +44,9 @@ def send(ctx: Context, campaign: str, at: str | None) -> None:
     settings = ctx.settings
     try:
         spec = find_campaign(settings, campaign)
+        message = spec.one_message()
         # A template that does not compile would reject every recipient: refuse the run, as the API does (422).
-        compile_message(spec.message, settings, name=spec.name, source=display_path(spec.source, settings))
+        compile_message(message, settings, name=spec.name, source=display_path(spec.source, settings))
     except CampaignError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -58,7 +59,7 @@ def send(ctx: Context, campaign: str, at: str | None) -> None:
     if spec.rate_limit is not None:
         meta["rate_limit"] = {"per_second": spec.rate_limit.per_second}  # type: ignore[assignment]
     db.run_sync(db.connect(settings))
-    refuse_unsendable(spec.message.content_sid)  # exit 1: rejected, paused or disabled template
+    refuse_unsendable(message.content_sid)  # exit 1: rejected, paused or disabled template
     run, _ = db.run_sync(
         queries.create_run(
             campaign=spec.name,

@@ -42,19 +42,24 @@ def template_findings(
         ``"1".."n"``, empty values) are errors; a template that is not approved (or not in the registry) is a
         warning line ``file: content_sid: warning: ...``.
     """
-    sid = spec.message.content_sid
-    if not sid:
-        return [], []
-    record = registry.get(sid)
-    warning = approval_warning(record.approval_status if record else None)
-    warnings = [f"{file}: content_sid: warning: {warning}"] if warning else []
-    if record is None:
-        return [], warnings
-    label = f"template {record.friendly_name!r} ({sid})"
-    errors = [
-        CampaignError(file, "content_variables", f"{label}: {problem}")
-        for problem in content_variable_problems(record.declared, spec.message.content_variables)
-    ]
+    errors: list[CampaignError] = []
+    warnings: list[str] = []
+    for at, message in spec.messages():
+        sid = message.content_sid
+        if not sid:
+            continue
+        prefix = f"{at}." if at else ""
+        record = registry.get(sid)
+        warning = approval_warning(record.approval_status if record else None)
+        if warning:
+            warnings.append(f"{file}: {prefix}content_sid: warning: {warning}")
+        if record is None:
+            continue
+        label = f"template {record.friendly_name!r} ({sid})"
+        errors.extend(
+            CampaignError(file, f"{prefix}content_variables", f"{label}: {problem}")
+            for problem in content_variable_problems(record.declared, message.content_variables)
+        )
     return errors, warnings
 
 
@@ -86,7 +91,7 @@ def load_registry(settings: Settings) -> dict[str, TemplateRecord] | None:
 
 def registry_findings(specs: Iterable[CampaignSpec], settings: Settings) -> tuple[list[CampaignError], list[str]]:
     """:func:`template_findings` for every campaign that sends a template, when the registry can be read."""
-    with_templates = [spec for spec in specs if spec.message.content_sid]
+    with_templates = [spec for spec in specs if any(message.content_sid for _, message in spec.messages())]
     if not with_templates:
         return [], []
     registry = load_registry(settings)

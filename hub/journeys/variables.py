@@ -1,0 +1,119 @@
+"""What a journey's templates and conditions see for one entry: §5's variables plus event, contact and entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from hub.campaigns.files import display_path
+from hub.campaigns.spec import CampaignSpec
+from hub.config import Settings
+from hub.rendering import (
+    CompiledMessage,
+    OutboundMessage,
+    compile_expression,
+    compile_message,
+    evaluate,
+    render_message,
+)
+
+__all__ = ["Attributes", "EntryRecipient", "JourneyRenderer", "entry_recipient"]
+
+
+class Attributes:
+    """Data from outside the campaign (an event's data, a contact's attributes), read by key.
+
+    ``event.items`` is the event's ``items`` field, not a dict method: attributes are the keys, and nothing else.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Attributes({self._data!r})"
+
+
+class EntryRecipient(msgspec.Struct, frozen=True):
+    """A recipient as rendering sees it inside one entry (``RecipientLike``)."""
+
+    phone: str
+    vars: dict[str, Any]
+    source: str
+
+
+def entry_recipient(
+    phone: str,
+    own: Mapping[str, Any],
+    *,
+    source: str,
+    event: Mapping[str, Any] | None,
+    contact: Mapping[str, Any] | None,
+    entry_id: int | None,
+    started_at: datetime,
+) -> EntryRecipient:
+    """The recipient of one entry: its own fields, then ``event``, ``contact`` and ``entry`` (SPEC §10)."""
+    extra = {
+        "event": Attributes(event or {}),
+        "contact": Attributes(contact or {}),
+        "entry": {"id": entry_id, "started_at": started_at},
+    }
+    return EntryRecipient(phone=phone, vars={**own, **extra}, source=source)
+
+
+class JourneyRenderer:
+    """A journey's messages and conditions compiled once, rendered or evaluated per entry.
+
+    Args:
+        spec: a journey (``spec.journey`` set).
+        settings: for the templates folder.
+
+    Raises:
+        CampaignError: a template does not compile (``hub check`` reports it first, located).
+    """
+
+    def __init__(self, spec: CampaignSpec, settings: Settings) -> None:
+        assert spec.journey is not None
+        self.name = spec.name
+        self.base = dict(spec.journey.vars)
+        source = display_path(spec.source, settings)
+        self.messages: dict[str, CompiledMessage] = {
+            step.id: compile_message(step.send, settings, name=spec.name, source=source)
+            for step in spec.journey.steps
+            if step.send is not None
+        }
+        self._conditions: dict[str, Any] = {}
+
+    def render(self, step: str, recipient: EntryRecipient) -> OutboundMessage:
+        """A send step's message for one entry (raises RenderError)."""
+        return render_message(self.messages[step], recipient)
+
+    def condition(self, text: str, recipient: EntryRecipient) -> bool:
+        """A guard or branch condition's truth for one entry (raises RenderError, naming the recipient)."""
+        compiled = self._conditions.get(text)
+        if compiled is None:
+            compiled = self._conditions[text] = compile_expression(text)
+        variables = {**self.base, **recipient.vars, "phone": recipient.phone, "campaign": self.name}
+        return bool(evaluate(compiled, variables, recipient, f"if {text!r}"))
