@@ -53,7 +53,7 @@ def parse_campaign(data: Any, reader: FieldReader, source: Path, settings: Setti
     message: MessageSpec | None = None
     if top.get("steps") is not None:
         _no_message_fields(top, reader)
-        variables = field(lambda: reader.variables(top.get("vars"), ["vars"]), {})
+        variables: dict[str, Any] = field(lambda: reader.variables(top.get("vars"), ["vars"]), {})
         journey = field(
             lambda: parse_journey(top, reader, lambda part, at: parse_message(part, reader, settings, at), variables),
             None,

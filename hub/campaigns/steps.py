@@ -56,7 +56,7 @@ def parse_journey(
         variables: the campaign's `vars`, given to every send step.
 
     Raises:
-        CampaignError: the first problem, naming the file, the field and the line.
+        CampaignError: a problem that stops the reading of the steps; the others are reported to ``reader``.
     """
     raw = top["steps"]
     if not isinstance(raw, list) or not raw:
@@ -66,23 +66,29 @@ def parse_journey(
         )
     steps: list[Step] = []
     first_use: dict[str, int] = {}
+    complete = True
     for index, data in enumerate(raw):
-        step = _step(data, index, reader, message, variables)
+        step = reader.attempt(lambda: _step(data, index, reader, message, variables), None)  # noqa: B023
+        if step is None:
+            complete = False
+            continue
         if step.id in first_use:
-            reader.fail(
-                ["steps", index, "id"],
-                f"expected a unique step id, found {step.id!r}, already used by steps[{first_use[step.id]}]",
+            where = f"steps[{first_use[step.id]}]"
+            reader.report(
+                ["steps", index, "id"], f"expected a unique step id, found {step.id!r}, already used by {where}"
             )
-        first_use[step.id] = index
+            complete = False
+        first_use.setdefault(step.id, index)
         steps.append(step)
     journey = Journey(
         steps=tuple(steps),
-        entry=_entry(top.get("entry"), reader),
-        exit_when=_events(top.get("exit_when"), ["exit_when"], EXIT_EVENTS, reader),
+        entry=reader.attempt(lambda: _entry(top.get("entry"), reader), EntrySpec()),
+        exit_when=reader.attempt(lambda: _events(top.get("exit_when"), ["exit_when"], EXIT_EVENTS, reader), ()),
         vars=variables,
     )
-    for path, problem in graph_problems(journey):
-        reader.fail(path, problem)
+    if complete:  # a step that failed to parse would make its targets look unknown
+        for path, problem in graph_problems(journey):
+            reader.report(path, problem)
     return journey
 
 

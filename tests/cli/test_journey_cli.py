@@ -133,3 +133,13 @@ def test_render_refuses_an_unknown_assumption(project: Project) -> None:
     result = project.hub("render", "cart-recovery", "--assume", "replyed")
     assert result.exit_code == 2
     assert "did you mean replied?" in result.output
+
+
+def test_check_reports_a_problem_in_each_step_at_once(project: Project) -> None:
+    broken = JOURNEY.replace("timeout: 24h", "timeout: a day").replace('until: "10:00"', 'until: "25:00"')
+    project.write("campaigns/cart-recovery.yaml", broken)
+    result = project.hub("check")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("campaigns/cart-recovery.yaml:12: steps[1].timeout: expected a duration")
+    assert lines[1].startswith("campaigns/cart-recovery.yaml:15: steps[2].wait.until: expected a time of day")
