@@ -19,6 +19,8 @@ _COMMANDS = [
     "hub.cli.scheduler",
     "hub.cli.run",
     "hub.cli.templates",
+    "hub.cli.runs",
+    "hub.cli.export",
 ]
 
 for _name in _COMMANDS:

@@ -57,7 +57,7 @@ def scheduler_command(ctx: Context, log_level: str) -> None:
 
 @main.group(name="runs")
 def runs_group() -> None:
-    """Control a run: pause, resume, cancel."""
+    """List runs and control one: list, pause, resume, cancel."""
 
 
 def _control(ctx: Context, action: str, run_id: int) -> None:

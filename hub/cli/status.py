@@ -13,6 +13,7 @@ from hub.cli.app import Context, main, pass_context
 from hub.config import Settings
 from hub.status import MessageStatus, RunState
 from hub.store.records import RunProgress
+from hub.store.reports import FailureGroup, WaitGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -59,6 +60,28 @@ def describe(progress: RunProgress) -> list[str]:
     return [header, f"  {counts or 'no messages yet'}", f"  {tail}"]
 
 
+def describe_details(failures: list[FailureGroup], waits: list[WaitGroup], now: datetime) -> list[str]:
+    """Failures grouped by error code (Twilio's message, count, a sample number) and why owed rows wait (pure)."""
+    lines = []
+    if failures:
+        lines.append("  failures:")
+        for group in failures:
+            code = f" {group.error_code}" if group.error_code is not None else ""
+            lines.append(
+                f"    {group.count} {group.status}{code}: {group.error_message or '-'} (e.g. {group.sample_to})"
+            )
+    if waits:
+        lines.append("  waiting:")
+        for wait in waits:
+            when = ""
+            if wait.next_at is not None:
+                when = (
+                    f" (next at {wait.next_at:%Y-%m-%d %H:%M:%S} UTC, in {_eta((wait.next_at - now).total_seconds())})"
+                )
+            lines.append(f"    {wait.count} {wait.label}{when}")
+    return lines
+
+
 def budget_line(cap: int, used: int, next_slot_at: datetime | None, now: datetime) -> str:
     """The daily tier budget line (pure): how much of it the last 24 h used, and when a slot frees if none is left."""
     head = f"tier budget: {used}/{cap} new recipients in the last 24 h"
@@ -98,13 +121,25 @@ def _load(target: str | None) -> list[RunProgress]:
     return [p for p in found if p is not None]
 
 
+def _details(progress: RunProgress) -> list[str]:
+    from hub.store import db, queries
+
+    failures = db.run_sync(queries.run_failures(progress.run.id))
+    waits = db.run_sync(queries.run_waits(progress.run.id))
+    return describe_details(failures, waits, datetime.now(UTC))
+
+
 @main.command()
 @click.argument("target", required=False, metavar="[RUN_ID|CAMPAIGN]")
 @click.option("--watch", "-w", is_flag=True, help="Keep refreshing until the run finishes.")
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between refreshes.")
 @pass_context
 def status(ctx: Context, target: str | None, watch: bool, interval: float) -> None:
-    """Progress of runs: the latest ten, one run by id, or the latest run of a campaign."""
+    """Progress of runs: the latest ten, one run by id, or the latest run of a campaign.
+
+    For one run it also lists its failures grouped by error code (Twilio's message, count, a sample number) and why
+    its owed messages wait (send window, per-recipient cap, tier budget, a retry). A paused run shows no ETA.
+    """
     from hub.store import db
 
     db.run_sync(db.connect(ctx.settings))
@@ -118,6 +153,9 @@ def status(ctx: Context, target: str | None, watch: bool, interval: float) -> No
     while True:
         for item in progress:
             click.echo("\n".join(describe(item)))
+            if target is not None:  # one run asked for: why it fails and why it waits
+                for line in _details(item):
+                    click.echo(line)
         budget = _budget(ctx.settings)
         if budget is not None:
             click.echo(budget)
@@ -149,6 +187,8 @@ def _live(
                 bars.add_task(label, total=max(item.total, 1), completed=count)
             lines = describe(item)
             parts += [Text(lines[0], style="bold"), bars.get_renderable(), Text(lines[1]), Text(lines[2])]
+            if target is not None:
+                parts += [Text(line) for line in _details(item)]
         budget = _budget(settings)
         if budget is not None:
             parts.append(Text(budget, style="yellow" if "exhausted" in budget else ""))

@@ -40,10 +40,16 @@ def test_status_of_a_run_prints_counts_per_state_rate_and_eta(sqlite_settings: S
     result = CliRunner().invoke(main, ["--config", str(config), "status", str(run_id)])
 
     assert result.exit_code == 0, result.output
-    header, counts, tail = result.output.splitlines()
+    header, counts, tail, *details = result.output.splitlines()
     assert header == f"run {run_id}  bulk send  running  total 6"
     assert counts.split() == ["pending", "1", "sent", "1", "delivered", "1", "read", "2", "failed", "1"]
     assert tail.split()[0] == "rate" and "owed 1" in tail and "eta" in tail
+    assert details == [
+        "  failures:",
+        "    1 failed 63016: outside the window (e.g. +14155550104)",
+        "  waiting:",
+        "    1 due now",
+    ]
 
 
 def test_status_without_runs_says_so(sqlite_settings: Settings) -> None:
