@@ -26,6 +26,7 @@ from hub.api.templates import TemplateController
 from hub.api.webhooks import TwilioWebhookController
 from hub.config import Settings, load_settings
 from hub.gcfreeze import freeze_startup_objects
+from hub.ui import template_config, ui_handlers
 
 __all__ = ["MAX_BODY_BYTES", "app_factory", "create_app"]
 
@@ -88,16 +89,24 @@ def create_app(
     legacy = Router(
         path="/", guards=[api_key_guard], security=[{"bearer": []}], route_handlers=[LegacyBulkSendController]
     )
+    api_keys = tuple(key.reveal() for key in settings.api.keys)
     state = State(
         {
             "settings": settings,
-            "api_keys": tuple(key.reveal() for key in settings.api.keys),
+            "api_keys": api_keys,
             "metrics": AppMetrics(snapshot_for(settings)),
             "probes": dict(probes) if probes is not None else default_probes(settings),
         }
     )
     return Litestar(
-        route_handlers=[v1, legacy, TwilioWebhookController, HealthController, MetricsController],
+        route_handlers=[
+            v1,
+            legacy,
+            TwilioWebhookController,
+            HealthController,
+            MetricsController,
+            *ui_handlers(api_keys),
+        ],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "enqueuer": Provide(lambda: queue, use_cache=True, sync_to_thread=False),
@@ -109,6 +118,7 @@ def create_app(
         # Logging is the process's (hub.logs, one set-up for every command), not reconfigured by each app built.
         logging_config=None,
         request_max_body_size=MAX_BODY_BYTES,
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="WhatsApp Hub",
             version="1",

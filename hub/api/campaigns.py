@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,17 @@ from hub.config import Settings
 from hub.rendering import compile_message
 from hub.status import RunState
 from hub.store import queries
+from hub.store.records import RunRecord
 from scheduler.plan import next_fire_time
 
-__all__ = ["LAST_RUNS", "CampaignController", "campaign_read", "lookup_campaign"]
+__all__ = [
+    "LAST_RUNS",
+    "CampaignController",
+    "campaign_read",
+    "create_campaign_run",
+    "lookup_campaign",
+    "sendable_campaign",
+]
 
 #: Runs listed per campaign, newest first.
 LAST_RUNS = 5
@@ -120,35 +129,56 @@ class CampaignController(Controller):
         body = data or RunCreate()
 
         async def prepare() -> CampaignSpec:
-            spec = lookup_campaign(settings, name)
-            if not spec.enabled:
-                raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
-            message = spec.one_message()  # 422 for a journey
-            await ensure_sendable(message.content_sid)  # 409: rejected, paused or disabled template
-            # A template that does not compile would reject every recipient: refuse the run (422) instead.
-            compile_message(message, settings, name=spec.name, source=str(spec.source))
-            return spec
+            return await sendable_campaign(settings, name)
 
         async def store(spec: CampaignSpec) -> Created:
-            now = datetime.now(UTC)
-            later = body.send_at is not None and _aware(body.send_at) > now
-            run, _ = await queries.create_run(
-                campaign=spec.name,
-                kind="campaign",
-                trigger="api",
-                state=RunState.SCHEDULED if later else RunState.RUNNING,
-                scheduled_at=_aware(body.send_at) if later and body.send_at else None,
-            )
-            after = None
-            if not later:
-                await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
-
-                async def after() -> None:
-                    await anyio.to_thread.run_sync(enqueuer.enqueue_fan_out, run.id)
-
+            run, after = await create_campaign_run(spec, body.send_at, enqueuer)
             return Created(202, msgspec.to_builtins(run_read(await progress_or_404(run.id))), after)
 
         return await idempotent(request, prepare, store)
+
+
+async def sendable_campaign(settings: Settings, name: str) -> CampaignSpec:
+    """The campaign ``name`` if a run of it may start: enabled, its template approved, its message compiling.
+
+    Raises:
+        NotFound, Unprocessable, CampaignError: what is wrong, for a 404 / 422; 409 for a blocked template.
+    """
+    spec = lookup_campaign(settings, name)
+    if not spec.enabled:
+        raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
+    message = spec.one_message()  # 422 for a journey
+    await ensure_sendable(message.content_sid)  # 409: rejected, paused or disabled template
+    # A template that does not compile would reject every recipient: refuse the run (422) instead.
+    compile_message(message, settings, name=spec.name, source=str(spec.source))
+    return spec
+
+
+async def create_campaign_run(
+    spec: CampaignSpec, send_at: datetime | None, enqueuer: Enqueuer
+) -> tuple[RunRecord, Callable[[], Awaitable[None]] | None]:
+    """Create a run of ``spec`` now (running) or at ``send_at`` (scheduled).
+
+    Returns:
+        ``(run, after)``: ``after``, when set, queues the fan-out; call it once the run is committed.
+    """
+    now = datetime.now(UTC)
+    later = send_at is not None and _aware(send_at) > now
+    run, _ = await queries.create_run(
+        campaign=spec.name,
+        kind="campaign",
+        trigger="api",
+        state=RunState.SCHEDULED if later else RunState.RUNNING,
+        scheduled_at=_aware(send_at) if later and send_at else None,
+    )
+    if later:
+        return run, None
+    await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
+
+    async def after() -> None:
+        await anyio.to_thread.run_sync(enqueuer.enqueue_fan_out, run.id)
+
+    return run, after
 
 
 def _aware(moment: datetime) -> datetime:

@@ -13,7 +13,14 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from hub.api.prometheus import Counter, Gauge, Histogram, exposition
 from hub.config import Settings
 
-__all__ = ["AppMetrics", "MetricsController", "http_metrics_middleware", "ledger_snapshot", "snapshot_for"]
+__all__ = [
+    "AppMetrics",
+    "MetricsController",
+    "http_metrics_middleware",
+    "ledger_snapshot",
+    "queue_depths",
+    "snapshot_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +149,14 @@ def snapshot_for(settings: Settings) -> Callable[[], Awaitable[LedgerSnapshot]]:
     async def snapshot() -> LedgerSnapshot:
         totals = dict(await ledger_snapshot())
         if not settings.redis.is_embedded:
-            totals["queue_depth"] = await _queue_depths(settings.redis.url)
+            totals["queue_depth"] = await queue_depths(settings.redis.url)
         return totals
 
     return snapshot
 
 
-async def _queue_depths(url: str) -> dict[str, float]:
+async def queue_depths(url: str) -> dict[str, float]:
+    """Messages waiting in each Dramatiq queue and its delay queue (Redis ``LLEN``)."""
     import redis.asyncio as aioredis
 
     from actors.broker import NAMESPACE

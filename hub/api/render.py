@@ -19,7 +19,7 @@ from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.store import queries
 
-__all__ = ["MAX_RENDER_LIMIT", "RenderController", "dry_run"]
+__all__ = ["MAX_RENDER_LIMIT", "RenderController", "campaign_preview", "dry_run"]
 
 #: Most recipients one dry-run request renders (the CLI is the tool for whole audiences).
 MAX_RENDER_LIMIT = 1000
@@ -105,6 +105,11 @@ async def _mark_opted_out(items: Sequence[RenderItem]) -> list[RenderItem]:
             item = RenderItem(to=item.to, status="skipped", error="opted out")
         out.append(item)
     return out
+
+
+async def campaign_preview(settings: Settings, name: str, limit: int) -> list[RenderItem]:
+    """The first ``limit`` messages of a repository campaign as ``POST /v1/render`` would show them."""
+    return await _mark_opted_out(_campaign_items(RenderRequest(campaign=name, limit=limit), settings))
 
 
 class RenderController(Controller):

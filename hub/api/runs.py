@@ -22,7 +22,17 @@ from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunProgress, RunRecord
 
-__all__ = ["MAX_RUN_PAGE", "RunController", "parse_states", "progress_or_404", "resume_target", "run_read"]
+__all__ = [
+    "MAX_RUN_PAGE",
+    "RunController",
+    "cancel_run",
+    "parse_states",
+    "pause_run",
+    "progress_or_404",
+    "resume_run",
+    "resume_target",
+    "run_read",
+]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +148,36 @@ RESUMABLE = frozenset({R.PAUSED})
 CANCELABLE = frozenset({R.SCHEDULED, R.RUNNING, R.PAUSED})
 
 
+async def pause_run(run_id: int) -> RunProgress:
+    """Pause a run (the API's and the dashboard's one way); 404 if it does not exist, 409 if its state forbids it."""
+    await _transition(run_id, R.PAUSED, PAUSABLE, "pause")
+    return await progress_or_404(run_id)
+
+
+async def resume_run(run_id: int, enqueuer: Enqueuer) -> RunProgress:
+    """Resume a paused run and queue what it owes now; 404 / 409 as :func:`pause_run`."""
+    now = datetime.now(UTC)
+    current = await queries.get_run(run_id)
+    if current is None:
+        raise NotFound(f"no run {run_id}")
+    run = await _transition(run_id, resume_target(current, now), RESUMABLE, "resume")
+    if run.state == R.RUNNING:
+        await _requeue(run, enqueuer, now)
+    return await progress_or_404(run_id)
+
+
+async def cancel_run(run_id: int) -> RunProgress:
+    """Cancel every message of a run not yet handed to Twilio; 404 / 409 as :func:`pause_run`."""
+    run = await queries.get_run(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    if run.state not in CANCELABLE:
+        raise Conflict(f"cannot cancel run {run_id}: it is {run.state}")
+    canceled = await queries.cancel_run(run_id)
+    log.info("run %r canceled: %d messages will not be sent", run_id, canceled)
+    return await progress_or_404(run_id)
+
+
 class RunController(Controller):
     """One run at a time; the state changes are compare-and-set in the store, so racing calls cannot both win."""
 
@@ -185,19 +225,11 @@ class RunController(Controller):
 
     @post("/{run_id:int}/pause", operation_id="pause_run", summary="Pause a run", status_code=200)
     async def pause(self, run_id: PathId) -> RunRead:
-        await _transition(run_id, R.PAUSED, PAUSABLE, "pause")
-        return run_read(await progress_or_404(run_id))
+        return run_read(await pause_run(run_id))
 
     @post("/{run_id:int}/resume", operation_id="resume_run", summary="Resume a paused run", status_code=200)
     async def resume(self, run_id: PathId, enqueuer: NamedDependency[Enqueuer]) -> RunRead:
-        now = datetime.now(UTC)
-        current = await queries.get_run(run_id)
-        if current is None:
-            raise NotFound(f"no run {run_id}")
-        run = await _transition(run_id, resume_target(current, now), RESUMABLE, "resume")
-        if run.state == R.RUNNING:
-            await _requeue(run, enqueuer, now)
-        return run_read(await progress_or_404(run_id))
+        return run_read(await resume_run(run_id, enqueuer))
 
     @post(
         "/{run_id:int}/cancel",
@@ -206,11 +238,4 @@ class RunController(Controller):
         status_code=200,
     )
     async def cancel(self, run_id: PathId) -> RunRead:
-        run = await queries.get_run(run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id}")
-        if run.state not in CANCELABLE:
-            raise Conflict(f"cannot cancel run {run_id}: it is {run.state}")
-        canceled = await queries.cancel_run(run_id)
-        log.info("run %r canceled: %d messages will not be sent", run_id, canceled)
-        return run_read(await progress_or_404(run_id))
+        return run_read(await cancel_run(run_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from piccolo.query.functions.aggregate import Count
@@ -48,8 +49,10 @@ def decode_cursor(cursor: str) -> int:
 
 async def list_messages(
     *,
-    status: MessageStatus | str | None = None,
+    status: MessageStatus | str | Collection[MessageStatus] | None = None,
     to: str | None = None,
+    sid: str | None = None,
+    error_code: int | None = None,
     run_id: int | None = None,
     campaign: str | None = None,
     since: datetime | None = None,
@@ -60,8 +63,10 @@ async def list_messages(
     """A page of messages, newest first (keyset pagination on id).
 
     Args:
-        status: only this status.
+        status: only this status (or these statuses).
         to: only this recipient (E.164).
+        sid: only the row with this Twilio sid.
+        error_code: only rows with this Twilio error code.
         run_id: only this run.
         campaign: only runs of this campaign.
         since: created at or after (UTC).
@@ -79,10 +84,16 @@ async def list_messages(
         raise ValueError("limit must be between 1 and 1000")
     query = _select()
     conditions = []
-    if status is not None:
+    if isinstance(status, str):
         conditions.append(Message.status == MessageStatus(status).value)
+    elif status is not None:
+        conditions.append(Message.status.is_in([MessageStatus(s).value for s in status]))
     if to is not None:
         conditions.append(Message.recipient == to)
+    if sid is not None:
+        conditions.append(Message.sid == sid)
+    if error_code is not None:
+        conditions.append(Message.error_code == error_code)
     if run_id is not None:
         conditions.append(Message.run == run_id)
     if campaign is not None:

@@ -1,0 +1,59 @@
+"""Ledger-wide signals of the sender's health: the send rate now and how far status callbacks lag behind."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+
+from hub.status import MessageStatus
+from hub.store.rows import utc
+from hub.store.tables import Message
+
+__all__ = ["WAITING_CAP", "CallbackLag", "callback_lag", "send_rate"]
+
+S = MessageStatus
+#: Handed to Twilio, no status callback yet.
+_AWAITING_CALLBACK = (S.ACCEPTED.value, S.QUEUED.value)
+#: Rows counted at most when measuring the callback backlog (the page says "at least" past it).
+WAITING_CAP = 10_000
+
+
+class CallbackLag(msgspec.Struct, frozen=True, kw_only=True):
+    """How far Twilio's status callbacks are behind the sends.
+
+    Attributes:
+        last_callback_at: when the latest status callback arrived (UTC), None if none in the recent history.
+        waiting: rows handed to Twilio with no callback yet (capped at :data:`WAITING_CAP`).
+        oldest_waiting_s: age of the oldest of them, in seconds.
+    """
+
+    last_callback_at: datetime | None
+    waiting: int
+    oldest_waiting_s: float | None
+
+
+async def send_rate(now: datetime, window_s: float = 60.0) -> float:
+    """Messages handed to Twilio per second over the last ``window_s`` seconds, across every run."""
+    count = await Message.count().where(Message.sent_at >= utc(now) - timedelta(seconds=window_s))  # type: ignore[operator]
+    return count / window_s
+
+
+async def callback_lag(now: datetime) -> CallbackLag:
+    """The latest callback's time, and the rows still waiting for their first one."""
+    last = await Message.raw(
+        "SELECT max(at) AS at FROM (SELECT at FROM status_event WHERE source = 'callback' "
+        "ORDER BY id DESC LIMIT 1) AS latest"
+    )
+    waiting = await Message.raw(
+        "SELECT count(*) AS n, min(sent_at) AS oldest FROM (SELECT sent_at FROM message "
+        "WHERE status = ANY({}) LIMIT {}) AS w",
+        list(_AWAITING_CALLBACK),
+        WAITING_CAP,
+    )
+    oldest = utc(waiting[0]["oldest"]) if waiting else None
+    return CallbackLag(
+        last_callback_at=utc(last[0]["at"]) if last else None,
+        waiting=int(waiting[0]["n"]) if waiting else 0,
+        oldest_waiting_s=(utc(now) - oldest).total_seconds() if oldest else None,  # type: ignore[operator]
+    )
