@@ -16,6 +16,7 @@ from litestar.response import Redirect, Template
 
 from hub.api.campaigns import campaign_read, create_campaign_run, lookup_campaign, sendable_campaign
 from hub.api.enqueue import Enqueuer
+from hub.api.errors import ApiError, Unprocessable, describe
 from hub.api.render import campaign_preview
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
@@ -82,8 +83,8 @@ class CampaignPages(Controller):
         items: list[Any] = []
         try:
             items = await campaign_preview(settings, lookup_campaign(settings, name).name, PREVIEW_SIZE)
-        except CampaignError as exc:
-            error = str(exc)
+        except (CampaignError, ApiError) as exc:  # e.g. a journey has no single message to preview
+            error = describe(exc)[1].detail
         return Template(template_name="_preview.html", context={"items": items, "error": error})
 
     @post("/{name:str}/runs", name="ui-campaign-start", status_code=303)
@@ -103,8 +104,6 @@ class CampaignPages(Controller):
 
 
 def _send_at(raw: str) -> datetime | None:
-    from hub.api.errors import Unprocessable
-
     raw = raw.strip()
     if not raw:
         return None
