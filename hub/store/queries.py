@@ -18,6 +18,7 @@ from hub.store.ledger import (
     release_for_retry,
 )
 from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress
+from hub.store.recipients import recipients_sent_since
 from hub.store.records import (
     ContactRecord,
     IdempotencyRecord,
@@ -89,6 +90,7 @@ __all__ = [
     "message_totals",
     "opted_out",
     "put_idempotent",
+    "recipients_sent_since",
     "record_inbound",
     "release_for_retry",
     "run_counts",

@@ -61,6 +61,21 @@ def test_new_recipient_over_the_tier_budget_waits_without_using_an_attempt(
     assert "tier budget" in (held.error_message or "")
 
 
+def test_the_tier_budget_survives_a_redis_restart(make_harness: Callable[..., Harness]) -> None:
+    # Given a tier of one unique recipient per 24 h, used by a send to Ada
+    harness = make_harness(daily_unique_recipients=1)
+    _send(harness, ADA)
+    # When Redis forgets everything (a restart; the embedded Redis of `hub run` on every start)
+    harness.redis.flushdb()
+    # Then a new recipient still waits (the budget is rebuilt from the ledger), and Ada costs nothing
+    (bob,) = _send(harness, BOB)
+    _send(harness, ADA)
+    assert [c.msg.to for c in harness.transport.calls] == [ADA, ADA]
+    held = harness.message(bob)
+    assert (held.status, held.attempts) == (MessageStatus.PENDING, 0)
+    assert "tier budget" in (held.error_message or "")
+
+
 def test_recipient_already_counted_in_the_last_24h_costs_nothing(make_harness: Callable[..., Harness]) -> None:
     harness = make_harness(daily_unique_recipients=1)
     _send(harness, ADA, ADA)
