@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 from hub.config import RetrySettings
 from hub.errors import AmbiguousSendError, PermanentSendError, SendError, TransientSendError
 from hub.policy import backoff_ms, opts_out_contact
 
-#: WhatsApp's customer-service window: free-form bodies are allowed this long after the contact last wrote.
-SESSION_WINDOW = timedelta(hours=24)
-#: Twilio's code for "outside the 24 h window"; recorded when we refuse before calling Twilio.
-OUTSIDE_WINDOW_CODE = 63016
-OUTSIDE_WINDOW_REASON = "outside the 24 h session window: free-form body refused, send an approved template instead"
-
-
-def outside_session_window(
-    *, content_sid: str | None, last_inbound_at: datetime | None, now: datetime, enforce: bool
-) -> bool:
-    """True when a free-form body must not go to this contact (pure).
-
-    Only a contact *known* to be outside the window is refused: with no inbound on record we cannot tell
-    (the contact may have written before the hub existed), so Twilio decides.
-
-    Args:
-        content_sid: the message's approved template, if any (templates are always allowed).
-        last_inbound_at: when the contact last wrote to us (UTC), if ever recorded.
-        now: current time (UTC).
-        enforce: ``session_window.enforce``.
-    """
-    if not enforce or content_sid or last_inbound_at is None:
-        return False
-    return now - last_inbound_at > SESSION_WINDOW
-
-
-def business_initiated(*, last_inbound_at: datetime | None, now: datetime) -> bool:
-    """True when a message counts towards the daily tier budget (pure).
-
-    Meta counts unique users reached *outside* an open customer-service window (``../shared/TWILIO.md`` §7.4),
-    template or not; a contact with no inbound on record is taken as outside (the safe side of the limit).
-
-    Args:
-        last_inbound_at: when the contact last wrote to us (UTC), if ever recorded.
-        now: current time (UTC).
-    """
-    return last_inbound_at is None or now - last_inbound_at > SESSION_WINDOW
+# The contact rules live in hub (the dry runs decide with them too); re-exported for the send path.
+from hub.sendable import (
+    OUTSIDE_WINDOW_CODE,
+    OUTSIDE_WINDOW_REASON,
+    SESSION_WINDOW,
+    business_initiated,
+    outside_session_window,
+)
 
 
 class Outcome(NamedTuple):

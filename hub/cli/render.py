@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Literal
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
 
 import click
 import msgspec
@@ -16,11 +18,15 @@ from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
 from hub.cli.journey import parse_assumptions, parse_event_data, render_journey
+from hub.cli.ledger_checks import CHUNK, Ledger, open_ledger, send_window_times
+from hub.cli.send import parse_at
 from hub.cli.templates import refuse_registry_mismatch
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
+from hub.sendable import contact_refusal
+from hub.status import MessageStatus
 
 #: Show a progress bar from this many recipients on (only when stderr is a terminal and stdout is not).
 PROGRESS_FROM = 5_000
@@ -39,8 +45,15 @@ class RenderLine(msgspec.Struct, omit_defaults=False):
     error: str | None = None
 
 
-#: What happened to one recipient; a render error is sent as ``rejected`` but counted apart.
-Outcome = Literal["ok", "rejected", "skipped", "render_error"]
+class HeldLine(RenderLine, kw_only=True):
+    """A line whose message the campaign's send window holds: ``send_at`` (UTC) is when it would go."""
+
+    send_at: datetime
+
+
+#: What happened to one recipient; a render error is sent as ``rejected`` but counted apart, and so is a message
+#: the send would fail before calling Twilio (a free-form body outside the contact's 24 h window).
+Outcome = Literal["ok", "rejected", "skipped", "render_error", "refused"]
 
 
 @dataclass
@@ -51,33 +64,82 @@ class Tally:
     rejected: int = 0
     skipped: int = 0
     render_errors: int = 0
+    refused: int = 0
 
     @property
     def failed(self) -> bool:
-        """Duplicates are skipped on purpose; invalid numbers and render errors would fail a real send."""
-        return bool(self.rejected or self.render_errors)
+        """Duplicates and opted-out contacts are skipped on purpose; invalid numbers, render errors and bodies
+        outside the 24 h window would fail a real send."""
+        return bool(self.rejected or self.render_errors or self.refused)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"rendered {self.rendered}, rejected {self.rejected} (invalid numbers), "
-            f"skipped {self.skipped} (duplicates), render errors {self.render_errors}"
+            f"skipped {self.skipped} (duplicates, opted out), render errors {self.render_errors}"
         )
+        return text + (f", outside the 24 h window {self.refused}" if self.refused else "")
 
 
 def dry_run(
-    spec: CampaignSpec, settings: Settings, *, to: str | None, limit: int | None
+    spec: CampaignSpec,
+    settings: Settings,
+    *,
+    to: str | None,
+    limit: int | None,
+    ledger: Ledger | None = None,
+    now: datetime | None = None,
 ) -> Iterator[tuple[Outcome, RenderLine]]:
-    """Render a campaign's audience, one line per recipient, through the same renderer as a real send.
+    """Render a campaign's audience, one line per recipient, through the same renderer and checks as a real send.
 
     Args:
         spec: the campaign.
         settings: the project settings.
         to: only the recipient with this E.164 number (already normalised), or None for all.
         limit: stop after this many recipients, or None.
+        ledger: when given, each rendered recipient also meets the send path's contact checks (opted out:
+            skipped; a body outside the 24 h window: refused), looked up a chunk at a time.
+        now: the instant the checks and the send window are evaluated for (default: now).
 
     Raises:
         CampaignError: a template does not compile.
     """
+    at = now or datetime.now(UTC)
+    lines = _rendered(spec, settings, to=to, limit=limit, send_at=send_window_times(spec, settings, at))
+    if ledger is None:
+        return lines
+    return _contact_checked(lines, ledger, spec.one_message().content_sid, settings.session_window.enforce, at)
+
+
+def _contact_checked(
+    lines: Iterator[tuple[Outcome, RenderLine]], ledger: Ledger, content_sid: str | None, enforce: bool, now: datetime
+) -> Iterator[tuple[Outcome, RenderLine]]:
+    while chunk := list(itertools.islice(lines, CHUNK)):
+        phones = [line.to for outcome, line in chunk if outcome == "ok"]
+        contacts = ledger.contacts(phones) if phones else {}
+        for outcome, line in chunk:
+            refusal = None
+            if outcome == "ok":
+                refusal = contact_refusal(
+                    contacts.get(line.to), content_sid=content_sid, now=now, enforce_window=enforce
+                )
+            if refusal is None:
+                yield outcome, line
+                continue
+            reason = f"{refusal.code}: {refusal.reason}" if refusal.code else refusal.reason
+            if refusal.status == MessageStatus.SKIPPED:  # opted out: skipped, as the send would
+                yield "skipped", RenderLine(to=line.to, status="skipped", error=reason)
+            else:  # the send would fail it before calling Twilio
+                yield "refused", RenderLine(to=line.to, status="rejected", error=reason)
+
+
+def _rendered(
+    spec: CampaignSpec,
+    settings: Settings,
+    *,
+    to: str | None,
+    limit: int | None,
+    send_at: Callable[[str], datetime | None],
+) -> Iterator[tuple[Outcome, RenderLine]]:
     compiled = compile_message(spec.one_message(), settings, name=spec.name, source=display_path(spec.source, settings))
     count = 0
     for item in iter_audience(spec, settings):
@@ -93,22 +155,28 @@ def dry_run(
         if to is not None and item.phone != to:
             continue
         count += 1
-        yield _render(compiled, item)
+        yield _render(compiled, item, send_at)
 
 
-def _render(compiled: CompiledMessage, recipient: Recipient) -> tuple[Outcome, RenderLine]:
+def _render(
+    compiled: CompiledMessage, recipient: Recipient, send_at: Callable[[str], datetime | None]
+) -> tuple[Outcome, RenderLine]:
     try:
         message = render_message(compiled, recipient)
     except RenderError as exc:
         return "render_error", RenderLine(to=recipient.phone, status="rejected", error=str(exc))
-    return "ok", RenderLine(
-        to=message.to,
-        status="ok",
-        body=message.body,
-        content_sid=message.content_sid,
-        content_variables=message.content_variables,
-        media_url=message.media_url,
-    )
+    fields: dict[str, Any] = {
+        "to": message.to,
+        "status": "ok",
+        "body": message.body,
+        "content_sid": message.content_sid,
+        "content_variables": message.content_variables,
+        "media_url": message.media_url,
+    }
+    held_until = send_at(message.to)
+    if held_until is None:
+        return "ok", RenderLine(**fields)
+    return "ok", HeldLine(**fields, send_at=held_until)
 
 
 def _normalized(raw: str, settings: Settings) -> str | None:
@@ -125,6 +193,8 @@ def _count(outcome: Outcome, tally: Tally) -> None:
         tally.skipped += 1
     elif outcome == "render_error":
         tally.render_errors += 1
+    elif outcome == "refused":
+        tally.refused += 1
     else:
         tally.rejected += 1
 
@@ -152,7 +222,8 @@ def write_human(lines: Iterable[tuple[Outcome, RenderLine]], tally: Tally) -> No
             click.echo(f"- skipped {item.to}: {item.error}\n")
             continue
         if outcome != "ok":
-            click.echo(f"✗ {outcome.replace('_', ' ')} {item.to}: {item.error}\n")
+            label = "would fail" if outcome == "refused" else outcome.replace("_", " ")
+            click.echo(f"✗ {label} {item.to}: {item.error}\n")
             continue
         click.echo(f"to {item.to}")
         if item.body is not None:
@@ -163,6 +234,8 @@ def write_human(lines: Iterable[tuple[Outcome, RenderLine]], tally: Tally) -> No
                 click.echo(f"  {{{{{key}}}}}: {value}")
         for url in item.media_url:
             click.echo(f"  media: {url}")
+        if isinstance(item, HeldLine):
+            click.echo(f"  waits for the send window until {item.send_at:%Y-%m-%d %H:%M} UTC")
         click.echo("")
 
 
@@ -200,6 +273,17 @@ def _audience_size(spec: CampaignSpec, settings: Settings) -> int:
     help="Journeys: what happens at each wait_for in turn (replied, read, failed, timeout...); default timeout.",
 )
 @click.option("--event", "event", metavar="JSON", help="Journeys: the entering event's data (a JSON object).")
+@click.option(
+    "--at",
+    "at",
+    metavar="TIME",
+    help="Evaluate the send window and the contact checks as of this ISO 8601 time (default: now).",
+)
+@click.option(
+    "--no-ledger",
+    is_flag=True,
+    help="Do not read the database (opted-out contacts, 24 h windows and template approvals go unchecked).",
+)
 @pass_context
 def render(
     ctx: Context,
@@ -209,13 +293,17 @@ def render(
     as_json: bool,
     assume: tuple[str, ...],
     event: str | None,
+    at: str | None,
+    no_ledger: bool,
 ) -> None:
     """Dry run: render CAMPAIGN's messages exactly as they would be sent; write and send nothing.
 
     CAMPAIGN is a campaign name or the path of its YAML file. Each recipient is listed with its message
-    (body, or content_sid and variables, and media), or why it would be rejected (invalid number, render
-    error) or skipped (duplicate). A summary follows (on stderr with --json). Exits 1 when any recipient
-    would be rejected; duplicates alone are not failures.
+    (body, or content_sid and variables, and media, and when the send window lets it go), or why it would be
+    rejected (invalid number, render error, a body outside the contact's 24 h window) or skipped (duplicate,
+    opted out). The contact checks and the template's approval are read from the database when it is there
+    (a note on stderr says when it is not). A summary follows (on stderr with --json). Exits 1 when any
+    recipient would be rejected, or the template is rejected, paused or disabled; skips alone are not failures.
     """
     settings = ctx.settings
     try:
@@ -237,8 +325,17 @@ def render(
         )
     if assume or event is not None:
         raise click.UsageError(f"--assume and --event apply to journeys; {spec.name} has no steps")
+    ledger, why_not = (None, None) if no_ledger else open_ledger(settings)
+    if why_not is not None:
+        click.echo(f"note: not checked against the ledger ({why_not}): opt-outs, 24 h windows, approvals", err=True)
+    if ledger is not None:
+        refusal = ledger.template_refusal(spec.one_message().content_sid)
+        if refusal is not None:  # the send would pause the run and hold every message
+            click.echo(f"error: {refusal}", err=True)
+            sys.exit(1)
     try:
-        lines = dry_run(spec, settings, to=target, limit=limit)
+        when = parse_at(at, settings.timezone) if at else None
+        lines = dry_run(spec, settings, to=target, limit=limit, ledger=ledger, now=when)
         if sys.stderr.isatty() and not sys.stdout.isatty():
             total = _audience_size(spec, settings)
             if total >= PROGRESS_FROM:
@@ -259,4 +356,4 @@ def render(
         sys.exit(1)
 
 
-__all__ = ["RenderLine", "Tally", "dry_run", "write_json"]
+__all__ = ["HeldLine", "RenderLine", "Tally", "dry_run", "write_json"]

@@ -1,0 +1,88 @@
+"""The send path's ledger checks applied to a dry run: opted-out contacts, the 24 h window, template approval,
+and when the campaign's send window lets each message go.
+
+The ledger is read when it is there (as the template registry is: never created as a side effect, a few seconds'
+patience); without it the dry run says what it could not check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from hub.campaigns.spec import CampaignSpec
+from hub.config import Settings
+from hub.store.records import ContactRecord
+
+__all__ = ["CHUNK", "Ledger", "open_ledger", "send_window_times"]
+
+#: Recipients per contacts lookup.
+CHUNK = 1000
+#: Seconds to wait for the database before dry-running without it.
+LEDGER_TIMEOUT_S = 5.0
+
+
+class Ledger:
+    """The ledger as a dry run reads it: contacts in batches, and the template guard."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def contacts(self, phones: list[str]) -> Mapping[str, ContactRecord]:
+        from hub.store import db, queries
+
+        return db.run_sync(queries.get_contacts(phones))
+
+    def template_refusal(self, content_sid: str | None) -> str | None:
+        """Why the send would hold this template (rejected, paused, disabled), or None."""
+        from hub.store import db
+        from hub.templates.guard import TemplateNotSendable, assert_sendable
+
+        try:
+            db.run_sync(assert_sendable(content_sid))
+        except TemplateNotSendable as exc:
+            return exc.reason
+        return None
+
+
+def open_ledger(settings: Settings) -> tuple[Ledger | None, str | None]:
+    """The ledger, or None and why it cannot be read (unreachable, not migrated).
+
+    No database at all means nothing is known of any contact yet: ``(None, None)``, nothing to check.
+    """
+    from hub.cli.failures import explain
+    from hub.store import db, queries
+    from hub.templates.check import registry_available
+
+    if not registry_available(settings):
+        return None, None
+
+    async def probe() -> None:
+        await db.connect(settings)
+        await queries.get_contacts([])
+
+    try:
+        db.run_sync(asyncio.wait_for(probe(), LEDGER_TIMEOUT_S))
+    except Exception as exc:  # any failure means "dry-run without the ledger", said on stderr
+        return None, explain(exc, settings) or f"{type(exc).__name__}: {exc}"
+    return Ledger(settings), None
+
+
+def send_window_times(
+    spec: CampaignSpec, settings: Settings, now: datetime | None = None
+) -> Callable[[str], datetime | None]:
+    """When the campaign's send window lets a message to a phone go: None for now, else the next opening (UTC)."""
+    window = spec.schedule.send_window if spec.schedule else None
+    if window is None:
+        return lambda _phone: None
+    from scheduler.window import send_at_for
+
+    zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
+    at = now or datetime.now(UTC)
+
+    def send_at(phone: str) -> datetime | None:
+        due = send_at_for(phone, window, zone, at)
+        return due if due > at else None
+
+    return send_at
