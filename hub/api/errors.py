@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 import msgspec
@@ -74,7 +73,7 @@ class ServiceUnavailable(ApiError):
 
 def _unavailable_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean a backing service (database, Redis) is down, not that the request is wrong."""
-    types: list[type[BaseException]] = [ConnectionError, TimeoutError, sqlite3.OperationalError]
+    types: list[type[BaseException]] = [ConnectionError, TimeoutError]
     try:
         import redis.exceptions
 

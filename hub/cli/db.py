@@ -8,9 +8,9 @@ import sys
 import click
 
 from hub.cli.app import Context, main, pass_context
-from hub.config import redact_url
 from hub.errors import ConfigError
 from hub.store import db
+from hub.store.embedded import describe
 
 
 @main.group(name="db")
@@ -21,14 +21,14 @@ def db_group() -> None:
 @db_group.command()
 @pass_context
 def migrate(ctx: Context) -> None:
-    """Create or upgrade the database schema (SQLite file or PostgreSQL); safe to run again."""
+    """Create or upgrade the database schema (PostgreSQL, embedded or a server); safe to run again."""
     settings = ctx.settings
     try:
         applied = asyncio.run(_migrate(ctx))
     except (ConfigError, db.MigrationError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    where = redact_url(settings.database.url)
+    where = describe(settings)
     if applied:
         click.echo(f"{where}: applied {len(applied)} migration(s): {', '.join(applied)}")
     else:

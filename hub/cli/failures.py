@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 
 from hub.config import Settings, redact_url
 from hub.errors import HubError
+from hub.store.embedded import describe
 
 __all__ = ["explain"]
 
@@ -39,11 +39,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def _database(error: BaseException, settings: Settings | None) -> str | None:
     import asyncpg
 
-    url = redact_url(settings.database.url) if settings is not None else "the configured database"
+    url = describe(settings) if settings is not None else "the configured database"
     fix = "check DATABASE_URL (or database.url in config.yaml)"
-    if isinstance(error, asyncpg.UndefinedTableError) or (
-        isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
-    ):
+    if isinstance(error, asyncpg.UndefinedTableError):
         return f"the database at {url} has no hub tables yet: run `hub db migrate` (or start `hub run`, which does)"
     if isinstance(error, asyncpg.InvalidCatalogNameError):
         return f"{error} (at {url}): create it (e.g. `createdb`) or {fix}"

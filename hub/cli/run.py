@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 def run(ctx: Context, host: str, port: int, workers: int, log_level: str, redis_namespace: str) -> None:
     """Everything in one process: API and webhooks, scheduler, and send workers.
 
-    The defaults need nothing installed: a SQLite file, an in-process Redis, and the simulator transport when
+    The defaults need nothing installed: an embedded PostgreSQL (data in .hub/pgdata), an in-process Redis, and
+    the simulator transport when
     no Twilio credentials are set. With REDIS_URL, DATABASE_URL and Twilio credentials it is a real
     single-machine deployment. SIGINT/SIGTERM stop cleanly; whatever is owed is sent after the next start.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.config import Settings, redact_url
+from hub.store.embedded import describe
 
 __all__ = ["banner", "browsable_host"]
 
@@ -45,7 +46,7 @@ def banner(settings: Settings, *, host: str, port: int, threads: int) -> list[st
         f"WhatsApp Hub is running: API, scheduler and {threads} worker thread(s) in one process",
         f"  API        {base}  (/v1: {keys})",
         f"  docs       {base}/schema",
-        f"  database   {redact_url(settings.database.url)}",
+        f"  database   {describe(settings)}",
         f"  redis      {_redis(settings)}",
         f"  transport  {_transport(settings)}",
         "  Ctrl-C stops cleanly: in-flight sends finish, whatever is owed is sent after the next start",

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from hub.store.db import current_engine
-from hub.store.engines import LoopPoolPostgresEngine
 from hub.store.records import ContactRecord, InboundRecord
 from hub.store.rows import chunks, utc, when
 from hub.store.tables import Contact, InboundMessage
@@ -28,13 +27,9 @@ def _contact(row: dict[str, Any]) -> ContactRecord:
 
 async def get_contact(phone: str) -> ContactRecord | None:
     """What we know about ``phone`` (E.164), or None."""
-    engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine):
-        # Every send reads its contact: by hand, Piccolo's builder cost as much as the query (bench/profile_send.py).
-        rows = await engine.fetch("SELECT * FROM contact WHERE phone = $1", [phone])
-        return _contact(rows[0]) if rows else None
-    row = await Contact.select().where(Contact.phone == phone).first()
-    return _contact(row) if row else None
+    # Every send reads its contact: by hand, Piccolo's builder cost as much as the query (bench/profile_send.py).
+    rows = await current_engine().fetch("SELECT * FROM contact WHERE phone = $1", [phone])
+    return _contact(rows[0]) if rows else None
 
 
 async def get_contacts(phones: Iterable[str]) -> dict[str, ContactRecord]:
@@ -43,10 +38,7 @@ async def get_contacts(phones: Iterable[str]) -> dict[str, ContactRecord]:
     found: dict[str, ContactRecord] = {}
     engine = current_engine()
     for chunk in chunks(wanted, _LOOKUP_CHUNK):
-        if isinstance(engine, LoopPoolPostgresEngine):
-            rows = await engine.fetch("SELECT * FROM contact WHERE phone = ANY($1::varchar[])", [list(chunk)])
-        else:
-            rows = await Contact.select().where(Contact.phone.is_in(list(chunk)))
+        rows = await engine.fetch("SELECT * FROM contact WHERE phone = ANY($1::varchar[])", [list(chunk)])
         found.update((row["phone"], _contact(row)) for row in rows)
     return found
 

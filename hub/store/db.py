@@ -15,7 +15,6 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -25,7 +24,8 @@ from piccolo.table import Table
 
 from hub.config import Settings, redact_url
 from hub.errors import HubError
-from hub.store.engines import HubEngine, HubSQLiteEngine, LoopPoolPostgresEngine, build_engine
+from hub.store.embedded import EMBEDDED, database_url
+from hub.store.engines import HubEngine, LoopPoolPostgresEngine, build_engine
 from hub.store.piccolo_app import APP_NAME
 from hub.store.tables import TABLES
 
@@ -83,26 +83,25 @@ def engine_for_piccolo() -> HubEngine:
         return _engine
     from hub.config import load_settings
 
-    return use_engine(load_settings().database.url)
+    return use_engine(database_url(load_settings()))
 
 
 async def connect(settings: Settings) -> None:
-    """Bind the tables to ``settings.database.url`` and open the running loop's pool (PostgreSQL).
+    """Bind the tables to ``settings.database.url`` and open the running loop's pool.
 
-    Idempotent; call it once per event loop at start-up (further loops get a pool on first use anyway).
+    Idempotent; call it once per event loop at start-up (further loops get a pool on first use anyway). With
+    ``embedded`` it starts the embedded server first, or reuses the one running on the same data folder.
     """
-    engine = use_engine(settings.database.url)
-    if isinstance(engine, HubSQLiteEngine):
-        await engine.prepare()
-    else:
-        await engine.ensure_pool()
+    url = settings.database.url
+    if url == EMBEDDED:
+        url = await asyncio.to_thread(database_url, settings)
+    await use_engine(url).ensure_pool()
 
 
 async def disconnect() -> None:
-    """Close the running loop's pool (a no-op on SQLite). Other loops keep theirs."""
-    engine = _engine
-    if isinstance(engine, LoopPoolPostgresEngine):
-        await engine.close_pool()
+    """Close the running loop's pool. Other loops keep theirs."""
+    if _engine is not None:
+        await _engine.close_pool()
 
 
 def reset() -> None:
@@ -110,10 +109,7 @@ def reset() -> None:
     global _engine
     with _engine_lock:
         for engine in _engines.values():
-            if isinstance(engine, LoopPoolPostgresEngine):
-                engine.close_all()
-            else:
-                engine.close()
+            engine.close_all()
         _engines.clear()
         _engine = None
 
@@ -122,19 +118,11 @@ def reset() -> None:
 async def transaction() -> AsyncIterator[None]:
     """Run the enclosed store calls as one database transaction: all of them commit, or none.
 
-    PostgreSQL: a Piccolo transaction on a connection of the running loop's pool. SQLite: ``BEGIN
-    IMMEDIATE`` on the process's shared connection, which the transaction holds until it ends (other
-    tasks' statements wait rather than join it; other processes wait on the write lock). Store calls made
-    inside (Piccolo queries and raw ``engine.fetch``) use the transaction; nesting joins the outer one.
-    Keep it short: on SQLite it serialises every database call of the process.
+    A Piccolo transaction on a connection of the running loop's pool. Store calls made inside (Piccolo
+    queries and raw ``engine.fetch``) use the transaction; nesting joins the outer one.
     """
-    engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine):
-        async with engine.transaction():
-            yield
-    else:
-        async with engine.shared_transaction():
-            yield
+    async with current_engine().transaction():
+        yield
 
 
 class _LoopThread:
@@ -180,23 +168,12 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
 @contextlib.asynccontextmanager
 async def _migration_lock(engine: HubEngine) -> Any:
     # Several processes may start at once on a fresh database; only one may create the tables.
-    if isinstance(engine, LoopPoolPostgresEngine):
-        connection = await asyncpg.connect(dsn=engine.url)
-        try:
-            await connection.execute("SELECT pg_advisory_lock(hashtext('hub.store.migrate'))")
-            yield
-        finally:
-            await connection.close()  # ends the session, which releases the lock
-    else:
-        import fcntl
-
-        lock_path = Path(engine.path + ".migrate-lock")
-        with lock_path.open("a") as handle:
-            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    connection = await asyncpg.connect(dsn=engine.url)
+    try:
+        await connection.execute("SELECT pg_advisory_lock(hashtext('hub.store.migrate'))")
+        yield
+    finally:
+        await connection.close()  # ends the session, which releases the lock
 
 
 async def migrate(settings: Settings) -> list[str]:
@@ -236,7 +213,6 @@ async def _applied_migrations() -> list[str]:
 
 
 __all__ = [
-    "HubSQLiteEngine",
     "LoopPoolPostgresEngine",
     "MigrationError",
     "build_engine",

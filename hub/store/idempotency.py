@@ -32,7 +32,7 @@ async def claim_idempotent(key: str, request_hash: str, at: datetime | None = No
     """Claim ``key`` for this request; call it first inside :func:`hub.store.db.transaction`.
 
     The key row is inserted (unique) with an empty response. A concurrent claim of the same key in another
-    transaction waits until this one ends (PostgreSQL: the unique index; SQLite: the write lock), then
+    transaction waits until this one ends (on the unique index), then
     sees the committed row, so exactly one of them creates. Store the answer with
     :func:`complete_idempotent` in the same transaction.
 

@@ -4,8 +4,7 @@ The rows travel as one array per column and ``unnest`` turns them back into rows
 asyncpg's prepared statement) is the same for every call and no call meets asyncpg's 32,767-argument limit.
 Compared with a ``VALUES`` list of 16 parameters per row, PostgreSQL plans one statement instead of a new one per
 row count, and the client encodes 11 arrays instead of 16 x N arguments (bench/RESULTS.md, fan-out). The semantics
-are those of :func:`hub.store.ledger.insert_messages`, which calls this on PostgreSQL (SQLite keeps its
-``VALUES`` statement).
+are those of :func:`hub.store.ledger.insert_messages`, which calls this.
 """
 
 from __future__ import annotations

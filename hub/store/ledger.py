@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from hub.status import FINAL, MessageStatus, advance, from_twilio
+from hub.status import FINAL, MessageStatus, from_twilio
 from hub.store.db import current_engine
-from hub.store.engines import LoopPoolPostgresEngine
 from hub.store.events import apply_parked, record_event
 from hub.store.insert_sql import insert_postgres
 from hub.store.records import MessageRecord, NewMessage
-from hub.store.rows import MAX_BIND_PARAMS, chunks, message_record, utc, when
+from hub.store.rows import message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
 from hub.store.send_sql import SUBMITS, Submit, claim_batch_postgres, claim_postgres, submit_postgres
 from hub.store.tables import Message, Run
@@ -21,95 +19,26 @@ from hub.store.tables import Message, Run
 S = MessageStatus
 
 
-# Columns written by insert_messages, in statement order.
-_INSERT_COLUMNS = (
-    "run",
-    "step",
-    "recipient",
-    "body",
-    "content_sid",
-    "content_variables",
-    "media_url",
-    "status",
-    "error_code",
-    "error_message",
-    "attempts",
-    "send_at",
-    "created_at",
-    "updated_at",
-    "finished_at",
-    "meta",
-)
-_ROWS_PER_STATEMENT = MAX_BIND_PARAMS // len(_INSERT_COLUMNS)
-
-
-def _values(run_id: int, new: NewMessage, at: datetime) -> tuple[Any, ...]:
-    status = MessageStatus(new.status)
-    variables = None if new.content_variables is None else json.dumps(new.content_variables)
-    return (
-        run_id,
-        new.step,
-        new.recipient,
-        new.body,
-        new.content_sid,
-        variables,
-        json.dumps(list(new.media_url)),
-        status.value,
-        new.error_code,
-        new.error_message,
-        0,
-        utc(new.send_at),
-        at,
-        at,
-        at if status in FINAL else None,
-        json.dumps(new.meta),
-    )
-
-
-def _insert_sql(rows: int, postgres: bool) -> str:
-    width = len(_INSERT_COLUMNS)
-    if postgres:
-        groups = ("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
-    else:
-        groups = ("(" + ", ".join("?" * width) + ")" for _ in range(rows))
-    return (
-        f"INSERT INTO message ({', '.join(_INSERT_COLUMNS)}) VALUES {', '.join(groups)}"
-        " ON CONFLICT (run, recipient, step) DO NOTHING RETURNING id, status"
-    )
-
-
 async def insert_messages(
     run_id: int, rows: Sequence[NewMessage], *, now: datetime | None = None, checkpoint: int | None = None
 ) -> list[int]:
     """Write ledger rows in bulk; a row whose ``(run, recipient, step)`` exists is left alone.
 
-    PostgreSQL: one statement of column arrays (:mod:`hub.store.insert_sql`), whatever the row count. SQLite:
-    statements chunked so that rows x columns stays within its 32,766 bind parameters. Both are written by
-    hand: Piccolo's builder costs ~0.2 ms per row, many times the database's own work.
+    One statement of column arrays (:mod:`hub.store.insert_sql`), whatever the row count, written by hand:
+    Piccolo's builder costs ~0.2 ms per row, many times the database's own work.
 
     Args:
         run_id: the run the rows belong to.
         rows: the rows; ``rejected`` / ``skipped`` rows are stored with their reason and never sent.
         now: creation time (UTC).
         checkpoint: also set the run's fan-out checkpoint (the audience position these rows reach): in the
-            same statement on PostgreSQL, so it commits with the rows; right after them on SQLite.
+            same statement, so it commits with the rows.
 
     Returns:
         Ids of the newly inserted ``pending`` rows, ascending: exactly the rows to enqueue. Re-running
         the same rows returns [].
     """
-    at = when(now)
-    engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine):
-        return await insert_postgres(engine, run_id, rows, at, checkpoint=checkpoint)
-    pending: list[int] = []
-    for chunk in chunks(rows, _ROWS_PER_STATEMENT):
-        args = [value for new in chunk for value in _values(run_id, new, at)]
-        inserted = await engine.fetch(_insert_sql(len(chunk), False), args)
-        pending.extend(row["id"] for row in inserted if row["status"] == S.PENDING.value)
-    if checkpoint is not None:
-        await Run.update({Run.checkpoint: checkpoint}).where(Run.id == run_id)
-    return sorted(pending)
+    return await insert_postgres(current_engine(), run_id, rows, when(now), checkpoint=checkpoint)
 
 
 def _held_runs(now: datetime) -> Any:
@@ -136,24 +65,8 @@ async def claim_for_send(message_id: int, now: datetime | None = None) -> Messag
         The claimed row, or None: not pending (claimed, sent, canceled...), not due yet
         (``send_at`` / ``next_attempt_at`` in the future), or its run is paused, canceled or expired.
     """
-    at = when(now)
-    engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
-        claimed = await claim_postgres(engine, message_id, at)
-        return message_record(claimed) if claimed is not None else None
-    rows = (
-        await Message.update(
-            {
-                Message.status: S.SENDING.value,
-                Message.attempts: Message.attempts + 1,
-                Message.claimed_at: at,
-                Message.updated_at: at,
-            }
-        )
-        .where((Message.id == message_id) & due_condition(at))
-        .returning(*Message.all_columns())
-    )
-    return message_record(rows[0]) if rows else None
+    claimed = await claim_postgres(current_engine(), message_id, when(now))  # hand-written (hub.store.send_sql)
+    return message_record(claimed) if claimed is not None else None
 
 
 async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None = None) -> list[MessageRecord]:
@@ -164,26 +77,8 @@ async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None 
     """
     if not message_ids:
         return []
-    at = when(now)
-    engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
-        return [message_record(row) for row in await claim_batch_postgres(engine, list(message_ids), at)]
-    claimed: list[MessageRecord] = []
-    for chunk in chunks(list(message_ids), MAX_BIND_PARAMS // 2):
-        rows = (
-            await Message.update(
-                {
-                    Message.status: S.SENDING.value,
-                    Message.attempts: Message.attempts + 1,
-                    Message.claimed_at: at,
-                    Message.updated_at: at,
-                }
-            )
-            .where(Message.id.is_in(list(chunk)) & due_condition(at))
-            .returning(*Message.all_columns())
-        )
-        claimed.extend(message_record(row) for row in rows)
-    return claimed
+    rows = await claim_batch_postgres(current_engine(), list(message_ids), when(now))  # hub.store.send_sql
+    return [message_record(row) for row in rows]
 
 
 async def mark_submitted(
@@ -210,45 +105,17 @@ async def mark_submitted(
     at = when(now)
     reported = from_twilio(twilio_status) or S.ACCEPTED
     engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine):  # one hand-written statement (hub.store.send_sql)
-        if engine.current_transaction.get() is not None:  # inside the caller's transaction: not shared
-            found = await submit_postgres(engine, message_id, sid, reported, source, at, claimed_at)
-        else:  # with the submits of the same few ms on this loop, in one statement
-            found = await SUBMITS(Submit(engine, message_id, sid, reported, source, at, claimed_at))
-        if found is None:
-            return None
-        submitted, parked = found
-        if parked and await apply_parked(message_id, sid):
-            submitted = await Message.select().where(Message.id == message_id).first().output(load_json=True)
-        return message_record(submitted)
-    row = None
-    for current in (S.SENDING, S.UNKNOWN):
-        new = advance(current, reported)
-        condition = (Message.id == message_id) & (Message.status == current.value)
-        if claimed_at is not None:
-            condition = condition & (Message.claimed_at == utc(claimed_at))
-        rows = (
-            await Message.update(
-                {
-                    Message.sid: sid,
-                    Message.status: new.value,
-                    Message.sent_at: at,
-                    Message.updated_at: at,
-                    Message.finished_at: at if new in FINAL else None,
-                }
-            )
-            .where(condition)
-            .returning(*Message.all_columns())
-        )
-        if rows:
-            row = rows[0]
-            break
-    if row is None:
+    # One hand-written statement (hub.store.send_sql).
+    if engine.current_transaction.get() is not None:  # inside the caller's transaction: not shared
+        found = await submit_postgres(engine, message_id, sid, reported, source, at, claimed_at)
+    else:  # with the submits of the same few ms on this loop, in one statement
+        found = await SUBMITS(Submit(engine, message_id, sid, reported, source, at, claimed_at))
+    if found is None:
         return None
-    await record_event(message_id=message_id, sid=sid, status=reported.value, source=source, applied=True, at=at)
-    if await apply_parked(message_id, sid):
-        row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
-    return message_record(row)
+    submitted, parked = found
+    if parked and await apply_parked(message_id, sid):
+        submitted = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+    return message_record(submitted)
 
 
 async def release_for_retry(

@@ -52,8 +52,6 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 def _times(row: dict[str, Any], names: Iterable[str]) -> None:
     for name in names:
         value = row.get(name)
-        if isinstance(value, str):  # SQLite RETURNING columns carry no declared type, so no converter ran
-            value = datetime.fromisoformat(value)
         row[name] = utc(value)
 
 
@@ -103,11 +101,7 @@ def event_record(row: dict[str, Any]) -> StatusEventRecord:
 
 
 def is_unique_violation(exc: BaseException) -> bool:
-    """True for a unique-constraint error from either driver."""
-    import sqlite3
-
+    """True for a unique-constraint error."""
     import asyncpg
 
-    if isinstance(exc, asyncpg.exceptions.UniqueViolationError):
-        return True
-    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+    return isinstance(exc, asyncpg.exceptions.UniqueViolationError)

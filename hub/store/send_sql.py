@@ -4,7 +4,7 @@ Every send runs both. Through Piccolo they took 1 + 3 statements (the submit: up
 lookup) and Piccolo's builder cost more CPU than PostgreSQL's own work (bench/profile_send.py: the four
 statements were ~60 % of a send on the worker's loop). Here each is one statement and one round trip; the
 semantics are those of :func:`hub.store.ledger.claim_for_send` and :func:`hub.store.ledger.mark_submitted`,
-which call these on PostgreSQL (SQLite keeps the Piccolo path).
+which call these.
 
 Submissions are coalesced (:data:`SUBMITS`, :mod:`hub.coalesce`): the sends of a batch finish their HTTP calls
 within milliseconds of each other, and their submits run as one :data:`SUBMIT_BATCH_SQL` statement, each caller

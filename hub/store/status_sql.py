@@ -4,18 +4,15 @@ PostgreSQL: the reports of one event loop that arrive within a few milliseconds 
 one multi-row statement (:data:`BATCH_SQL`, through :class:`hub.coalesce.Coalescer`): one round trip and one
 WAL flush per batch, and each caller returns only once the batch holding its report is committed. A batch
 gives the same result as its reports applied one after another in arrival order (:func:`batch_rounds`).
-SQLite: three or four statements per report in one ``BEGIN IMMEDIATE`` transaction on the shared connection,
-in one thread hop. Written by hand: Piccolo's builder and a commit per statement cost more than the
-database's own work.
+Written by hand: Piccolo's builder and a commit per statement cost more than the database's own work.
 
 The compare-and-set is "status is one from which the report moves it forward" (:func:`forward_from`),
-evaluated on the row's latest version by both databases, so concurrent reports cannot move a status back.
+evaluated on the row's latest version, so concurrent reports cannot move a status back.
 """
 
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,14 +118,11 @@ async def record_and_apply(update: StatusUpdate, reported: MessageStatus | None)
         reported: our status for it (None for words we do not track: recorded only).
     """
     engine = current_engine()
-    if isinstance(engine, LoopPoolPostgresEngine) and engine.current_transaction.get() is None:
-        # Inside a caller's transaction the report must be written on that transaction's connection: alone.
+    if engine.current_transaction.get() is None:
         return await _batches((update, reported))
+    # Inside a caller's transaction the report must be written on that transaction's connection: alone.
     changes = change_columns(reported, update) if reported is not None else {}
-    forward = forward_from(reported)
-    if isinstance(engine, LoopPoolPostgresEngine):
-        return await _postgres(engine, update, changes, forward)
-    return await engine.run_atomic(lambda connection: _sqlite(connection, update, changes, forward))
+    return await _postgres(engine, update, changes, forward_from(reported))
 
 
 async def _postgres(
@@ -278,8 +272,6 @@ async def _write_batch(items: list[_Item]) -> list[Recorded | BaseException]:
     callback only, not the others gathered with it; when the database is unreachable every one of them fails.
     """
     engine = current_engine()
-    if not isinstance(engine, LoopPoolPostgresEngine):  # the engine changed under a pending batch (tests)
-        raise RuntimeError("status batches need the PostgreSQL engine")
     results: list[Recorded | BaseException | None] = [None] * len(items)
     rounds = batch_rounds([(update.sid, update.effective_dedupe_key) for update, _ in items])
     for number, indexes in enumerate(rounds):
@@ -298,35 +290,3 @@ async def _write_batch(items: list[_Item]) -> list[Recorded | BaseException]:
 
 
 _batches: Coalescer[_Item, Recorded] = Coalescer(_write_batch, max_items=BATCH_MAX_ITEMS, max_delay_s=BATCH_DELAY_S)
-
-
-def _sqlite(
-    connection: sqlite3.Connection, update: StatusUpdate, changes: dict[str, Any], forward: list[str]
-) -> Recorded:
-    # Runs inside BEGIN IMMEDIATE (HubSQLiteEngine.run_atomic): no other writer can interleave.
-    values = _event_values(update)
-    columns = ", ".join(_EVENT_COLUMNS)
-    inserted = connection.execute(
-        f"INSERT INTO status_event ({columns}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
-        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        values,
-    ).fetchall()
-    if not inserted:
-        return Recorded(None, None, False)
-    event_id = inserted[0]["id"]
-    moved: list[dict[str, Any]] = []
-    if changes and forward:
-        sets = ", ".join(f"{name} = ?" for name in changes)
-        marks = ", ".join("?" * len(forward))
-        moved = connection.execute(
-            f"UPDATE message SET {sets} WHERE sid = ? AND status IN ({marks}) RETURNING id",
-            [*changes.values(), update.sid, *forward],
-        ).fetchall()
-    found = moved or connection.execute("SELECT id FROM message WHERE sid = ?", [update.sid]).fetchall()
-    if not found:
-        return Recorded(event_id, None, False)
-    message_id = found[0]["id"]
-    connection.execute(
-        "UPDATE status_event SET message = ?, applied = ? WHERE id = ?", [message_id, bool(moved), event_id]
-    )
-    return Recorded(event_id, message_id, bool(moved))

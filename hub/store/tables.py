@@ -1,8 +1,7 @@
 """Piccolo tables of the ledger: runs, messages, status events, contacts, inbound messages, idempotency keys.
 
 Only :mod:`hub.store.queries` may import these; everyone else works with the records in
-:mod:`hub.store.records`. Composite unique constraints are created as unique indexes in the
-migrations (Piccolo's table-level ``Unique`` breaks on SQLite).
+:mod:`hub.store.records`. Composite unique constraints are unique indexes created by the migrations.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
-    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -57,7 +55,7 @@ class EventSource(StrEnum):
 class Run(Table):
     """One firing of a campaign, one bulk send, or one single API message."""
 
-    id = Serial(primary_key=True)
+    id = BigSerial(primary_key=True)
     campaign = Varchar(length=100, null=True, index=True, help_text="Campaign name; null for API sends.")
     kind = Varchar(length=16, choices=RunKind, default=RunKind.CAMPAIGN.value, help_text="campaign, bulk or single.")
     trigger = Varchar(length=16, choices=RunTrigger, default=RunTrigger.API.value, help_text="schedule, api or cli.")
@@ -134,7 +132,7 @@ class StatusEvent(Table):
 class Contact(Table):
     """What we know about a phone number: opt-out and the 24 h session window."""
 
-    id = Serial(primary_key=True)
+    id = BigSerial(primary_key=True)
     phone = Varchar(length=32, unique=True, help_text="E.164.")
     opted_out_at = Timestamptz(null=True, default=None, help_text="When the contact opted out; null = subscribed.")
     opt_out_source = Varchar(length=32, null=True, default=None, help_text="keyword, twilio or api.")
@@ -145,7 +143,7 @@ class Contact(Table):
 class InboundMessage(Table):
     """A message a contact sent to us (from the inbound webhook)."""
 
-    id = Serial(primary_key=True)
+    id = BigSerial(primary_key=True)
     sid = Varchar(length=64, unique=True, help_text="Twilio message sid.")
     from_phone = Varchar(length=32, index=True, help_text="Sender in E.164.")
     to = Varchar(length=64, help_text="Our number as Twilio sent it.")
@@ -157,7 +155,7 @@ class InboundMessage(Table):
 class IdempotencyKey(Table):
     """The first response given to an ``Idempotency-Key``; replays return it."""
 
-    id = Serial(primary_key=True)
+    id = BigSerial(primary_key=True)
     key = Varchar(length=255, unique=True, help_text="Client-chosen key (scoped by the caller).")
     request_hash = Varchar(length=128, help_text="Hash of the request body; a different body is a conflict.")
     response = JSON(default={}, help_text="The response returned the first time.")
@@ -167,7 +165,7 @@ class IdempotencyKey(Table):
 class ContentTemplate(Table):
     """A WhatsApp content template (Twilio Content API) and its approval state, as last synced."""
 
-    id = Serial(primary_key=True)
+    id = BigSerial(primary_key=True)
     friendly_name = Varchar(length=200, index=True, help_text="Twilio friendly name; how people refer to it.")
     language = Varchar(length=16, default="en", help_text="Language code, e.g. en or pt_BR.")
     content_sid = Varchar(length=64, unique=True, help_text="Twilio Content sid (HX...).")

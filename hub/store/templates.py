@@ -42,11 +42,6 @@ def _record(row: dict[str, Any]) -> TemplateRecord:
     variables = loads(row.get("variables")) or {}
     created = row.get("created_at")
     synced = row.get("last_synced_at")
-    # SQLite RETURNING columns carry no declared type, so timestamps may come back as text.
-    if isinstance(created, str):
-        created = datetime.fromisoformat(created)
-    if isinstance(synced, str):
-        synced = datetime.fromisoformat(synced)
     return TemplateRecord(
         friendly_name=row["friendly_name"],
         language=row["language"],

@@ -1,8 +1,8 @@
 """Campaign checks against the template registry: content_variables must fit the template's placeholders.
 
 The registry lives in the database, which CI and a fresh checkout may not have: it is read only when it is
-there (an existing SQLite file, a PostgreSQL server that answers within a few seconds). Without it the checks
-are skipped; ``hub check`` must not create a database as a side effect.
+there (the embedded server's data folder exists, or a PostgreSQL server answers within a few seconds). Without
+it the checks are skipped; ``hub check`` must not create a database as a side effect.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from hub.campaigns.files import display_path
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
 from hub.errors import CampaignError
+from hub.store.embedded import data_folder
 from hub.store.templates import TemplateRecord
 from hub.templates.approval import approval_warning
 from hub.templates.variables import content_variable_problems
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for a database before checking without the registry.
 REGISTRY_TIMEOUT_S = 5.0
-_SQLITE = "sqlite:///"
 
 
 def template_findings(
@@ -64,10 +63,9 @@ def template_findings(
 
 
 def registry_available(settings: Settings) -> bool:
-    """False when reading the registry would have to create a database (no SQLite file yet)."""
-    url = settings.database.url
-    if url.startswith(_SQLITE):
-        return Path(url[len(_SQLITE) :]).is_file()
+    """False when reading the registry would have to create a database (no embedded data folder yet)."""
+    if settings.database.is_embedded:
+        return (data_folder(settings) / "PG_VERSION").is_file()
     return True
 
 

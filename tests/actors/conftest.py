@@ -1,4 +1,4 @@
-"""Actor harness: StubBroker queues, fakeredis limits, a SQLite ledger and a FakeTransport, on a real Worker."""
+"""Actor harness: StubBroker queues, fakeredis limits, a PostgreSQL ledger and a FakeTransport, on a real Worker."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ def _fast(settings: Settings, **rate_limits: Any) -> Settings:
 
 
 @pytest.fixture
-def make_harness(sqlite_settings: Settings) -> Iterator[Callable[..., Harness]]:
+def make_harness(pg_settings: Settings) -> Iterator[Callable[..., Harness]]:
     """Build the harness with ``rate_limits`` overrides (``daily_unique_recipients=1``...); one per test."""
     built: list[Harness] = []
 
     def make(**rate_limits: Any) -> Harness:
-        settings = _fast(sqlite_settings, **rate_limits)
+        settings = _fast(pg_settings, **rate_limits)
         redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         transport = FakeTransport()
         namespace = f"t{secrets.token_hex(4)}"
@@ -47,5 +47,5 @@ def make_harness(sqlite_settings: Settings) -> Iterator[Callable[..., Harness]]:
 
 @pytest.fixture
 def harness(make_harness: Callable[..., Harness]) -> Harness:
-    """StubBroker + worker (started by ``drain``), SQLite ledger, fakeredis limits, FakeTransport, no throttling."""
+    """StubBroker + worker (started by ``drain``), the test ledger, fakeredis limits, FakeTransport, no throttling."""
     return make_harness()

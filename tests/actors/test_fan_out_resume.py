@@ -1,4 +1,4 @@
-"""fan_out_run after a crash mid-run, on SQLite and PostgreSQL: resumes from its checkpoint, loses no recipient,
+"""fan_out_run after a crash mid-run: resumes from its checkpoint, loses no recipient,
 sends none twice."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""API fixtures: a migrated SQLite ledger, the app with a recording enqueuer, a keyed client, Twilio signing."""
+"""API fixtures: the test ledger, the app with a recording enqueuer, a keyed client, Twilio signing."""
 
 from __future__ import annotations
 
@@ -37,14 +37,14 @@ async def _ok() -> None:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Settings]:
-    """Settings on a fresh, migrated SQLite ledger with one campaign in the repository."""
+def settings(make_settings: Callable[..., Settings], tmp_path: Path, pg_url: str) -> Iterator[Settings]:
+    """Settings on the test's (emptied) ledger with one campaign in the repository."""
     (tmp_path / "campaigns").mkdir()
     (tmp_path / "templates" / "messages").mkdir(parents=True)
     (tmp_path / "campaigns" / "hello.yaml").write_text(CAMPAIGN, encoding="utf-8")
     (tmp_path / "templates" / "messages" / "greet.j2").write_text("Hello {{ first_name }}", encoding="utf-8")
     config = {
-        "database": {"url": "sqlite:///hub.db"},
+        "database": {"url": pg_url},
         "public_url": PUBLIC_URL,
         "api": {"keys": [API_KEY]},
         "twilio": {"auth_token": AUTH_TOKEN},

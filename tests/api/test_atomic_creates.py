@@ -38,7 +38,7 @@ def api_settings(base: Settings) -> Settings:
 
 @pytest.fixture
 def make_client(db_settings: Settings) -> Iterator[Callable[[RecordingEnqueuer], TestClient[Litestar]]]:
-    """Clients on the test database (SQLite and PostgreSQL); each runs its app on its own event loop."""
+    """Clients on the test database; each runs its app on its own event loop."""
     opened: list[TestClient[Litestar]] = []
 
     def make(enqueuer: RecordingEnqueuer) -> TestClient[Litestar]:

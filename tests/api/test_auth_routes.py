@@ -52,8 +52,8 @@ def test_right_key_passes(client: TestClient[Litestar]) -> None:
 
 @pytest.fixture
 def keyless_app(settings: Settings, make_settings: Callable[..., Settings]) -> Litestar:
-    """The same migrated ledger (same folder, same hub.db), with no API key configured."""
-    keyless = make_settings({"database": {"url": "sqlite:///hub.db"}})
+    """The same migrated ledger, with no API key configured."""
+    keyless = make_settings({"database": {"url": settings.database.url}})
     assert keyless.database.url == settings.database.url
     return create_app(keyless, enqueuer=RecordingEnqueuer())
 

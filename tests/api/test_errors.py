@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
 
@@ -24,7 +22,6 @@ from hub.errors import CampaignError, InvalidPhoneError, RenderError
         (NotAuthorizedException("missing key"), 401, "unauthorized", None),
         (PermissionDeniedException("bad signature"), 403, "forbidden", None),
         (ConnectionRefusedError("connect to db:5432"), 503, "unavailable", None),
-        (sqlite3.OperationalError("database is locked"), 503, "unavailable", None),
         (RuntimeError("secret-ish internals"), 500, "internal", None),
     ],
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from api_support import PUBLIC_URL, run, sign
@@ -101,8 +100,8 @@ def test_forged_status_response_is_json_error(client: TestClient[Litestar]) -> N
     assert (response.status_code, response.json()["error"]) == (403, "forbidden")
 
 
-def test_without_auth_token_every_callback_is_refused(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
-    settings = make_settings({"database": {"url": "sqlite:///hub.db"}, "public_url": PUBLIC_URL})
+def test_without_auth_token_every_callback_is_refused(make_settings: Callable[..., Settings], pg_url: str) -> None:
+    settings = make_settings({"database": {"url": pg_url}, "public_url": PUBLIC_URL})
     app = create_app(settings, enqueuer=RecordingEnqueuer(), connect_store=False)
     params = callback("SM6", "delivered")
     with TestClient(app=app, base_url=PUBLIC_URL) as client:

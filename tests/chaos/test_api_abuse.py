@@ -33,9 +33,9 @@ def _v1_routes(app: Litestar) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-key", f"Basic {API_KEY}", "Bearer ", API_KEY])
 def test_every_v1_route_without_the_right_key_is_401(
-    sqlite_settings: Settings, tmp_path: Path, report: Callable[[str], None], authorization: str | None
+    pg_settings: Settings, tmp_path: Path, report: Callable[[str], None], authorization: str | None
 ) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+    settings = keyed_settings(pg_settings, tmp_path)
     with api_client(settings, keyed=False) as client:
         routes = _v1_routes(client.app)
         headers = {"Authorization": authorization} if authorization is not None else {}
@@ -49,8 +49,8 @@ def test_every_v1_route_without_the_right_key_is_401(
     ("path", "payload_size"),
     [("/v1/bulk-send", 11 * 1024 * 1024), ("/bulk-send", 11 * 1024 * 1024), ("/v1/messages", 11 * 1024 * 1024)],
 )
-def test_oversized_body_is_413(sqlite_settings: Settings, tmp_path: Path, path: str, payload_size: int) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+def test_oversized_body_is_413(pg_settings: Settings, tmp_path: Path, path: str, payload_size: int) -> None:
+    settings = keyed_settings(pg_settings, tmp_path)
     body = b'{"message": "hi", "phone_numbers": ["' + b"1" * payload_size + b'"]}'
     with api_client(settings) as client:
         response = client.post(path, content=body, headers={"Content-Type": "application/json"})
@@ -59,9 +59,9 @@ def test_oversized_body_is_413(sqlite_settings: Settings, tmp_path: Path, path: 
 
 
 def test_huge_recipient_list_is_a_clear_answer_not_a_crash(
-    sqlite_settings: Settings, tmp_path: Path, report: Callable[[str], None]
+    pg_settings: Settings, tmp_path: Path, report: Callable[[str], None]
 ) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+    settings = keyed_settings(pg_settings, tmp_path)
     numbers = [
         f"+4915100{i:06d}" for i in range(20_000)
     ]  # a large batch under the body cap: accepted or refused, never a 5xx
@@ -74,9 +74,9 @@ def test_huge_recipient_list_is_a_clear_answer_not_a_crash(
 
 @pytest.mark.slow
 def test_generated_requests_with_and_without_a_key_never_get_a_server_error(
-    sqlite_settings: Settings, tmp_path: Path, report: Callable[[str], None]
+    pg_settings: Settings, tmp_path: Path, report: Callable[[str], None]
 ) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+    settings = keyed_settings(pg_settings, tmp_path)
     from hub.api.app import create_app
     from hub.api.enqueue import RecordingEnqueuer
 

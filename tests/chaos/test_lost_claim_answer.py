@@ -51,7 +51,7 @@ async def test_claim_whose_answer_is_lost_is_given_back(db_settings: Settings, m
     assert record is not None and (record.status, record.attempts) == (MessageStatus.PENDING, 0)
 
 
-def test_sid_is_recorded_across_a_short_database_outage(sqlite_settings: Settings, monkeypatch: Any) -> None:
+def test_sid_is_recorded_across_a_short_database_outage(pg_settings: Settings, monkeypatch: Any) -> None:
     import fakeredis
     from dramatiq import Worker
 
@@ -62,7 +62,7 @@ def test_sid_is_recorded_across_a_short_database_outage(sqlite_settings: Setting
 
     transport = FakeTransport()
     broker = actors.setup(
-        sqlite_settings,
+        pg_settings,
         client=fakeredis.FakeRedis(server=fakeredis.FakeServer()),
         stub=True,
         namespace="chaos-submit",

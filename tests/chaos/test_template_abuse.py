@@ -20,9 +20,9 @@ LEAKS = ("<class", "<module", "<built-in", "uid=", "root:", "Popen", "<function"
 
 @pytest.mark.parametrize("template", ESCAPES)
 def test_escape_template_in_a_message_or_dry_run_is_refused(
-    sqlite_settings: Settings, tmp_path: Path, template: str
+    pg_settings: Settings, tmp_path: Path, template: str
 ) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+    settings = keyed_settings(pg_settings, tmp_path)
     with api_client(settings) as client:
         sent = client.post("/v1/messages", json={"to": TO, "body": template, "vars": {"first_name": "Ada"}})
         dry = client.post("/v1/render", json={"to": TO, "body": template, "vars": {"first_name": "Ada"}})
@@ -36,8 +36,8 @@ def test_escape_template_in_a_message_or_dry_run_is_refused(
 
 
 @pytest.mark.parametrize("hostile", ["{{ 7*7 }}", "{% raw %}x{% endraw %}", *ESCAPES[:4]])
-def test_hostile_variables_are_rendered_as_inert_text(sqlite_settings: Settings, tmp_path: Path, hostile: str) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+def test_hostile_variables_are_rendered_as_inert_text(pg_settings: Settings, tmp_path: Path, hostile: str) -> None:
+    settings = keyed_settings(pg_settings, tmp_path)
     with api_client(settings) as client:
         dry = client.post("/v1/render", json={"to": TO, "body": "Hi {{ first_name }}", "vars": {"first_name": hostile}})
         sent = client.post(
@@ -51,9 +51,9 @@ def test_hostile_variables_are_rendered_as_inert_text(sqlite_settings: Settings,
 
 
 def test_escape_templates_in_campaign_files_never_render(
-    sqlite_settings: Settings, tmp_path: Path, report: Callable[[str], None]
+    pg_settings: Settings, tmp_path: Path, report: Callable[[str], None]
 ) -> None:
-    settings = keyed_settings(sqlite_settings, tmp_path)
+    settings = keyed_settings(pg_settings, tmp_path)
     answers: dict[int, int] = {}
     for index, template in enumerate(ESCAPES):
         spec = {"body": template, "audience": {"recipients": [{"phone": TO, "first_name": "Ada"}]}}

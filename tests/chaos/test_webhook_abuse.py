@@ -95,12 +95,12 @@ def test_concurrent_flood_of_valid_duplicates_applies_each_callback_once(
 
 @pytest.mark.parametrize("path", [STATUS_PATH, "/webhooks/twilio/inbound"])
 def test_signed_callback_over_the_webhook_body_limit_is_413(
-    sqlite_settings: Settings, tmp_path: Path, path: str
+    pg_settings: Settings, tmp_path: Path, path: str
 ) -> None:
     # Found by this scenario: a validly signed 2 MB callback was parsed and applied (only the API's 10 MiB cap).
     from hub.api.webhooks import WEBHOOK_MAX_BODY_BYTES
 
-    settings = keyed_settings(sqlite_settings, tmp_path)
+    settings = keyed_settings(pg_settings, tmp_path)
     form = dict(callback("SMBIG", "delivered"), Body="x" * WEBHOOK_MAX_BODY_BYTES)
     with api_client(settings, keyed=False) as client:
         response = client.post(path, data=form, headers={"X-Twilio-Signature": sign(path, form)})

@@ -32,11 +32,11 @@ def _run_of_five() -> int:
     return run.id
 
 
-def test_live_view_shows_each_milestone_of_the_run_out_of_its_total(sqlite_settings: Settings) -> None:
+def test_live_view_shows_each_milestone_of_the_run_out_of_its_total(pg_settings: Settings) -> None:
     run_id = _run_of_five()
     console = Console(record=True, file=StringIO(), force_terminal=True, width=100)
 
-    _live(sqlite_settings, str(run_id), watch=False, interval=0.0, console=console)
+    _live(pg_settings, str(run_id), watch=False, interval=0.0, console=console)
 
     words = [line.split() for line in console.export_text().splitlines() if line.strip()]
     lines = [" ".join(w) for w in words]

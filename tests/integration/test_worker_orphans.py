@@ -37,13 +37,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_killing_hub_worker_stops_its_dramatiq_processes(tmp_path: Path, redis_url: str) -> None:
+def test_killing_hub_worker_stops_its_dramatiq_processes(tmp_path: Path, redis_url: str, pg_url: str) -> None:
     # Given a running `hub worker` on the real Redis
     config = tmp_path / "config.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "database": {"url": f"sqlite:///{tmp_path / 'hub.db'}"},
+                "database": {"url": pg_url},
                 "redis": {"url": redis_url, "namespace": f"orphans-{os.getpid()}"},
             }
         ),

@@ -11,12 +11,13 @@ from run_helpers import HubRun, hub_env
 
 
 @pytest.fixture
-def hub_run(tmp_path: Path) -> Iterator[Callable[..., HubRun]]:
-    """Make `hub run` processes in ``tmp_path`` (their cwd: the SQLite file lands there); killed at the end."""
+def hub_run(project_dir: Path) -> Iterator[Callable[..., HubRun]]:
+    """Make `hub run` processes in ``project_dir`` (their cwd: the embedded data folder lands there); killed at the
+    end, with any embedded server they left running."""
     made: list[HubRun] = []
 
     def make(env: dict[str, str] | None = None, args: list[str] | None = None) -> HubRun:
-        run = HubRun(tmp_path, env if env is not None else hub_env(), args or [])
+        run = HubRun(project_dir, env if env is not None else hub_env(), args or [])
         made.append(run)
         return run
 
@@ -27,7 +28,7 @@ def hub_run(tmp_path: Path) -> Iterator[Callable[..., HubRun]]:
 
 @pytest.fixture
 def fresh_pg_url(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database made for this test on the server of ``HUB_TEST_DATABASE_URL``, dropped after."""
+    """A PostgreSQL database made for this test on the session's server, dropped after."""
     from urllib.parse import urlsplit, urlunsplit
 
     import asyncpg

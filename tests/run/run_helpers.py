@@ -46,6 +46,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def embedded_server_pid(folder: Path) -> int | None:
+    """The pid of the embedded PostgreSQL running on ``folder/.hub/pgdata``, or None when none runs there."""
+    pid_file = folder / ".hub" / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
 class HubRun:
     """One `hub run` process: start, wait until it answers, talk to it, stop it with a signal."""
 
@@ -168,21 +182,16 @@ _ROWS_SQL = "SELECT recipient, status, sid FROM message ORDER BY id"
 _EVENTS_SQL = "SELECT DISTINCT sid FROM status_event WHERE sid IS NOT NULL"
 
 
-def read_ledger(database_url: str) -> Ledger:
-    """Every message row and every sid a status event names, from ``sqlite:///PATH`` or ``postgresql://``."""
-    if database_url.startswith("sqlite:///"):
-        import sqlite3
-
-        connection = sqlite3.connect(database_url[len("sqlite:///") :])
-        try:
-            rows = [tuple(r) for r in connection.execute(_ROWS_SQL)]
-            sids = {r[0] for r in connection.execute(_EVENTS_SQL)}
-        finally:
-            connection.close()
-        return Ledger(rows, sids)  # type: ignore[arg-type]
+def read_ledger(database: str | Path) -> Ledger:
+    """Every message row and every sid a status event names, from a ``postgresql://`` URL or the data folder of an
+    embedded server (started, or joined, by this process)."""
     import asyncio
 
     import asyncpg
+
+    from hub.store.embedded import server_url
+
+    database_url = server_url(database) if isinstance(database, Path) else database
 
     async def fetch() -> Ledger:
         connection = await asyncpg.connect(dsn=database_url)

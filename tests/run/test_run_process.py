@@ -17,7 +17,7 @@ class Infra:
     """How a test's `hub run` is configured: its environment, extra arguments, and where its ledger is."""
 
     env: dict[str, str]
-    database_url: str
+    database: str | Path  # a URL, or the embedded server's data folder
     args: list[str] = field(default_factory=list)
 
     def with_env(self, **extra: str) -> dict[str, str]:
@@ -25,16 +25,16 @@ class Infra:
 
 
 @pytest.fixture(params=["embedded", "redis-postgres"])
-def infra(request: pytest.FixtureRequest, tmp_path: Path) -> Infra:
-    """Nothing but defaults (SQLite in the cwd, embedded Redis, simulator), or real Redis and PostgreSQL."""
+def infra(request: pytest.FixtureRequest, project_dir: Path) -> Infra:
+    """Nothing but defaults (embedded PostgreSQL in the cwd, embedded Redis, simulator), or real servers."""
     if request.param == "embedded":
-        return Infra(env=hub_env(), database_url=f"sqlite:///{(tmp_path / 'hub.db').resolve()}")
+        return Infra(env=hub_env(), database=(project_dir / ".hub" / "pgdata").resolve())
     redis_url: str = request.getfixturevalue("redis_url")
     database_url: str = request.getfixturevalue("fresh_pg_url")
     namespace: str = request.getfixturevalue("redis_namespace")
     return Infra(
         env=hub_env(DATABASE_URL=database_url, REDIS_URL=redis_url),
-        database_url=database_url,
+        database=database_url,
         args=["--redis-namespace", namespace],
     )
 
@@ -80,7 +80,7 @@ def test_sigterm_mid_run_then_restart_sends_every_recipient_exactly_once(
 
     # When the process is stopped with SIGTERM mid-run
     assert hub.stop() == 0
-    stopped = read_ledger(infra.database_url)
+    stopped = read_ledger(infra.database)
     # Then a clean stop leaves no claim behind, and the rest is still owed in the ledger
     assert stopped.by_status("sending") == []
     assert stopped.by_status("pending"), "the run finished before the stop: nothing was proven"
@@ -95,7 +95,7 @@ def test_sigterm_mid_run_then_restart_sends_every_recipient_exactly_once(
     assert hub.stop() == 0
 
     # Then each recipient has exactly one row, handed over once, and no send the ledger does not know of
-    ledger = read_ledger(infra.database_url)
+    ledger = read_ledger(infra.database)
     assert ledger.rows_per_recipient() == {n: 1 for n in numbers(30)}
     sids = [sid for _, _, sid in ledger.rows]
     assert all(sids) and len(set(sids)) == 30
@@ -104,13 +104,12 @@ def test_sigterm_mid_run_then_restart_sends_every_recipient_exactly_once(
 
 
 def test_configured_simulator_failure_rates_end_messages_failed_or_undelivered_with_codes(
-    tmp_path: Path, hub_run: Callable[..., HubRun]
+    project_dir: Path, hub_run: Callable[..., HubRun]
 ) -> None:
     # Given a config (through HUB_CONFIG) whose simulator fails 30% and leaves 30% undelivered
-    config = tmp_path / "sim" / "config.yaml"
+    config = project_dir / "sim" / "config.yaml"
     config.parent.mkdir()
     config.write_text(
-        "database: {url: 'sqlite:///mix.db'}\n"
         "simulator: {failure_rate: 0.3, undelivered_rate: 0.3, step_delay_ms: 50}\n",
         encoding="utf-8",
     )

@@ -94,7 +94,7 @@ def test_fan_outs_owed(kind: str, state: RunState, fanned_out: bool, owed: bool)
     assert fan_outs_owed([_run(5, kind=kind, state=state, fanned_out=fanned_out)]) == ([5] if owed else [])
 
 
-def test_recover_queues_every_due_pending_row_and_nothing_else(sqlite_settings: Settings) -> None:
+def test_recover_queues_every_due_pending_row_and_nothing_else(pg_settings: Settings) -> None:
     # Given a bulk run with due, not-yet-due, claimed and rejected rows
     run, _ = run_sync(queries.create_run(kind="bulk", state=RunState.RUNNING))
     later = datetime.now(UTC) + timedelta(hours=1)
@@ -119,7 +119,7 @@ def test_recover_queues_every_due_pending_row_and_nothing_else(sqlite_settings: 
     assert (report.sends, report.fan_outs) == (2, 0)
 
 
-def test_recover_resumes_an_interrupted_campaign_fan_out(sqlite_settings: Settings) -> None:
+def test_recover_resumes_an_interrupted_campaign_fan_out(pg_settings: Settings) -> None:
     run, _ = run_sync(queries.create_run(kind="campaign", campaign="promo", state=RunState.RUNNING))
     done, _ = run_sync(queries.create_run(kind="campaign", campaign="other", state=RunState.RUNNING))
     run_sync(queries.update_checkpoint(done.id, 0, total=0, fanned_out=True))

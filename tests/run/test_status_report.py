@@ -33,9 +33,9 @@ def _ledger_with_a_funnel() -> int:
     return run.id
 
 
-def test_status_of_a_run_prints_counts_per_state_rate_and_eta(sqlite_settings: Settings) -> None:
+def test_status_of_a_run_prints_counts_per_state_rate_and_eta(pg_settings: Settings) -> None:
     run_id = _ledger_with_a_funnel()
-    config = sqlite_settings.root / "config.yaml"
+    config = pg_settings.root / "config.yaml"
 
     result = CliRunner().invoke(main, ["--config", str(config), "status", str(run_id)])
 
@@ -52,7 +52,7 @@ def test_status_of_a_run_prints_counts_per_state_rate_and_eta(sqlite_settings: S
     ]
 
 
-def test_status_without_runs_says_so(sqlite_settings: Settings) -> None:
-    config = sqlite_settings.root / "config.yaml"
+def test_status_without_runs_says_so(pg_settings: Settings) -> None:
+    config = pg_settings.root / "config.yaml"
     result = CliRunner().invoke(main, ["--config", str(config), "status"])
     assert (result.exit_code, result.output.strip()) == (0, "no runs yet")

@@ -86,17 +86,17 @@ def hub(settings: Settings, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_hub_runs_pause_then_resume(sqlite_settings: Settings) -> None:
+def test_hub_runs_pause_then_resume(pg_settings: Settings) -> None:
     run_id = new_run(RunState.RUNNING)
-    assert hub(sqlite_settings, "runs", "pause", str(run_id))[0] == 0
+    assert hub(pg_settings, "runs", "pause", str(run_id))[0] == 0
     assert state_of(run_id) is RunState.PAUSED
-    assert hub(sqlite_settings, "runs", "resume", str(run_id))[0] == 0
+    assert hub(pg_settings, "runs", "resume", str(run_id))[0] == 0
     assert state_of(run_id) is RunState.RUNNING
 
 
-def test_hub_runs_cancel_of_a_finished_run_exits_1_with_the_reason(sqlite_settings: Settings) -> None:
+def test_hub_runs_cancel_of_a_finished_run_exits_1_with_the_reason(pg_settings: Settings) -> None:
     run_id = new_run(RunState.FINISHED)
-    code, output = hub(sqlite_settings, "runs", "cancel", str(run_id))
+    code, output = hub(pg_settings, "runs", "cancel", str(run_id))
     assert code == 1
     assert f"run {run_id} is finished" in output
 

@@ -1,4 +1,4 @@
-"""Schedules fire once: one run per campaign fire, across repeats, threads, restarts and DST (SQLite and PostgreSQL)."""
+"""Schedules fire once: one run per campaign fire, across repeats, threads, restarts and DST."""
 
 from __future__ import annotations
 

@@ -46,8 +46,8 @@ def runs(name: str) -> list[queries.RunRecord]:
 
 
 @pytest.fixture
-def settings(sqlite_settings: Settings, tmp_path: Path) -> Settings:
-    return with_campaigns(sqlite_settings, tmp_path / "campaigns")
+def settings(pg_settings: Settings, tmp_path: Path) -> Settings:
+    return with_campaigns(pg_settings, tmp_path / "campaigns")
 
 
 def test_catalog_reports_added_changed_and_removed_campaigns(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""The batch claim of ``send_batch`` and the batch contact read, on SQLite and PostgreSQL."""
+"""The batch claim of ``send_batch`` and the batch contact read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Engines: URL parsing, one pool per event loop on PostgreSQL, sync callers through run_sync."""
+"""Engines: URL parsing, one pool per event loop, sync callers through run_sync."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from hub.store import queries as q
 @pytest.mark.parametrize(
     ("url", "engine"),
     [
-        ("sqlite:////tmp/x.db", db.HubSQLiteEngine),
         ("postgresql://u@h:5432/d", db.LoopPoolPostgresEngine),
         ("postgres://u@h/d", db.LoopPoolPostgresEngine),
     ],
@@ -26,7 +25,7 @@ def test_build_engine_by_scheme(url: str, engine: type) -> None:
     assert isinstance(db.build_engine(url), engine)
 
 
-@pytest.mark.parametrize("url", ["sqlite:///:memory:", "mysql://u:secret@h/d", "sqlite:///"])
+@pytest.mark.parametrize("url", ["sqlite:///hub.db", "mysql://u:secret@h/d", "embedded"])
 def test_build_engine_refuses_unsupported_urls_without_leaking_secrets(url: str) -> None:
     with pytest.raises(ConfigError) as info:
         db.build_engine(url)

@@ -1,4 +1,4 @@
-"""insert_messages in bulk on SQLite and PostgreSQL: mixed rows read back exactly, any row count, the checkpoint."""
+"""insert_messages in bulk: mixed rows read back exactly, any row count, the checkpoint."""
 
 from __future__ import annotations
 

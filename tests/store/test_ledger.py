@@ -1,4 +1,4 @@
-"""The ledger write path on SQLite and PostgreSQL: insert, claim, submit, retry, final states."""
+"""The ledger write path: insert, claim, submit, retry, final states."""
 
 from __future__ import annotations
 

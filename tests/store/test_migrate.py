@@ -1,9 +1,10 @@
-"""Migrations: a fresh database gets the schema, a second run is a no-op, composite keys exist."""
+"""Migrations: a fresh database gets the baseline (bigint ids, composite keys), a second run is a no-op."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import pytest
 from click.testing import CliRunner
 
@@ -13,31 +14,53 @@ from hub.store import db
 
 pytestmark = pytest.mark.anyio
 
+_MIGRATIONS = Path(db.__file__).parent / "piccolo_migrations"
+
+
+def _config(folder: Path, url: str) -> Path:
+    config = folder / "config.yaml"
+    config.write_text(f"database:\n  url: '{url}'\n", encoding="utf-8")
+    return config
+
 
 async def test_migrate_twice_is_a_noop(db_settings: Settings) -> None:
     assert await db.migrate(db_settings) == []
 
 
-async def test_fresh_sqlite_file_gets_every_migration(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings({"database": {"url": "sqlite:///data/fresh.db"}})
+async def test_a_fresh_database_gets_the_one_baseline(make_settings, empty_database_url: str) -> None:  # type: ignore[no-untyped-def]
+    applied = await db.migrate(make_settings({"database": {"url": empty_database_url}}))
 
-    applied = await db.migrate(settings)
-
-    assert len(applied) == len(list((Path(db.__file__).parent / "piccolo_migrations").glob("hub_*.py")))
-    assert (tmp_path / "data" / "fresh.db").exists()
+    assert len(applied) == len(list(_MIGRATIONS.glob("hub_*.py"))) == 1
 
 
-async def test_sqlite_database_is_in_wal_mode(sqlite_settings: Settings) -> None:
-    import sqlite3
+async def test_every_id_and_reference_to_one_is_bigint(pg_url: str) -> None:
+    connection = await asyncpg.connect(dsn=pg_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name <> 'migration'"  # Piccolo's own table
+            " AND (column_name = 'id' OR (table_name, column_name) IN"
+            " (('message', 'run'), ('status_event', 'message')))"
+        )
+    finally:
+        await connection.close()
 
-    path = sqlite_settings.database.url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert len(rows) >= 9
+    assert {(r["table_name"], r["column_name"]): r["data_type"] for r in rows if r["data_type"] != "bigint"} == {}
 
 
-def test_cli_migrate_reports_up_to_date(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("database:\n  url: sqlite:///cli.db\n", encoding="utf-8")
+async def test_composite_keys_exist(pg_url: str) -> None:
+    connection = await asyncpg.connect(dsn=pg_url)
+    try:
+        names = {r["indexname"] for r in await connection.fetch("SELECT indexname FROM pg_indexes")}
+    finally:
+        await connection.close()
+
+    assert {"message_run_recipient_step", "run_campaign_fire_key", "message_status_send_at"} <= names
+
+
+def test_cli_migrate_reports_up_to_date(tmp_path: Path, empty_database_url: str) -> None:
+    config = _config(tmp_path, empty_database_url)
     runner = CliRunner()
 
     first = runner.invoke(main, ["--config", str(config), "db", "migrate"])
@@ -47,10 +70,8 @@ def test_cli_migrate_reports_up_to_date(tmp_path: Path) -> None:
     assert second.exit_code == 0 and "up to date" in second.output
 
 
-def test_cli_migrate_rejects_unknown_database_scheme(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("database:\n  url: mysql://somewhere/db\n", encoding="utf-8")
+@pytest.mark.parametrize("url", ["mysql://somewhere/db", "sqlite:///hub.db"])
+def test_cli_migrate_rejects_a_database_that_is_not_postgresql(tmp_path: Path, url: str) -> None:
+    result = CliRunner().invoke(main, ["--config", str(_config(tmp_path, url)), "db", "migrate"])
 
-    result = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
-
-    assert result.exit_code == 1 and "database.url" in result.output
+    assert result.exit_code == 2 and "database.url: expected postgresql://... or embedded" in result.output

@@ -32,7 +32,7 @@ def test_forward_from(reported: S | None, forward: list[str]) -> None:
 
 @pytest.fixture
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the engine calls made (each is one round trip to the database, or one thread hop on SQLite)."""
+    """Names of the engine calls made (each is one round trip to the database)."""
     engine = db.current_engine()
     calls: list[str] = []
     for name in ("run_querystring", "fetch", "run_atomic"):

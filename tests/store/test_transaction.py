@@ -81,30 +81,3 @@ async def test_many_waiting_statements_do_not_starve_a_transaction(db_settings: 
     await asyncio.gather(create_in_transaction(), *readers, create_in_transaction())
 
     assert len(await q.list_runs()) == 2
-
-
-async def test_a_transaction_cancelled_while_waiting_gives_the_connection_back(sqlite_settings: Settings) -> None:
-    # SQLite only: there, a second transaction of the process waits for the shared connection.
-    holding = asyncio.Event()
-
-    async def hold() -> None:
-        async with db.transaction():
-            holding.set()
-            await asyncio.sleep(0.05)
-
-    async def wait_then_cancelled() -> None:
-        await holding.wait()
-        async with db.transaction():
-            await q.create_run(kind="bulk")
-
-    holder = asyncio.ensure_future(hold())
-    waiter = asyncio.ensure_future(wait_then_cancelled())
-    await holding.wait()
-    await asyncio.sleep(0.01)
-    waiter.cancel()
-    await holder
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-
-    await asyncio.wait_for(q.create_run(kind="single"), timeout=5)  # would hang if the connection were kept
-    assert [run.kind for run in await q.list_runs()] == ["single"]

@@ -1,4 +1,4 @@
-"""Template fixtures: a fake Twilio (Messages + Content API), a migrated SQLite project pointed at it, the API."""
+"""Template fixtures: a fake Twilio (Messages + Content API), a project on the test ledger pointed at it, the API."""
 
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ def fake() -> Iterator[FakeTwilioHandle]:
 
 
 @pytest.fixture
-def config_path(tmp_path: Path, fake: FakeTwilioHandle) -> Path:
-    return write_config(tmp_path, fake)
+def config_path(tmp_path: Path, fake: FakeTwilioHandle, pg_url: str) -> Path:
+    return write_config(tmp_path, fake, database=pg_url)
 
 
 @pytest.fixture
 def settings(config_path: Path) -> Iterator[Settings]:
-    """A migrated, connected SQLite ledger; Twilio (Messages and Content) is the fake."""
+    """The test's ledger (migrated, emptied, connected); Twilio (Messages and Content) is the fake."""
     made = settings_for(config_path)
     db.run_sync(db.migrate(made))
     forget_cached_statuses()

@@ -20,11 +20,11 @@ API_KEY = "templates-test-key"
 SENDER = "whatsapp:+14155238886"
 
 
-def write_config(root: Path, fake: FakeTwilioHandle | None, *, database: bool = True) -> Path:
-    """A project config: SQLite ledger in ``root`` and Twilio pointed at ``fake``."""
+def write_config(root: Path, fake: FakeTwilioHandle | None, *, database: str | None = None) -> Path:
+    """A project config in ``root``: the ledger at ``database`` (default: embedded), Twilio pointed at ``fake``."""
     config: dict[str, Any] = {"api": {"keys": [API_KEY]}, "phones": {"default_region": "US"}}
     if database:
-        config["database"] = {"url": "sqlite:///hub.db"}
+        config["database"] = {"url": database}
     if fake is not None:
         config["twilio"] = {
             "account_sid": fake.account_sid,

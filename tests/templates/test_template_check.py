@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from template_support import campaign_yaml, hub, run, settings_for, write_config
+from template_support import campaign_yaml, hub, run, write_config
 
 from hub.config import Settings
 from hub.store import db, queries
@@ -77,19 +77,17 @@ def test_render_of_fitting_variables_renders(settings: Settings, config_path: Pa
 
 
 def test_check_without_a_database_skips_the_registry_and_creates_no_file(tmp_path: Path) -> None:
-    config = write_config(tmp_path, None)
+    config = write_config(tmp_path, None)  # database.url: embedded, and no data folder yet
     _campaign(tmp_path, {"1": "{{ first_name }}"})  # would not fit the template, but nothing knows it
     result = hub(config, "check")
     assert result.exit_code == 0, result.output
-    assert not (tmp_path / "hub.db").exists()
+    assert not (tmp_path / ".hub").exists()
     db.reset()
 
 
-def test_check_with_an_unmigrated_database_skips_the_registry(tmp_path: Path) -> None:
-    config = write_config(tmp_path, None)
-    (tmp_path / "hub.db").write_bytes(b"")  # an empty SQLite file: no tables
+def test_check_with_an_unmigrated_database_skips_the_registry(tmp_path: Path, empty_database_url: str) -> None:
+    config = write_config(tmp_path, None, database=empty_database_url)
     _campaign(tmp_path, {"1": "{{ first_name }}"})
-    assert settings_for(config).database.url.endswith("hub.db")
     result = hub(config, "check")
     assert result.exit_code == 0, result.output
     db.reset()

@@ -1,4 +1,4 @@
-"""The template registry queries, on SQLite and PostgreSQL."""
+"""The template registry queries."""
 
 from __future__ import annotations
 

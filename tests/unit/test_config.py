@@ -115,7 +115,7 @@ def test_invalid_yaml_is_an_error_with_the_file(tmp_path: Path) -> None:
     ],
 )
 def test_environment_overrides_the_file(tmp_path: Path, var: str, value: str, read) -> None:  # type: ignore[no-untyped-def]
-    path = write(tmp_path, "database: {url: sqlite:///x.db}\nredis: {url: embedded}\ntransport: auto\n")
+    path = write(tmp_path, "database: {url: embedded}\nredis: {url: embedded}\ntransport: auto\n")
     expected: object = float(value) if var == "HUB_RATE_PER_SECOND" else value
     assert read(load_settings(path, env={var: value})) == expected
 
@@ -134,9 +134,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     sub = tmp_path / "deploy"
     sub.mkdir()
     path = sub / "config.yaml"
-    path.write_text("database: {url: 'sqlite:///data/hub.db'}\npaths: {campaigns: camp}\n", encoding="utf-8")
+    path.write_text("paths: {campaigns: camp}\n", encoding="utf-8")
     settings = load_settings(path, env={})
-    assert settings.database.url == f"sqlite:///{sub / 'data' / 'hub.db'}"
     assert settings.paths.campaigns == sub / "camp"
     assert settings.paths.templates == sub / "templates" / "messages"
     assert settings.root == sub.resolve()
@@ -280,3 +279,16 @@ def test_every_problem_of_the_file_is_reported(tmp_path: Path) -> None:
         [f"{path}:5", "simulator.failure_rate"],
         [f"{path}:6", "bogus"],
     ]
+
+
+def test_the_database_is_embedded_postgresql_by_default(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""), env={})
+    assert settings.database.url == "embedded" and settings.database.is_embedded
+
+
+@pytest.mark.parametrize("url", ["sqlite:///hub.db", "mysql://u:secret@h/d"])
+def test_a_database_other_than_postgresql_is_refused_naming_the_key(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, f"database: {{url: '{url}'}}\n"), env={})
+    assert "database.url: expected postgresql://... or embedded" in str(info.value)
+    assert "secret" not in str(info.value)

@@ -1,4 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
 from enum import Enum
 from piccolo.columns.base import OnDelete
 from piccolo.columns.base import OnUpdate
@@ -7,7 +8,6 @@ from piccolo.columns.column_types import Boolean
 from piccolo.columns.column_types import ForeignKey
 from piccolo.columns.column_types import Integer
 from piccolo.columns.column_types import JSON
-from piccolo.columns.column_types import Serial
 from piccolo.columns.column_types import Text
 from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.column_types import Varchar
@@ -30,7 +30,7 @@ class Message(Table, tablename="message", schema=None):
 
 
 class Run(Table, tablename="run", schema=None):
-    id = Serial(
+    id = BigSerial(
         null=False,
         primary_key=True,
         unique=False,
@@ -42,14 +42,50 @@ class Run(Table, tablename="run", schema=None):
     )
 
 
-ID = "2026-11-24T02:43:16:435863"
+# Composite keys and the due-sweep index, as plain indexes (created after the tables, dropped before them).
+INDEXES = {
+    # One ledger row per run, step and recipient: re-running a fan-out chunk creates nothing new.
+    "message_run_recipient_step": "CREATE UNIQUE INDEX IF NOT EXISTS message_run_recipient_step"
+    " ON message (run, recipient, step)",
+    # One run per campaign fire: the scheduler's exactly-once key (NULL fire keys never collide).
+    "run_campaign_fire_key": "CREATE UNIQUE INDEX IF NOT EXISTS run_campaign_fire_key ON run (campaign, fire_key)",
+    # The due sweep scans owed rows by due time.
+    "message_status_send_at": "CREATE INDEX IF NOT EXISTS message_status_send_at ON message (status, send_at)",
+}
+
+class _Baseline(MigrationManager):
+    """Piccolo runs raw steps before it creates tables; the indexes need the tables, so they come after."""
+
+    async def run(self, backwards: bool = False):
+        engine = engine_finder()
+        if backwards:
+            for name in INDEXES:
+                await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
+        await super().run(backwards=backwards)
+        if not backwards:
+            for ddl in INDEXES.values():
+                await engine.run_ddl(ddl)
+
+
+ID = "2026-12-07T05:22:25:060240"
 VERSION = "1.38.0"
-DESCRIPTION = "initial ledger tables"
+DESCRIPTION = "baseline: the ledger's tables (bigint ids) and their composite keys"
 
 
 async def forwards():
-    manager = MigrationManager(
+    manager = _Baseline(
         migration_id=ID, app_name="hub", description=DESCRIPTION
+    )
+
+    manager.add_table(
+        class_name="Contact", tablename="contact", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="InboundMessage",
+        tablename="inbound_message",
+        schema=None,
+        columns=None,
     )
 
     manager.add_table(
@@ -68,7 +104,10 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Contact", tablename="contact", schema=None, columns=None
+        class_name="ContentTemplate",
+        tablename="content_template",
+        schema=None,
+        columns=None,
     )
 
     manager.add_table(
@@ -78,11 +117,280 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="InboundMessage",
-        tablename="inbound_message",
+    manager.add_column(
+        table_class_name="Contact",
+        tablename="contact",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="BigSerial",
+        column_class=BigSerial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
         schema=None,
-        columns=None,
+    )
+
+    manager.add_column(
+        table_class_name="Contact",
+        tablename="contact",
+        column_name="phone",
+        db_column_name="phone",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 32,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Contact",
+        tablename="contact",
+        column_name="opted_out_at",
+        db_column_name="opted_out_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Contact",
+        tablename="contact",
+        column_name="opt_out_source",
+        db_column_name="opt_out_source",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 32,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Contact",
+        tablename="contact",
+        column_name="last_inbound_at",
+        db_column_name="last_inbound_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Contact",
+        tablename="contact",
+        column_name="updated_at",
+        db_column_name="updated_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="BigSerial",
+        column_class=BigSerial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="sid",
+        db_column_name="sid",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="from_phone",
+        db_column_name="from_phone",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 32,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="to",
+        db_column_name="to",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="body",
+        db_column_name="body",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="payload",
+        db_column_name="payload",
+        column_class_name="JSON",
+        column_class=JSON,
+        params={
+            "default": "{}",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="InboundMessage",
+        tablename="inbound_message",
+        column_name="received_at",
+        db_column_name="received_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
     )
 
     manager.add_column(
@@ -238,6 +546,7 @@ async def forwards():
                     "SIMULATOR": "simulator",
                     "API": "api",
                     "SWEEPER": "sweeper",
+                    "RECONCILE": "reconcile",
                 },
             ),
             "db_column_name": None,
@@ -844,8 +1153,8 @@ async def forwards():
         tablename="run",
         column_name="id",
         db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
+        column_class_name="BigSerial",
+        column_class=BigSerial,
         params={
             "null": False,
             "primary_key": True,
@@ -1196,12 +1505,12 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Contact",
-        tablename="contact",
+        table_class_name="ContentTemplate",
+        tablename="content_template",
         column_name="id",
         db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
+        column_class_name="BigSerial",
+        column_class=BigSerial,
         params={
             "null": False,
             "primary_key": True,
@@ -1216,14 +1525,58 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Contact",
-        tablename="contact",
-        column_name="phone",
-        db_column_name="phone",
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="friendly_name",
+        db_column_name="friendly_name",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 32,
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="language",
+        db_column_name="language",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "en",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="content_sid",
+        db_column_name="content_sid",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -1238,15 +1591,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Contact",
-        tablename="contact",
-        column_name="opted_out_at",
-        db_column_name="opted_out_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="body",
+        db_column_name="body",
+        column_class_name="Text",
+        column_class=Text,
         params={
-            "default": None,
-            "null": True,
+            "default": "",
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -1259,10 +1612,31 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Contact",
-        tablename="contact",
-        column_name="opt_out_source",
-        db_column_name="opt_out_source",
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="variables",
+        db_column_name="variables",
+        column_class_name="JSON",
+        column_class=JSON,
+        params={
+            "default": "{}",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="category",
+        db_column_name="category",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -1281,10 +1655,53 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Contact",
-        tablename="contact",
-        column_name="last_inbound_at",
-        db_column_name="last_inbound_at",
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="approval_status",
+        db_column_name="approval_status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 32,
+            "default": "unsubmitted",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="rejection_reason",
+        db_column_name="rejection_reason",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="last_synced_at",
+        db_column_name="last_synced_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -1302,10 +1719,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Contact",
-        tablename="contact",
-        column_name="updated_at",
-        db_column_name="updated_at",
+        table_class_name="ContentTemplate",
+        tablename="content_template",
+        column_name="created_at",
+        db_column_name="created_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -1327,8 +1744,8 @@ async def forwards():
         tablename="idempotency_key",
         column_name="id",
         db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
+        column_class_name="BigSerial",
+        column_class=BigSerial,
         params={
             "null": False,
             "primary_key": True,
@@ -1412,155 +1829,6 @@ async def forwards():
         tablename="idempotency_key",
         column_name="created_at",
         db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="Serial",
-        column_class=Serial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="sid",
-        db_column_name="sid",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="from_phone",
-        db_column_name="from_phone",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 32,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": True,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="to",
-        db_column_name="to",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="body",
-        db_column_name="body",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="payload",
-        db_column_name="payload",
-        column_class_name="JSON",
-        column_class=JSON,
-        params={
-            "default": "{}",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="InboundMessage",
-        tablename="inbound_message",
-        column_name="received_at",
-        db_column_name="received_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
