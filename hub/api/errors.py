@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -80,16 +81,13 @@ def _unavailable_types() -> tuple[type[BaseException], ...]:
         types += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
     except ImportError:  # pragma: no cover - redis is a dependency
         pass
-    try:
-        import asyncpg
-
-        types += [asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError]
-    except ImportError:  # pragma: no cover - only with the postgres extra
-        pass
+    types += [asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError]
     return tuple(types)
 
 
 _UNAVAILABLE = _unavailable_types()
+# PostgreSQL text cannot hold a NUL character; a request carrying one is the request's fault, not a server error.
+_UNSTORABLE_TEXT = (asyncpg.exceptions.CharacterNotInRepertoireError, asyncpg.exceptions.UntranslatableCharacterError)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -137,6 +135,8 @@ def describe(exc: BaseException) -> tuple[int, ErrorBody]:
         return exc.status_code, ErrorBody("invalid_request", detail, field)
     if isinstance(exc, HTTPException):
         return exc.status_code, ErrorBody(_HTTP_CODES.get(exc.status_code, "error"), exc.detail)
+    if isinstance(exc, _UNSTORABLE_TEXT):
+        return 422, ErrorBody("invalid_request", "text fields must not contain NUL characters (\\u0000)")
     if isinstance(exc, _UNAVAILABLE):
         return 503, ErrorBody("unavailable", "a backing service (database or Redis) is unavailable; retry later")
     if isinstance(exc, HubError):

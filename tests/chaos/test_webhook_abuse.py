@@ -94,9 +94,7 @@ def test_concurrent_flood_of_valid_duplicates_applies_each_callback_once(
 
 
 @pytest.mark.parametrize("path", [STATUS_PATH, "/webhooks/twilio/inbound"])
-def test_signed_callback_over_the_webhook_body_limit_is_413(
-    pg_settings: Settings, tmp_path: Path, path: str
-) -> None:
+def test_signed_callback_over_the_webhook_body_limit_is_413(pg_settings: Settings, tmp_path: Path, path: str) -> None:
     # Found by this scenario: a validly signed 2 MB callback was parsed and applied (only the API's 10 MiB cap).
     from hub.api.webhooks import WEBHOOK_MAX_BODY_BYTES
 

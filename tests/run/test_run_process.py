@@ -126,4 +126,4 @@ def test_configured_simulator_failure_rates_end_messages_failed_or_undelivered_w
     failed = [m for m in final if m["status"] != "read"]
     assert failed, "with 60% failure rates, 20 messages all read is a 1-in-10^8 event"
     assert all(m["error_code"] for m in failed)
-    assert (config.parent / "mix.db").exists()
+    assert (config.parent / ".hub" / "pgdata" / "PG_VERSION").is_file()
