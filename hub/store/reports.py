@@ -9,7 +9,6 @@ import msgspec
 
 from hub.status import MessageStatus, RunState
 from hub.store.db import current_engine
-from hub.store.engines import LoopPoolPostgresEngine
 from hub.store.reads import decode_cursor, encode_cursor
 from hub.store.records import MessageRecord, RunRecord
 from hub.store.rows import message_record, run_record, utc, when
@@ -98,19 +97,13 @@ _WAITS = """
 SELECT coalesce(send_at > $1, false) AS quiet_hours,
        CASE WHEN coalesce(next_attempt_at > $1, false) THEN error_code END AS error_code,
        CASE WHEN coalesce(next_attempt_at > $1, false) AND coalesce(send_at <= $1, true)
-            THEN {before_semicolon} ELSE '' END AS reason,
+            THEN split_part(coalesce(error_message, ''), ';', 1) ELSE '' END AS reason,
        count(*) AS n,
-       min(nullif({latest}(coalesce(send_at, $1), coalesce(next_attempt_at, $1)), $1)) AS next_at
+       min(nullif(greatest(coalesce(send_at, $1), coalesce(next_attempt_at, $1)), $1)) AS next_at
 FROM message WHERE status = 'pending' AND run = $2
 GROUP BY 1, 2, 3
 ORDER BY n DESC
 """
-_WAITS_POSTGRES = _WAITS.format(before_semicolon="split_part(coalesce(error_message, ''), ';', 1)", latest="greatest")
-# SQLite (until it is gone): `$n` binds by first appearance, so $1 must come first; max() of two is greatest().
-_WAITS_SQLITE = _WAITS.format(
-    before_semicolon="substr(coalesce(error_message, ''), 1, instr(coalesce(error_message, '') || ';', ';') - 1)",
-    latest="max",
-)
 
 # Keyset pages on the ledger's unique (run, recipient, step) index: each page is an index range scan.
 _EXPORT_FIRST = """
@@ -171,9 +164,7 @@ async def run_failures(run_id: int) -> list[FailureGroup]:
 
 async def run_waits(run_id: int, now: datetime | None = None) -> list[WaitGroup]:
     """A run's ``pending`` rows grouped by why they wait (quiet hours, a cap, a retry), or due now."""
-    engine = current_engine()
-    sql = _WAITS_POSTGRES if isinstance(engine, LoopPoolPostgresEngine) else _WAITS_SQLITE
-    rows = await engine.fetch(sql, [when(now), run_id])
+    rows = await current_engine().fetch(_WAITS, [when(now), run_id])
     return [
         WaitGroup(
             quiet_hours=row["quiet_hours"],
