@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
+import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -12,11 +14,14 @@ from hub.api.campaigns import lookup_campaign
 from hub.api.errors import Unprocessable
 from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, raw_recipients, spec_of
 from hub.api.schemas import RenderItem, RenderRequest, RenderResult
-from hub.campaigns.spec import MessageSpec
+from hub.api.templates import ensure_sendable
+from hub.campaigns.spec import CampaignSpec, MessageSpec
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
+from hub.sendable import contact_refusal
+from hub.status import MessageStatus
 from hub.store import queries
 
 __all__ = ["MAX_RENDER_LIMIT", "RenderController", "campaign_preview", "dry_run"]
@@ -63,11 +68,10 @@ def _compile(spec: MessageSpec, settings: Settings, name: str, source: str) -> C
         raise Unprocessable(exc.message, field=exc.field or "body") from None
 
 
-def _campaign_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
+def _campaign_items(spec: CampaignSpec, data: RenderRequest, settings: Settings) -> list[RenderItem]:
     """Dry-run the first ``limit`` audience entries of a repository campaign (or only the one numbered ``to``)."""
     from hub.audience import AudienceProblem, iter_audience
 
-    spec = lookup_campaign(settings, data.campaign or "")
     compiled = _compile(spec.one_message(), settings, spec.name, str(spec.source))
     wanted = None
     if data.to:
@@ -96,20 +100,46 @@ def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
     return dry_run(_compile(spec, settings, API_NAME, "request"), recipients, settings)
 
 
-async def _mark_opted_out(items: Sequence[RenderItem]) -> list[RenderItem]:
-    """A recipient who opted out would be skipped at send time: say so."""
+async def _checked(items: Sequence[RenderItem], content_sid: str | None, settings: Settings) -> list[RenderItem]:
+    """The send path's contact checks on each rendered item (one contacts read): opted out is skipped, a free-form
+    body outside the contact's 24 h window is rejected, as the send would record them."""
+    now = datetime.now(UTC)
+    contacts = await queries.get_contacts([item.to for item in items if item.status == "ok"])
     out: list[RenderItem] = []
     for item in items:
-        contact = await queries.get_contact(item.to) if item.status == "ok" else None
-        if contact is not None and contact.opted_out:
-            item = RenderItem(to=item.to, status="skipped", error="opted out")
+        refusal = None
+        if item.status == "ok":
+            enforce = settings.session_window.enforce
+            refusal = contact_refusal(contacts.get(item.to), content_sid=content_sid, now=now, enforce_window=enforce)
+        if refusal is not None:
+            reason = f"{refusal.code}: {refusal.reason}" if refusal.code else refusal.reason
+            status = "skipped" if refusal.status == MessageStatus.SKIPPED else "rejected"
+            item = RenderItem(to=item.to, status=status, error=reason)
         out.append(item)
+    return out
+
+
+def _held(items: list[RenderItem], spec: CampaignSpec, settings: Settings) -> list[RenderItem]:
+    """When the campaign's send window lets each rendered message go (``send_at``; None: now)."""
+    window = spec.schedule.send_window if spec.schedule else None
+    if window is None:
+        return items
+    from scheduler.window import send_at_for
+
+    zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
+    now = datetime.now(UTC)
+    out = []
+    for item in items:
+        due = send_at_for(item.to, window, zone, now) if item.status == "ok" else now
+        out.append(msgspec.structs.replace(item, send_at=due) if due > now else item)
     return out
 
 
 async def campaign_preview(settings: Settings, name: str, limit: int) -> list[RenderItem]:
     """The first ``limit`` messages of a repository campaign as ``POST /v1/render`` would show them."""
-    return await _mark_opted_out(_campaign_items(RenderRequest(campaign=name, limit=limit), settings))
+    spec = lookup_campaign(settings, name)
+    items = _campaign_items(spec, RenderRequest(campaign=name, limit=limit), settings)
+    return await _checked(_held(items, spec, settings), spec.one_message().content_sid, settings)
 
 
 class RenderController(Controller):
@@ -122,7 +152,15 @@ class RenderController(Controller):
     async def render(self, data: JSONBody[RenderRequest], settings: NamedDependency[Settings]) -> RenderResult:
         if not 1 <= data.limit <= MAX_RENDER_LIMIT:
             raise Unprocessable(f"limit must be between 1 and {MAX_RENDER_LIMIT}", field="limit")
-        items = _campaign_items(data, settings) if data.campaign else _ad_hoc_items(data, settings)
-        items = await _mark_opted_out(items)
+        if data.campaign:
+            spec = lookup_campaign(settings, data.campaign)
+            content_sid = spec.one_message().content_sid
+            await ensure_sendable(content_sid)  # 409, as the send answers for a blocked template
+            items = _held(_campaign_items(spec, data, settings), spec, settings)
+        else:
+            content_sid = data.content_sid
+            await ensure_sendable(content_sid)
+            items = _ad_hoc_items(data, settings)
+        items = await _checked(items, content_sid, settings)
         rendered = sum(1 for item in items if item.status == "ok")
         return RenderResult(items=items, rendered=rendered, rejected=len(items) - rendered)

@@ -235,6 +235,7 @@ class RenderItem(_Out):
     content_variables: dict[str, str] | None = None
     media_url: list[str] = []
     error: str | None = None
+    send_at: datetime | None = None  # the campaign's send window holds it until then; None: it would go now
 
 
 class RenderResult(_Out):

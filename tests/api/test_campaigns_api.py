@@ -97,7 +97,7 @@ def test_render_ad_hoc_flags_render_errors_per_recipient(client: TestClient[Lite
 def test_render_marks_opted_out_as_skipped(client: TestClient[Litestar]) -> None:
     run(queries.set_opt_out("+14155550100", source="api"))
     items = client.post("/v1/render", json={"to": "+14155550100", "body": "hi"}).json()["items"]
-    assert [(i["status"], i["error"]) for i in items] == [("skipped", "opted out")]
+    assert [(i["status"], i["error"]) for i in items] == [("skipped", "contact opted out")]
 
 
 def test_render_writes_and_sends_nothing(client: TestClient[Litestar], enqueuer: RecordingEnqueuer) -> None:
