@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,7 +56,6 @@ class CampaignCatalog:
         self._loader = loader
         self._signature: Signature | None = None
         self.specs: dict[str, CampaignSpec] = {}
-        self.changed_at: dict[str, datetime] = {}
 
     def _current_signature(self) -> Signature:
         files, _ = campaign_files(self.settings)
@@ -97,17 +95,6 @@ class CampaignCatalog:
             ),
             removed=sorted(set(self.specs) - set(fresh)),
         )
-        for name in (*changes.added, *changes.changed):
-            self.changed_at[name] = _mtime(fresh[name].source)
-        for name in changes.removed:
-            self.changed_at.pop(name, None)
         self.specs = fresh
         self._signature = signature
         return changes
-
-
-def _mtime(path: Path) -> datetime:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-    except OSError:
-        return datetime.now(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -11,9 +11,18 @@ from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
 from hub.status import RunState
 from scheduler.budget import expires_at
-from scheduler.plan import as_utc, catch_up_fires, fire_key, misfire_decision, schedule_zone
+from scheduler.plan import (
+    MisfireDecision,
+    as_utc,
+    catch_up_fires,
+    fire_key,
+    misfire_decision,
+    past_at,
+    schedule_fingerprint,
+    schedule_zone,
+)
 
-__all__ = ["Clock", "FireOutcome", "Firer", "StartRun", "utc_now"]
+__all__ = ["REMOVED", "Clock", "FireOutcome", "Firer", "NoteSchedule", "StartRun", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +30,11 @@ log = logging.getLogger(__name__)
 StartRun = Callable[[int], Any]
 #: The current instant, aware (injected in tests).
 Clock = Callable[[], datetime]
+#: ``(campaign, fingerprint, now) -> seen_since``: records durably since when a schedule has been seen.
+NoteSchedule = Callable[[str, str, datetime], datetime]
+
+#: The fingerprint of a campaign whose file is gone: adding it back is a new schedule, first seen anew.
+REMOVED = "removed"
 
 #: How far back a starting scheduler looks for fires nobody recorded (they become ``missed`` runs).
 DEFAULT_LOOKBACK_S = 24 * 3600
@@ -56,6 +70,11 @@ def _run_sync(coro: Any) -> Any:
     return run_sync(coro)
 
 
+def _note_schedule(campaign: str, fingerprint: str, now: datetime) -> datetime:
+    result: datetime = _run_sync(_store().note_schedule(campaign, fingerprint, now))
+    return result
+
+
 def _template_refusal(campaign: CampaignSpec) -> str | None:
     """Why the campaign's content template may not be sent (rejected, paused, disabled), or None."""
     from hub.templates.guard import TemplateNotSendable, assert_sendable
@@ -75,24 +94,37 @@ class Firer:
         settings: ``timezone`` (default schedule zone) and ``scheduler.misfire_grace_seconds``.
         clock: the current instant.
         start_run: enqueues the fan-out of a created run.
+        note_schedule: records since when a schedule has been seen (the database's ``campaign_schedule``).
     """
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now, start_run: StartRun) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        start_run: StartRun,
+        note_schedule: NoteSchedule = _note_schedule,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.start_run = start_run
+        self.note_schedule = note_schedule
         self.grace_s = settings.scheduler.misfire_grace_seconds
 
-    def fire(self, campaign: CampaignSpec, scheduled_time: datetime) -> FireOutcome:
+    def fire(
+        self, campaign: CampaignSpec, scheduled_time: datetime, *, decision: MisfireDecision | None = None
+    ) -> FireOutcome:
         """Record the run of ``campaign``'s fire at ``scheduled_time`` exactly once, then enqueue its fan-out.
 
-        Late by more than the misfire grace, the run is recorded as ``missed`` and nothing is enqueued. The
-        unique ``(campaign, fire_key)`` in the database makes a second call for the same fire (another
-        scheduler process, a restart, the fall-back hour's repeat) find the run and do nothing.
+        Late by more than the misfire grace (or told ``missed``), the run is recorded as ``missed`` and
+        nothing is enqueued. The unique ``(campaign, fire_key)`` in the database makes a second call for the
+        same fire (another scheduler process, a restart, the fall-back hour's repeat) find the run and do
+        nothing.
 
         Args:
             campaign: the campaign (must have a ``schedule``).
             scheduled_time: the fire's scheduled instant.
+            decision: run or missed, as catch-up decided; None decides by lateness alone (a live fire).
         """
         if campaign.schedule is None:
             raise ValueError(f"campaign {campaign.name!r} has no schedule")
@@ -100,7 +132,8 @@ class Firer:
         key = fire_key(scheduled_time, tz)
         scheduled = as_utc(scheduled_time)
         now = as_utc(self.clock())
-        decision = misfire_decision(scheduled, now, self.grace_s)
+        if decision is None:
+            decision = misfire_decision(scheduled, now, self.grace_s)
         state = RunState.RUNNING if decision == "run" else RunState.MISSED
         meta = _run_meta(campaign, scheduled, tz)
         refusal = _template_refusal(campaign) if state is RunState.RUNNING else None
@@ -136,35 +169,46 @@ class Firer:
             log.debug("campaign %r fire %s already has run %d", campaign.name, key, run.id)
         return FireOutcome(campaign.name, key, run.id, created, RunState(run.state))
 
-    def catch_up(
-        self,
-        specs: Iterable[CampaignSpec],
-        *,
-        lookback_s: float = DEFAULT_LOOKBACK_S,
-        not_before: Mapping[str, datetime] | None = None,
-    ) -> list[FireOutcome]:
-        """Account for fires that passed while no scheduler ran: within grace they run once, older ones are missed.
+    def catch_up(self, specs: Iterable[CampaignSpec], *, lookback_s: float = DEFAULT_LOOKBACK_S) -> list[FireOutcome]:
+        """Account for fires that passed while no scheduler ran (docs/SCHEDULING.md).
+
+        Records that each campaign's schedule is seen now (the first sight of a schedule is kept in the
+        database), then, for fires after that first sight: the latest one runs if it is within the misfire
+        grace, the others are recorded ``missed``. A fire before the schedule was first seen never runs.
 
         Args:
-            specs: the campaigns (disabled and unscheduled ones are passed over).
-            lookback_s: how far back to look for unrecorded fires.
-            not_before: per campaign, when its file last changed: older fires beyond grace are not recorded.
+            specs: the campaigns loaded or changed (disabled and unscheduled ones are only noted).
+            lookback_s: how far back passed fires are recorded as missed.
         """
         now = self.clock()
+        tz = self.settings.timezone
         outcomes: list[FireOutcome] = []
         for spec in specs:
+            seen_since = self.note_schedule(spec.name, schedule_fingerprint(spec, tz), now)
             if not spec.enabled or spec.schedule is None:
                 continue
-            fires = catch_up_fires(
-                spec.schedule,
-                self.settings.timezone,
-                now,
-                grace_s=self.grace_s,
-                lookback_s=lookback_s,
-                not_before=(not_before or {}).get(spec.name),
+            at = past_at(spec.schedule, tz, seen_since)
+            if at is not None:
+                log.warning(
+                    "campaign %r: its at (%s) is before its schedule was first seen (%s): it never fires; "
+                    "start a run with `hub send`",
+                    spec.name,
+                    at.isoformat(),
+                    as_utc(seen_since).isoformat(),
+                )
+            owed = catch_up_fires(
+                spec.schedule, tz, now, grace_s=self.grace_s, lookback_s=lookback_s, seen_since=seen_since
             )
-            outcomes.extend(self.fire(spec, moment) for moment in fires)
+            outcomes.extend(self.fire(spec, moment, decision="missed") for moment in owed.missed)
+            if owed.late is not None:
+                outcomes.append(self.fire(spec, owed.late, decision="run"))
         return outcomes
+
+    def note_removed(self, names: Iterable[str]) -> None:
+        """Record that these campaigns' files are gone, so adding one back counts as a new schedule."""
+        now = self.clock()
+        for name in names:
+            self.note_schedule(name, REMOVED, now)
 
     def start_due_runs(self) -> list[int]:
         """Start runs created as ``scheduled`` (``hub send --at``, the API's ``send_at``) once they are due.

@@ -111,16 +111,26 @@ class HubScheduler:
                 log.info("campaigns added %s, changed %s, removed %s", changes.added, changes.changed, changes.removed)
                 self._catch_up_owed.update((*changes.added, *changes.changed))
                 self._catch_up_owed.difference_update(changes.removed)
+                self._note_removed(changes.removed)
             if self._catch_up_owed:
                 self._catch_up()
             if changes:
                 self.sync_jobs()
 
+    def _note_removed(self, names: list[str]) -> None:
+        if not names:
+            return
+        try:
+            self.firer.note_removed(names)
+        except Exception:
+            # Only costs a catch-up if the file comes back unchanged within the grace: not worth retrying.
+            log.exception("recording the removal of campaigns %s failed", names)
+
     def _catch_up(self) -> None:
         names = sorted(self._catch_up_owed)
         specs = [self.catalog.specs[name] for name in names if name in self.catalog.specs]
         try:
-            self.firer.catch_up(specs, lookback_s=self.lookback_s, not_before=self.catalog.changed_at)
+            self.firer.catch_up(specs, lookback_s=self.lookback_s)
         except Exception:
             log.exception("catching up on fires of %s failed; the next reload retries", names)
             return

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from hub.campaigns.spec import CampaignSpec, Schedule
 from hub.cron import cron_trigger
 
 __all__ = [
+    "CatchUp",
     "MisfireDecision",
     "PlannedFire",
     "as_utc",
@@ -22,6 +26,7 @@ __all__ = [
     "next_fire_time",
     "past_at",
     "plan_next_fires",
+    "schedule_fingerprint",
     "schedule_zone",
 ]
 
@@ -199,6 +204,15 @@ def plan_next_fires(specs: Iterable[CampaignSpec], default_tz: str, now: datetim
     return planned
 
 
+class CatchUp(NamedTuple):
+    """What a scheduler owes one campaign for the fires that passed while none was running."""
+
+    #: The one fire that still runs late: the latest missed one, if it is within the misfire grace.
+    late: datetime | None
+    #: Every other passed fire, oldest first: recorded as ``missed``, never run.
+    missed: list[datetime]
+
+
 def catch_up_fires(
     schedule: Schedule,
     default_tz: str,
@@ -206,22 +220,42 @@ def catch_up_fires(
     *,
     grace_s: float,
     lookback_s: float,
-    not_before: datetime | None = None,
-) -> list[datetime]:
-    """Fires a scheduler starting at ``now`` must account for: they may have passed while none was running.
+    seen_since: datetime,
+) -> CatchUp:
+    """The fires a scheduler starting (or reloading) at ``now`` must account for, and what becomes of each.
 
-    Fires within ``grace_s`` will run; older ones, back to ``lookback_s``, will be recorded as missed, but
-    only from ``not_before`` on (the campaign file's last change: a fire before a campaign existed in
-    this form was not missed, it was never asked for).
+    Rules (docs/SCHEDULING.md): a fire at or before ``seen_since`` (when any scheduler first saw this
+    schedule) was never asked for and is not accounted for at all; of the later passed fires only the latest
+    may run, and only if it is at most ``grace_s`` late; the others are missed. Fires older than
+    ``max(grace_s, lookback_s)`` are not looked at.
 
-    Returns:
-        UTC fire times with ``now - max(grace_s, lookback_s) < fire <= now``, oldest first.
+    Args:
+        schedule: the campaign's schedule.
+        default_tz: ``settings.timezone``.
+        now: the current instant.
+        grace_s: ``scheduler.misfire_grace_seconds``.
+        lookback_s: how far back passed fires are recorded as missed.
+        seen_since: when this schedule (as it is now) was first seen, durably.
     """
     now_utc = as_utc(now)
-    grace_floor = now_utc - timedelta(seconds=grace_s)
-    floor = min(grace_floor, now_utc - timedelta(seconds=lookback_s))
+    floor = max(as_utc(seen_since), now_utc - timedelta(seconds=max(grace_s, lookback_s)))
+    if floor >= now_utc:
+        return CatchUp(None, [])
     fires = fire_times(schedule, default_tz, floor, now_utc)
-    if not_before is None:
-        return fires
-    bound = as_utc(not_before)
-    return [moment for moment in fires if moment >= grace_floor or moment >= bound]
+    if fires and misfire_decision(fires[-1], now_utc, grace_s) == "run":
+        return CatchUp(fires[-1], fires[:-1])
+    return CatchUp(None, fires)
+
+
+def schedule_fingerprint(spec: CampaignSpec, default_tz: str) -> str:
+    """What decides a campaign's fire times, hashed: a new fingerprint is a new schedule, first seen anew.
+
+    Covers ``enabled``, ``at``, ``cron`` and the effective zone (so turning a campaign on, or changing the
+    default zone it relies on, counts as a new schedule); not the send window, which does not move fires.
+    """
+    schedule = spec.schedule
+    if schedule is None:
+        decisive: tuple[object, ...] = (spec.enabled, None)
+    else:
+        decisive = (spec.enabled, schedule.at, schedule.cron, schedule_zone(schedule, default_tz))
+    return hashlib.sha256(msgspec.json.encode(decisive)).hexdigest()[:32]

@@ -36,7 +36,7 @@ from hub.config import Settings, load_settings
 from hub.store import db
 from hub.store.embedded import server_url
 
-_TABLES = "run, message, status_event, contact, inbound_message, idempotency_key, content_template"
+_TABLES = "run, message, status_event, contact, inbound_message, idempotency_key, content_template, campaign_schedule"
 
 
 def settings_for(folder: Path, url: str, config: dict[str, object] | None = None) -> Settings:

@@ -48,6 +48,7 @@ from hub.store.runs import (
     set_run_state,
     update_checkpoint,
 )
+from hub.store.schedules import note_schedule
 from hub.store.sweeps import due_message_ids, expire_messages, stale_sending
 from hub.store.templates import *  # noqa: F403  (content template registry; its __all__ is the surface)
 
@@ -88,6 +89,7 @@ __all__ = [
     "mark_final",
     "mark_submitted",
     "message_totals",
+    "note_schedule",
     "opted_out",
     "put_idempotent",
     "recipients_sent_since",

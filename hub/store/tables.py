@@ -178,10 +178,29 @@ class ContentTemplate(Table):
     created_at = Timestamptz(default=TimestamptzNow(), help_text="Row creation time (UTC).")
 
 
-TABLES: tuple[type[Table], ...] = (Run, Message, StatusEvent, Contact, InboundMessage, IdempotencyKey, ContentTemplate)
+class CampaignSchedule(Table):
+    """The schedule each campaign file has now, and since when a scheduler has seen it (fires before never run)."""
+
+    id = BigSerial(primary_key=True)
+    campaign = Varchar(length=100, unique=True, help_text="Campaign name.")
+    fingerprint = Varchar(length=64, help_text="Hash of what decides its fire times (scheduler.plan).")
+    seen_since = Timestamptz(help_text="When a scheduler first saw the campaign with this fingerprint (UTC).")
+
+
+TABLES: tuple[type[Table], ...] = (
+    Run,
+    Message,
+    StatusEvent,
+    Contact,
+    InboundMessage,
+    IdempotencyKey,
+    ContentTemplate,
+    CampaignSchedule,
+)
 
 __all__ = [
     "TABLES",
+    "CampaignSchedule",
     "Contact",
     "ContentTemplate",
     "EventSource",

@@ -141,36 +141,136 @@ def test_the_run_carries_the_campaign_rate_cap(make_firer: Callable[..., Firer])
     assert run.meta["rate_limit"] == {"per_second": 20}
 
 
-def test_restart_within_grace_after_a_fire_catches_it_up_once(
+def fired(name: str = "sale") -> list[tuple[str, RunState]]:
+    return [(run.fire_key or "", run.state) for run in sorted(runs(name), key=lambda run: run.fire_key or "")]
+
+
+HOURLY = campaign(Schedule(cron="0 * * * *", timezone="UTC"))
+
+
+def test_a_first_start_after_a_fire_time_does_not_run_it(make_firer: Callable[..., Firer], started: Started) -> None:
+    # Given a fresh deployment whose first scheduler starts at 09:10, after the 09:00 fire time
+    make_firer(FIRE + timedelta(minutes=10)).catch_up([DAILY])
+    # Then nothing runs and nothing is recorded: the fire was never asked for
+    assert (runs(), started) == ([], [])
+
+
+def test_a_fire_missed_while_down_runs_once_after_restarts_within_grace(
     make_firer: Callable[..., Firer], started: Started
 ) -> None:
-    # Given a scheduler that was down at 09:00 and starts at 09:10, then restarts at 09:20
-    make_firer(FIRE + timedelta(minutes=10)).catch_up([DAILY])
-    make_firer(FIRE + timedelta(minutes=20)).catch_up([DAILY])
+    # Given a scheduler that saw the campaign at 08:00, was down at 09:00, started at 09:10 and again at 09:20
+    for minutes in (-60, 10, 20):
+        make_firer(FIRE + timedelta(minutes=minutes)).catch_up([DAILY])
     # Then the 09:00 fire ran once
-    assert [(run.fire_key, run.state) for run in runs()] == [("2026-06-01T09:00 UTC", RunState.RUNNING)]
+    assert fired() == [("2026-06-01T09:00 UTC", RunState.RUNNING)]
     assert len(started) == 1
 
 
-def test_restart_beyond_grace_records_the_fire_missed(make_firer: Callable[..., Firer], started: Started) -> None:
+def test_after_a_long_downtime_only_the_latest_fire_runs_and_the_others_are_missed(
+    make_firer: Callable[..., Firer], started: Started
+) -> None:
+    make_firer(FIRE - timedelta(hours=3, minutes=30)).catch_up([HOURLY])  # seen at 05:30
+    make_firer(FIRE + timedelta(minutes=10)).catch_up([HOURLY])  # down from then until 09:10
+    assert fired() == [
+        ("2026-06-01T06:00 UTC", RunState.MISSED),
+        ("2026-06-01T07:00 UTC", RunState.MISSED),
+        ("2026-06-01T08:00 UTC", RunState.MISSED),
+        ("2026-06-01T09:00 UTC", RunState.RUNNING),
+    ]
+    assert len(started) == 1
+
+
+def test_a_fire_missed_beyond_grace_is_recorded_missed(make_firer: Callable[..., Firer], started: Started) -> None:
+    make_firer(FIRE - timedelta(hours=1)).catch_up([DAILY])
     make_firer(FIRE + timedelta(hours=3)).catch_up([DAILY], lookback_s=4 * 3600)
-    assert [(run.fire_key, run.state) for run in runs()] == [("2026-06-01T09:00 UTC", RunState.MISSED)]
+    assert fired() == [("2026-06-01T09:00 UTC", RunState.MISSED)]
     assert started == []
 
 
-def test_catch_up_does_not_record_fires_from_before_the_campaign_file_changed(
-    make_firer: Callable[..., Firer],
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param(campaign(Schedule(cron="0 9 * * *", timezone="Europe/Berlin")), id="another-zone"),
+        pytest.param(campaign(Schedule(cron="30 8 * * *", timezone="UTC")), id="another-time"),
+        pytest.param(
+            CampaignSpec(
+                name="sale",
+                source=Path("sale.yaml"),
+                message=MessageSpec(body="hi"),
+                schedule=DAILY.schedule,
+                enabled=False,
+            ),
+            id="disabled",
+        ),
+        pytest.param(campaign(Schedule(at=datetime(2026, 6, 1, 9), timezone="UTC")), id="one-shot-at"),
+    ],
+)
+def test_a_schedule_changed_after_its_fire_time_does_not_fire_for_it(
+    make_firer: Callable[..., Firer], started: Started, before: CampaignSpec
 ) -> None:
-    make_firer(FIRE + timedelta(hours=3)).catch_up([DAILY], not_before={"sale": FIRE + timedelta(hours=1)})
-    assert runs() == []
+    # Given the campaign seen at 08:00 with another schedule (or disabled), and now (09:10) as the daily 09:00 one
+    make_firer(FIRE - timedelta(hours=1)).catch_up([before])
+    make_firer(FIRE + timedelta(minutes=10)).catch_up([DAILY])
+    # Then its 09:00 fire is from before the schedule was first seen: nothing runs
+    assert [run for run in runs() if run.fire_key == "2026-06-01T09:00 UTC" and run.state is RunState.RUNNING] == []
+    assert started == []
 
 
-def test_catch_up_passes_over_disabled_campaigns(make_firer: Callable[..., Firer]) -> None:
+def test_catch_up_never_fires_a_disabled_campaign(make_firer: Callable[..., Firer], started: Started) -> None:
     off = CampaignSpec(
         name="sale", source=Path("sale.yaml"), message=MessageSpec(body="hi"), schedule=DAILY.schedule, enabled=False
     )
+    make_firer(FIRE - timedelta(hours=1)).catch_up([off])
     make_firer(FIRE + timedelta(minutes=5)).catch_up([off])
-    assert runs() == []
+    assert (runs(), started) == ([], [])
+
+
+def test_a_campaign_file_removed_and_added_back_is_seen_anew(
+    make_firer: Callable[..., Firer], started: Started
+) -> None:
+    make_firer(FIRE - timedelta(hours=1)).catch_up([DAILY])
+    make_firer(FIRE - timedelta(minutes=30)).note_removed(["sale"])
+    make_firer(FIRE + timedelta(minutes=10)).catch_up([DAILY])
+    assert (runs(), started) == ([], [])
+
+
+def test_an_at_first_seen_after_its_time_never_fires(make_firer: Callable[..., Firer], started: Started) -> None:
+    once = campaign(Schedule(at=datetime(2026, 6, 1, 9), timezone="UTC"))
+    for minutes in (10, 20, 90):
+        make_firer(FIRE + timedelta(minutes=minutes)).catch_up([once])
+    assert (runs(), started) == ([], [])
+
+
+def test_an_at_seen_before_its_time_catches_up_after_downtime(
+    make_firer: Callable[..., Firer], started: Started
+) -> None:
+    once = campaign(Schedule(at=datetime(2026, 6, 1, 9), timezone="UTC"))
+    make_firer(FIRE - timedelta(days=1)).catch_up([once])
+    make_firer(FIRE + timedelta(minutes=10)).catch_up([once])
+    assert fired() == [("2026-06-01T09:00 UTC", RunState.RUNNING)]
+    assert len(started) == 1
+
+
+def test_every_scheduler_agrees_on_when_a_schedule_was_first_seen(pg_settings: Settings) -> None:
+    seen = [run_sync(queries.note_schedule("sale", "v1", FIRE + timedelta(seconds=offset))) for offset in (0, 5, 9)]
+    assert seen == [FIRE, FIRE, FIRE]
+    assert run_sync(queries.note_schedule("sale", "v2", FIRE + timedelta(seconds=20))) == FIRE + timedelta(seconds=20)
+
+
+def test_concurrent_schedulers_record_one_first_sighting(pg_settings: Settings) -> None:
+    barrier = threading.Barrier(6)
+    seen: list[datetime] = []
+
+    def note(offset: int) -> None:
+        barrier.wait()
+        seen.append(run_sync(queries.note_schedule("sale", "v1", FIRE + timedelta(seconds=offset))))
+
+    threads = [threading.Thread(target=note, args=(offset,)) for offset in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == 1
 
 
 def test_a_due_scheduled_run_starts_once(make_firer: Callable[..., Firer], started: Started) -> None:

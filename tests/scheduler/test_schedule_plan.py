@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule
+from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule, SendWindow
 from scheduler.plan import (
+    CatchUp,
     PlannedFire,
     catch_up_fires,
     fire_key,
     fire_times,
     misfire_decision,
     next_fire_time,
+    past_at,
     plan_next_fires,
+    schedule_fingerprint,
 )
 
 
@@ -214,16 +217,111 @@ def test_planned_fire_job_id_changes_with_the_time() -> None:
 
 
 HOURLY = Schedule(cron="0 * * * *", timezone="UTC")
+EVERY_2_MIN = Schedule(cron="*/2 * * * *", timezone="UTC")
+DAILY_9 = Schedule(cron="0 9 * * *", timezone="UTC")
+NOW = utc(2026, 6, 1, 10, 20)
 
 
 @pytest.mark.parametrize(
-    ("not_before", "expected"),
+    ("schedule", "seen_since", "expected"),
     [
-        pytest.param(None, [utc(2026, 6, 1, h) for h in (7, 8, 9, 10)], id="whole-lookback"),
-        pytest.param(utc(2026, 6, 1, 8, 30), [utc(2026, 6, 1, h) for h in (9, 10)], id="not-before-file-change"),
-        pytest.param(utc(2026, 6, 1, 10, 5), [utc(2026, 6, 1, 10)], id="within-grace-despite-file-change"),
+        pytest.param(EVERY_2_MIN, NOW, CatchUp(None, []), id="new-frequent-cron-starts-nothing-for-past-slots"),
+        pytest.param(DAILY_9, utc(2026, 6, 1, 9, 20), CatchUp(None, []), id="daily-cron-committed-after-its-time"),
+        pytest.param(HOURLY, NOW, CatchUp(None, []), id="fresh-deployment-first-start"),
+        pytest.param(
+            HOURLY,
+            utc(2026, 6, 1, 7, 30),
+            CatchUp(utc(2026, 6, 1, 10), [utc(2026, 6, 1, 8), utc(2026, 6, 1, 9)]),
+            id="downtime-latest-runs-the-rest-missed",
+        ),
+        pytest.param(
+            EVERY_2_MIN,
+            utc(2026, 6, 1, 10, 13),
+            CatchUp(utc(2026, 6, 1, 10, 20), [utc(2026, 6, 1, 10, m) for m in (14, 16, 18)]),
+            id="frequent-cron-after-downtime-one-fire",
+        ),
+        pytest.param(
+            Schedule(cron="0 10 * * *", timezone="UTC"),
+            utc(2026, 6, 1, 8),
+            CatchUp(utc(2026, 6, 1, 10), []),
+            id="daily-seen-before-missed-within-grace",
+        ),
+        pytest.param(DAILY_9, utc(2026, 6, 1, 9), CatchUp(None, []), id="fire-at-the-instant-first-seen-never-runs"),
+        pytest.param(
+            Schedule(cron="0 8 * * *", timezone="UTC"),
+            utc(2026, 6, 1, 7),
+            CatchUp(None, [utc(2026, 6, 1, 8)]),
+            id="missed-beyond-grace",
+        ),
+        pytest.param(
+            HOURLY,
+            utc(2026, 5, 1),
+            CatchUp(utc(2026, 6, 1, 10), [utc(2026, 6, 1, h) for h in (7, 8, 9)]),
+            id="lookback-bounds-the-missed",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 6, 1, 10), timezone="UTC"),
+            utc(2026, 6, 1, 10, 5),
+            CatchUp(None, []),
+            id="at-first-seen-after-its-time-never-fires",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 6, 1, 10), timezone="UTC"),
+            utc(2026, 5, 20),
+            CatchUp(utc(2026, 6, 1, 10), []),
+            id="at-seen-before-missed-within-grace",
+        ),
+        pytest.param(
+            Schedule(at=datetime(2026, 6, 1, 8), timezone="UTC"),
+            utc(2026, 5, 20),
+            CatchUp(None, [utc(2026, 6, 1, 8)]),
+            id="at-seen-before-missed-beyond-grace",
+        ),
     ],
 )
-def test_catch_up_fires(not_before: datetime | None, expected: list[datetime]) -> None:
-    now = utc(2026, 6, 1, 10, 20)
-    assert catch_up_fires(HOURLY, "UTC", now, grace_s=3600, lookback_s=4 * 3600, not_before=not_before) == expected
+def test_catch_up_fires(schedule: Schedule, seen_since: datetime, expected: CatchUp) -> None:
+    assert catch_up_fires(schedule, "UTC", NOW, grace_s=3600, lookback_s=4 * 3600, seen_since=seen_since) == expected
+
+
+def test_a_grace_longer_than_the_lookback_still_finds_the_latest_fire() -> None:
+    owed = catch_up_fires(DAILY_9, "UTC", NOW, grace_s=2 * 3600, lookback_s=60, seen_since=utc(2026, 6, 1))
+    assert owed == CatchUp(utc(2026, 6, 1, 9), [])
+
+
+def named(schedule: Schedule | None, *, enabled: bool = True) -> CampaignSpec:
+    return campaign("sale", schedule, enabled=enabled)
+
+
+@pytest.mark.parametrize(
+    ("other", "same"),
+    [
+        pytest.param(named(Schedule(cron="0 9 * * *")), True, id="same-schedule"),
+        pytest.param(
+            named(Schedule(cron="0 9 * * *", send_window=SendWindow(start="09:00", end="18:00"))),
+            True,
+            id="send-window-does-not-move-fires",
+        ),
+        pytest.param(named(Schedule(cron="0 9 * * *", timezone="UTC")), True, id="explicit-default-zone"),
+        pytest.param(named(Schedule(cron="0 10 * * *")), False, id="another-time"),
+        pytest.param(named(Schedule(cron="0 9 * * *", timezone=BERLIN)), False, id="another-zone"),
+        pytest.param(named(Schedule(cron="0 9 * * *"), enabled=False), False, id="disabled"),
+        pytest.param(named(None), False, id="unscheduled"),
+    ],
+)
+def test_schedule_fingerprint_changes_only_with_what_moves_fires(other: CampaignSpec, same: bool) -> None:
+    base = named(Schedule(cron="0 9 * * *"))
+    assert (schedule_fingerprint(base, "UTC") == schedule_fingerprint(other, "UTC")) is same
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        pytest.param(Schedule(at=datetime(2026, 6, 1, 10)), utc(2026, 6, 1, 10), id="past"),
+        pytest.param(Schedule(at=datetime(2026, 6, 1, 10, 20)), utc(2026, 6, 1, 10, 20), id="now-is-past"),
+        pytest.param(Schedule(at=datetime(2026, 6, 1, 11)), None, id="future"),
+        pytest.param(Schedule(at=datetime(2026, 6, 1, 12), timezone=BERLIN), utc(2026, 6, 1, 10), id="zoned"),
+        pytest.param(Schedule(cron="0 9 * * *"), None, id="cron"),
+    ],
+)
+def test_past_at(schedule: Schedule, expected: datetime | None) -> None:
+    assert past_at(schedule, "UTC", NOW) == expected
