@@ -50,11 +50,6 @@ def settings(pg_settings: Settings, tmp_path: Path) -> Settings:
     return with_campaigns(pg_settings, tmp_path / "campaigns")
 
 
-@pytest.fixture
-def pg_campaigns(pg_settings: Settings, tmp_path: Path) -> Settings:
-    return with_campaigns(pg_settings, tmp_path / "campaigns")
-
-
 def test_catalog_reports_added_changed_and_removed_campaigns(settings: Settings) -> None:
     folder = settings.paths.campaigns
     catalog = CampaignCatalog(settings)
@@ -103,43 +98,43 @@ class Clock:
 NINE = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
-def test_a_fire_missed_while_down_is_caught_up_once_across_restarts(pg_campaigns: Settings) -> None:
-    write_campaign(pg_campaigns.paths.campaigns, "flash", "{at: '2026-06-01T09:00:00', timezone: UTC}")
+def test_a_fire_missed_while_down_is_caught_up_once_across_restarts(settings: Settings) -> None:
+    write_campaign(settings.paths.campaigns, "flash", "{at: '2026-06-01T09:00:00', timezone: UTC}")
     started = Started()
     # A scheduler sees the campaign at 08:00, is down at 09:00, starts at 09:10, restarts at 09:20
     for now in (NINE - timedelta(hours=1), NINE + timedelta(minutes=10), NINE + timedelta(minutes=20)):
-        build_scheduler(pg_campaigns, clock=Clock(now), start_run=started, sweeps={}).reload()
+        build_scheduler(settings, clock=Clock(now), start_run=started, sweeps={}).reload()
     assert [run.state for run in runs("flash")] == [RunState.RUNNING]
     assert len(started) == 1
 
 
-def test_a_fresh_deployment_does_not_fire_what_passed_before_its_first_start(pg_campaigns: Settings) -> None:
-    write_campaign(pg_campaigns.paths.campaigns, "flash", "{at: '2026-06-01T09:00:00', timezone: UTC}")
-    write_campaign(pg_campaigns.paths.campaigns, "daily", "{cron: '0 9 * * *', timezone: UTC}")
+def test_a_fresh_deployment_does_not_fire_what_passed_before_its_first_start(settings: Settings) -> None:
+    write_campaign(settings.paths.campaigns, "flash", "{at: '2026-06-01T09:00:00', timezone: UTC}")
+    write_campaign(settings.paths.campaigns, "daily", "{cron: '0 9 * * *', timezone: UTC}")
     started = Started()
-    build_scheduler(pg_campaigns, clock=Clock(NINE + timedelta(minutes=10)), start_run=started, sweeps={}).reload()
+    build_scheduler(settings, clock=Clock(NINE + timedelta(minutes=10)), start_run=started, sweeps={}).reload()
     assert (runs("flash"), runs("daily"), started) == ([], [], [])
 
 
-def test_a_frequent_cron_added_while_running_starts_nothing_for_past_slots(pg_campaigns: Settings) -> None:
+def test_a_frequent_cron_added_while_running_starts_nothing_for_past_slots(settings: Settings) -> None:
     clock = Clock(NINE)
     started = Started()
-    scheduler = build_scheduler(pg_campaigns, clock=clock, start_run=started, sweeps={})
+    scheduler = build_scheduler(settings, clock=clock, start_run=started, sweeps={})
     scheduler.reload()
     clock.now = NINE + timedelta(minutes=59, seconds=30)
-    write_campaign(pg_campaigns.paths.campaigns, "often", "{cron: '*/2 * * * *', timezone: UTC}")
+    write_campaign(settings.paths.campaigns, "often", "{cron: '*/2 * * * *', timezone: UTC}")
     scheduler.reload()
     assert (runs("often"), started) == ([], [])
     assert fire_jobs(scheduler) == [f"fire:often:{(NINE + timedelta(hours=1)).isoformat()}:UTC"]
 
 
-def test_a_daily_cron_committed_after_its_time_does_not_fire_now(pg_campaigns: Settings) -> None:
+def test_a_daily_cron_committed_after_its_time_does_not_fire_now(settings: Settings) -> None:
     clock = Clock(NINE - timedelta(hours=2))
     started = Started()
-    scheduler = build_scheduler(pg_campaigns, clock=clock, start_run=started, sweeps={})
+    scheduler = build_scheduler(settings, clock=clock, start_run=started, sweeps={})
     scheduler.reload()
     clock.now = NINE + timedelta(minutes=20)
-    write_campaign(pg_campaigns.paths.campaigns, "daily", "{cron: '0 9 * * *', timezone: UTC}")
+    write_campaign(settings.paths.campaigns, "daily", "{cron: '0 9 * * *', timezone: UTC}")
     scheduler.reload()
     assert (runs("daily"), started) == ([], [])
     assert fire_jobs(scheduler) == [f"fire:daily:{(NINE + timedelta(days=1)).isoformat()}:UTC"]
