@@ -27,10 +27,14 @@ async def test_migrate_twice_is_a_noop(db_settings: Settings) -> None:
     assert await db.migrate(db_settings) == []
 
 
-async def test_a_fresh_database_gets_the_one_baseline(make_settings, empty_database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_fresh_database_gets_the_baseline_then_each_later_migration(
+    make_settings, empty_database_url: str
+) -> None:  # type: ignore[no-untyped-def]
     applied = await db.migrate(make_settings({"database": {"url": empty_database_url}}))
 
-    assert len(applied) == len(list(_MIGRATIONS.glob("hub_*.py"))) == 1
+    files = sorted(_MIGRATIONS.glob("hub_*.py"))
+    assert len(applied) == len(files)
+    assert applied[0] == "2026-12-07T05:22:25:060240"  # the one baseline; later files add to it
 
 
 async def test_every_id_and_reference_to_one_is_bigint(pg_url: str) -> None:
