@@ -112,7 +112,8 @@ async def apply_simulated_status(callback: StatusCallback) -> str:
     from hub.store import queries
     from hub.store.records import StatusUpdate
 
-    return await queries.apply_status(StatusUpdate.from_callback(callback, source="simulator", at=datetime.now(UTC)))
+    update = StatusUpdate.from_callback(callback, source="simulator", at=datetime.now(UTC))
+    return await queries.apply_status(update, retries=_current.settings.retries if _current is not None else None)
 
 
 _current: Runtime | None = None

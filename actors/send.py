@@ -229,18 +229,30 @@ async def _wait(record: MessageRecord, claim: Claim, until: datetime, reason: st
 
 
 async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError) -> None:
-    outcome = after_error(exc, attempts=record.attempts, retries=runtime.current().settings.retries)
-    if outcome.action == "retry":
-        log.info("message %r: transient failure (%s); retry in %d ms", record.id, exc.message, outcome.delay_ms)
+    """Settle a failed create by the policy table (:mod:`hub.policy`): retry, throttle, fail, unknown or pause."""
+    retries = runtime.current().settings.retries
+    outcome = after_error(exc, attempts=record.attempts, retries=retries, to=record.recipient)
+    if outcome.action in ("retry", "throttle", "pause"):
+        # Owed again. A rate limit or a paused sender is not an attempt: it never uses up the retry budget.
+        counted = outcome.action == "retry"
+        log.info("message %r: %s (%s); again in %d ms", record.id, outcome.action, exc.message, outcome.delay_ms)
+        until = _now() + timedelta(milliseconds=outcome.delay_ms)
         released = await queries.release_for_retry(
             record.id,
-            next_attempt_at=_now() + timedelta(milliseconds=outcome.delay_ms),
+            next_attempt_at=until,
             error_code=outcome.code,
             error_message=outcome.reason,
+            count_attempt=counted,
             claimed_at=claim.token,
         )
-        if released is not None:
-            await _enqueue(record.id, record.run_id, delay_ms=outcome.delay_ms)
+        if released is None:
+            return
+        if outcome.action == "pause":
+            await queries.pause_run(record.run_id, outcome.reason or exc.message)  # resume queues its rows again
+            return
+        if outcome.defer_run:
+            await queries.defer_owed(record.run_id, until)
+        await _enqueue(record.id, record.run_id, delay_ms=outcome.delay_ms)
         return
     status = MessageStatus.UNKNOWN if outcome.action == "unknown" else MessageStatus.FAILED
     await _final(claim, status, outcome.code, outcome.reason)

@@ -151,7 +151,7 @@ class TwilioWebhookController(Controller):
         except webhooks.CallbackError as exc:
             raise BadCallback(str(exc)) from None
         update = StatusUpdate.from_callback(callback, source="callback", at=datetime.now(UTC))
-        outcome = await queries.apply_status(update)
+        outcome = await queries.apply_status(update, retries=settings.retries)
         metrics.webhook_callbacks.inc("status", str(outcome))
         if outcome == queries.Outcome.SECOND_SID:
             metrics.duplicate_creates.inc()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
+from hub import policy
+from hub.config import RetrySettings
 from hub.status import MessageStatus, from_twilio
+from hub.store.attempts import defer_owed, pause_run, reopen_for_new_attempt
+from hub.store.contacts import set_opt_out
 from hub.store.events import apply_event
 from hub.store.reconcile import resolve_by_row
 from hub.store.records import StatusUpdate
+from hub.store.rows import when
 from hub.store.status_sql import record_and_apply
 from hub.store.tables import Message
 
@@ -25,28 +31,76 @@ class Outcome(StrEnum):
     SECOND_SID = "second_sid"  # a second create at Twilio for the row the callback names: a duplicate, recorded
 
 
-async def apply_status(update: StatusUpdate) -> str:
-    """Store a status report and apply it to its message, monotonically.
+async def apply_status(update: StatusUpdate, *, retries: RetrySettings | None = None) -> str:
+    """Store a status report and apply it to its message, monotonically; then its error code, if any.
 
     The common case is one commit (see :mod:`hub.store.status_sql`). When no message has the sid yet the event
     stays parked: the worker applies it when it stores the sid (:func:`hub.store.ledger.mark_submitted`). Because
     that may have happened between the lookup and the commit, the sid is looked up once more. Still unmatched, a
     report whose callback URL names its row is settled through that row (:mod:`hub.store.reconcile`).
 
+    A ``failed``/``undelivered`` report that moved its row then goes through the policy table
+    (:func:`hub.policy.after_callback_error`): an opt-out code opts the contact out; a "not now" code makes the
+    row owed again as a new attempt (and may defer its run); a sender-level code also pauses the run.
+
+    Args:
+        update: the report.
+        retries: ``retries.*`` (budget and backoff of new attempts); the defaults when None.
+
     Returns:
         An :class:`Outcome` value.
     """
+    outcome = await _apply(update)
+    if outcome in (Outcome.APPLIED, Outcome.RECONCILED) and update.error_code is not None:
+        await _after_error_code(update, retries or RetrySettings())
+    return outcome.value
+
+
+async def _apply(update: StatusUpdate) -> Outcome:
     done = await record_and_apply(update, from_twilio(update.status))
     if done.event_id is None:
-        return Outcome.DUPLICATE.value
+        return Outcome.DUPLICATE
     if done.moved:
-        return Outcome.APPLIED.value
+        return Outcome.APPLIED
     if done.message_id is not None:
-        return Outcome.RECORDED.value
+        return Outcome.RECORDED
     row = await Message.select(Message.id, Message.status).where(Message.sid == update.sid).first()
     if row is not None:
         moved = await apply_event(done.event_id, row["id"], MessageStatus(row["status"]), update)
-        return (Outcome.APPLIED if moved else Outcome.RECORDED).value
+        return Outcome.APPLIED if moved else Outcome.RECORDED
     if update.message_id is not None:
-        return (await resolve_by_row(done.event_id, update)).value
-    return Outcome.PARKED.value
+        return Outcome(await resolve_by_row(done.event_id, update))
+    return Outcome.PARKED
+
+
+_FAILED = (MessageStatus.FAILED.value, MessageStatus.UNDELIVERED.value)
+
+
+async def _after_error_code(update: StatusUpdate, retries: RetrySettings) -> None:
+    """Apply the policy table to an error code a callback brought (the row now failed/undelivered under its sid)."""
+    row = (
+        await Message.select(Message.id, Message.run, Message.recipient, Message.attempts, Message.status)
+        .where(Message.sid == update.sid)
+        .first()
+    )
+    if row is None or row["status"] not in _FAILED:
+        return
+    decision = policy.after_callback_error(
+        update.error_code, message=update.error_message, attempts=row["attempts"], retries=retries, to=row["recipient"]
+    )
+    if decision is None:
+        return
+    if decision.opt_out:
+        await set_opt_out(row["recipient"], source=f"twilio:{update.error_code}")
+    if decision.action not in ("retry", "throttle", "pause"):
+        return
+    until = when(update.at) + timedelta(milliseconds=decision.delay_ms)
+    reason = decision.reason or f"Twilio error {update.error_code}"
+    if not await reopen_for_new_attempt(
+        row["id"], update.sid, next_attempt_at=until, error_code=update.error_code, reason=reason
+    ):
+        return
+    if decision.defer_run:
+        await defer_owed(row["run"], until)
+    if decision.action == "pause":
+        await pause_run(row["run"], reason)

@@ -5,6 +5,7 @@ Call :func:`hub.store.db.connect` first (or :func:`hub.store.db.run_sync` from s
 
 from __future__ import annotations
 
+from hub.store.attempts import defer_owed, pause_run
 from hub.store.callbacks import Outcome, apply_status
 from hub.store.contacts import get_contact, get_contacts, opted_out, record_inbound, set_opt_in, set_opt_out
 from hub.store.events import history
@@ -72,6 +73,7 @@ __all__ = [
     "claim_idempotent",
     "complete_idempotent",
     "create_run",
+    "defer_owed",
     "due_message_ids",
     "expire_messages",
     "export_page",
@@ -91,6 +93,7 @@ __all__ = [
     "message_totals",
     "note_schedule",
     "opted_out",
+    "pause_run",
     "put_idempotent",
     "recipients_sent_since",
     "record_inbound",

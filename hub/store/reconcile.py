@@ -5,7 +5,8 @@ Twilio signs that URL, so a callback says which row its message was created for 
 (the sid) never reached us. What happens then depends on the row:
 
 - no sid yet and ``unknown`` or ``pending`` (a create that timed out, or was released): Twilio has it, so the
-  row takes the sid (never sent again) and the reports parked for it apply;
+  row takes the sid (never sent again) and the reports parked for it apply; unless the sid is an earlier,
+  failed attempt of the row (in its history), whose late reports are only recorded;
 - no sid yet and ``sending``: the worker's create is still answering; the report stays parked for it;
 - a different sid: a previous attempt of the row (its sid is in the row's history), or a second create of the
   same row (an orphan): recorded in the row's history, counted as a duplicate, the row's status untouched;
@@ -66,6 +67,9 @@ async def resolve_by_row(event_id: int, update: StatusUpdate) -> Resolution:
         moved = await _link(event_id, row["id"], update, status)
         return Resolution.APPLIED if moved else Resolution.RECORDED
     if row["sid"] is None:
+        if await _earlier_attempt(row["id"], update.sid, event_id):  # a failed attempt; the row is owed again
+            await _link(event_id, row["id"], update, None)
+            return Resolution.RECORDED
         if status.value in _ATTACHABLE and await _attach(row["id"], row["claimed_at"], status, update):
             return Resolution.RECONCILED
         if status == S.SENDING:

@@ -50,7 +50,7 @@ def test_mixed_batch_settles_each_row_as_send_message_would(harness: Harness) ->
             count_attempt=False,
         )
     )
-    harness.transport.fail_for(transient, TransientSendError("busy", code=20429, http_status=429), times=1)
+    harness.transport.fail_for(transient, TransientSendError("unavailable", code=20503, http_status=503), times=1)
     harness.transport.fail_for(permanent, PermanentSendError("bad number", code=21211, http_status=400))
     # When they travel in one batch and every follow-up message is processed
     actors.send_batch.send(ids)

@@ -28,8 +28,8 @@ def test_same_message_delivered_twice_sends_once(harness: Harness) -> None:
 
 
 def test_transient_failure_is_retried_then_sent_once(harness: Harness) -> None:
-    # Given a transport that answers 429 once
-    harness.transport.fail_next(TransientSendError("too many requests", code=20429, http_status=429))
+    # Given a transport that answers 503 once
+    harness.transport.fail_next(TransientSendError("unavailable", code=20503, http_status=503))
     _, (message_id,) = harness.new_run([PHONE])
     # When the message is processed
     actors.send_message.send(message_id)

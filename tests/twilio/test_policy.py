@@ -6,9 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hub.config import RetrySettings
 from hub.errors import AmbiguousSendError, PermanentSendError, SendError, TransientSendError
 from hub.policy import (
     HOUR_MS,
+    OPT_OUT_CODES,
+    PERMANENT_CODES,
+    RULES,
+    TRANSIENT_CODES,
+    Effect,
+    after_callback_error,
+    after_create_error,
     backoff_ms,
     classify,
     classify_http,
@@ -16,6 +24,7 @@ from hub.policy import (
     parse_retry_after,
     send_error,
     suggested_retry_after_ms,
+    throttled_rate,
 )
 
 T, P, A = TransientSendError, PermanentSendError, AmbiguousSendError
@@ -169,3 +178,59 @@ def test_backoff_is_exponential_jittered_and_capped(attempt: int, rand: float, j
 
 def test_backoff_retry_after_wins_even_above_the_cap() -> None:
     assert backoff_ms(1, min_ms=1000, max_ms=10_000, retry_after_ms=60_000, rng=lambda: 0.0) == 60_000
+
+
+RETRIES = RetrySettings(max_retries=5, min_backoff_ms=1000, max_backoff_ms=300_000)
+
+
+@pytest.mark.parametrize("attempts", [1, 6, 50])
+def test_a_rate_limit_throttles_and_never_fails(attempts: int) -> None:
+    exc = TransientSendError("Too Many Requests", code=20429, http_status=429)
+    decision = after_create_error(exc, attempts=attempts, retries=RETRIES)
+    assert decision.action == "throttle" and decision.delay_ms > 0
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, 20003), (401, None), (403, 20008), (400, 63047)])
+def test_a_sender_level_error_pauses(status: int, code: int | None) -> None:
+    decision = after_create_error(PermanentSendError("no", code=code, http_status=status), attempts=1, retries=RETRIES)
+    assert decision.action == "pause" and decision.reason
+
+
+def test_63018_is_a_new_attempt_hours_later_that_defers_the_run() -> None:
+    decision = after_callback_error(63018, message="tier", attempts=1, retries=RETRIES, to="+447700900001")
+    assert decision is not None
+    assert (decision.action, decision.defer_run) == ("retry", True)
+    assert decision.delay_ms >= 4 * HOUR_MS
+
+
+def test_a_retryable_code_past_the_budget_is_final() -> None:
+    decision = after_callback_error(30001, message="queue", attempts=6, retries=RETRIES)
+    assert decision is not None and decision.action == "failed"
+
+
+@pytest.mark.parametrize("code", [21610, 63014])
+def test_opt_out_codes_fail_and_opt_out_wherever_they_arrive(code: int) -> None:
+    on_create = after_create_error(PermanentSendError("no", code=code, http_status=400), attempts=1, retries=RETRIES)
+    on_callback = after_callback_error(code, message="no", attempts=1, retries=RETRIES)
+    assert on_callback is not None
+    assert (on_create.action, on_create.opt_out) == (on_callback.action, on_callback.opt_out) == ("failed", True)
+
+
+@pytest.mark.parametrize("code", [None, 12345, 63016])
+def test_a_callback_code_that_is_final_or_unknown_changes_nothing_more(code: int | None) -> None:
+    decision = after_callback_error(code, message="x", attempts=1, retries=RETRIES)
+    assert decision is None or (decision.action, decision.opt_out) == ("failed", False)
+
+
+def test_every_code_has_one_rule_and_the_derived_sets_agree() -> None:
+    assert TRANSIENT_CODES.isdisjoint(PERMANENT_CODES)
+    assert OPT_OUT_CODES <= PERMANENT_CODES
+    assert {c for c, r in RULES.items() if r.effect is Effect.PAUSE} == {20003, 20008, 63047}
+
+
+@pytest.mark.parametrize(
+    ("rate", "throttled", "expected"),
+    [(80.0, True, 40.0), (1.5, True, 1.0), (40.0, False, 48.0), (79.0, False, 80.0)],
+)
+def test_throttled_rate_halves_on_429_and_recovers_slowly(rate: float, throttled: bool, expected: float) -> None:
+    assert throttled_rate(rate, 80.0, throttled=throttled) == expected
