@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hub.config import Settings, load_settings
-from hub.errors import ConfigError
+from hub.errors import ConfigError, HubError
 
 
 class Context:
@@ -50,6 +50,16 @@ class HubGroup(click.Group):
                 raise
             click.echo(f"error: {message}", err=True)
             ctx.exit(1)
+        finally:
+            _close_store()
+
+
+def _close_store() -> None:
+    """Close the database pools before the process exits: the embedded server stops at exit, and a pool still open
+    then would log its failed reconnects (with tracebacks) on the way out."""
+    db = sys.modules.get("hub.store.db")
+    if db is not None:
+        db.reset()
 
 
 @click.group(cls=HubGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -67,3 +77,24 @@ def main(ctx: click.Context, config: Path | None) -> None:
     Campaigns live in campaigns/*.yaml; `hub check` and `hub render` dry-run them.
     """
     ctx.obj = Context(config)
+
+
+class NoDatabaseYet(HubError):
+    """A command that reads the ledger ran where none exists yet (it must not create one as a side effect)."""
+
+
+def connect_existing(settings: Settings) -> None:
+    """Connect to the ledger for a command that only reads it; never create the embedded one.
+
+    Raises:
+        NoDatabaseYet: ``database.url`` is embedded and its data folder does not exist yet.
+    """
+    from hub.store import db
+    from hub.store.embedded import data_folder
+
+    if settings.database.is_embedded and not (data_folder(settings) / "PG_VERSION").is_file():
+        raise NoDatabaseYet(
+            f"no database yet (embedded PostgreSQL in {data_folder(settings)}): start `hub run`, or run "
+            "`hub db migrate`; or set DATABASE_URL to your PostgreSQL"
+        )
+    db.run_sync(db.connect(settings))

@@ -9,7 +9,7 @@ from typing import IO, cast
 
 import click
 
-from hub.cli.app import Context, main, pass_context
+from hub.cli.app import Context, connect_existing, main, pass_context
 from hub.export import FORMATS, Format, csv_header, encode_page
 from hub.store.records import MessageRecord
 
@@ -31,7 +31,7 @@ def export(ctx: Context, run_id: int, fmt: str, output: Path | None) -> None:
     """
     from hub.store import db, queries
 
-    db.run_sync(db.connect(ctx.settings))
+    connect_existing(ctx.settings)
     if db.run_sync(queries.get_run(run_id)) is None:
         click.echo(f"error: no run {run_id}; see `hub runs list`", err=True)
         sys.exit(1)

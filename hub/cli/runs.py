@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.app import Context, pass_context
+from hub.cli.app import Context, connect_existing, pass_context
 from hub.cli.scheduler import runs_group
 from hub.cli.status import milestone_counts
 from hub.status import RunState
@@ -42,7 +42,7 @@ def list_command(ctx: Context, campaign: str | None, states: tuple[str, ...], li
     """List runs, newest first: campaign, state, total, handed to Twilio, failed, created."""
     from hub.store import db, queries
 
-    db.run_sync(db.connect(ctx.settings))
+    connect_existing(ctx.settings)
     try:
         runs, next_cursor = db.run_sync(
             queries.runs_page(campaign=campaign, states=[RunState(s) for s in states], cursor=cursor, limit=limit)

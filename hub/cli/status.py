@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hub.cli.app import Context, main, pass_context
+from hub.cli.app import Context, connect_existing, main, pass_context
 from hub.config import Settings
 from hub.status import MessageStatus, RunState
 from hub.store.records import RunProgress
@@ -140,9 +140,8 @@ def status(ctx: Context, target: str | None, watch: bool, interval: float) -> No
     For one run it also lists its failures grouped by error code (Twilio's message, count, a sample number) and why
     its owed messages wait (send window, per-recipient cap, tier budget, a retry). A paused run shows no ETA.
     """
-    from hub.store import db
 
-    db.run_sync(db.connect(ctx.settings))
+    connect_existing(ctx.settings)
     progress = _load(target)
     if not progress:
         click.echo(f"no run found for {target!r}" if target else "no runs yet", err=bool(target))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -87,3 +90,20 @@ def test_render_to_a_national_number_without_a_default_region_says_what_to_set(p
     result = project.hub("render", "hi", "--to", "415-555-0101")
     assert result.exit_code == 2
     assert "no country code: write +CC or set phones.default_region" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["runs", "list"], ["export", "1"]])
+def test_reading_commands_before_any_database_say_so_and_create_none(project: Project, command: list[str]) -> None:
+    result = project.hub(*command)  # database.url defaults to the embedded server
+    assert result.exit_code == 1
+    assert _one_line(result.stderr).startswith("error: no database yet (embedded PostgreSQL in ")
+    assert not (project.root / ".hub").exists()
+
+
+def test_status_on_the_embedded_database_ends_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("{}\n", encoding="utf-8")
+    hub = [str(Path(sys.executable).parent / "hub"), "--config", str(tmp_path / "config.yaml")]
+    migrated = subprocess.run([*hub, "db", "migrate"], capture_output=True, text=True, timeout=120, check=False)
+    status = subprocess.run([*hub, "status"], capture_output=True, text=True, timeout=120, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (status.returncode, status.stdout, status.stderr) == (0, "no runs yet\n", "")
