@@ -3,39 +3,24 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.runtime import Context, new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import new_context
 
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
 from hub.errors import CampaignError, RenderError
+from hub.sandbox import CONDITIONS, ENV, RenderTimeout, check_clock, guard_loops, time_limit
 
 #: Twilio's cap on ``Body``, in characters.
 MAX_BODY_CHARS = 1600
-#: Largest string or list a template may build with ``*`` or ``**`` (items); far above any real message.
-MAX_BUILT_ITEMS = 100_000
-#: Largest integer a template may build with ``**``, in bits.
-MAX_POWER_BITS = 4096
-#: Widest padding a format string may ask for (``'%9999999d'`` or ``'{:>9999999}'`` only exhaust memory).
-MAX_FORMAT_WIDTH = 9999
-#: Seconds one recipient's message may take to render (every template of it); loops and calls check it.
-RENDER_TIME_LIMIT_S = 1.0
 #: Characters one template may produce before rendering stops: a runaway loop must not fill memory first.
 MAX_OUTPUT_CHARS = 10 * MAX_BODY_CHARS
-#: Loop items between two looks at the clock (a look costs more than an item).
-_CLOCK_EVERY = 256
-_LOOP_GUARD = "hub_loop_guard"
-_HUGE_PERCENT_WIDTH = re.compile(r"%[-+ #0]*(?:\d{5,}|\d*\.\d{5,})")
-_HUGE_BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*\d{5,}[^{}]*\}")
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
 
@@ -63,111 +48,6 @@ class RecipientLike(Protocol):
 
     @property
     def source(self) -> str: ...  # where it came from, e.g. ``audiences/x.csv:12``
-
-
-class RenderTimeout(Exception):
-    """A render ran past :data:`RENDER_TIME_LIMIT_S` (raised inside Jinja; reported as a :class:`RenderError`)."""
-
-
-#: When the render under way must stop (``time.monotonic()``); set per recipient by :func:`render_message`.
-_deadline: ContextVar[float] = ContextVar("hub_render_deadline", default=float("inf"))
-
-
-def _check_clock() -> None:
-    if time.monotonic() > _deadline.get():
-        raise RenderTimeout(f"rendering took longer than {RENDER_TIME_LIMIT_S:g} s")
-
-
-def _loop_guard(items: Iterable[Any]) -> Iterator[Any]:
-    """Every ``{% for %}`` iterates through this (see :func:`_guard_loops`): nested loops over ``range(99999)``
-    must stop at the time limit, not run for hours."""
-    for count, item in enumerate(items):
-        if count % _CLOCK_EVERY == 0:
-            _check_clock()
-        yield item
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus limits on operators that could exhaust memory or CPU (``'x' * 10**9``, ``9**9**9``),
-    and a clock check on every call (recursive macros)."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_clock()
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            _check_power(left, right)
-        elif operator == "*":
-            _check_repeat(left, right)
-            _check_repeat(right, left)
-        elif operator == "%":
-            _check_format(left, _HUGE_PERCENT_WIDTH)
-        return super().call_binop(context, operator, left, right)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapper = super().wrap_str_format(value)
-        if wrapper is None:
-            return None
-        _check_format(value.__self__, _HUGE_BRACE_WIDTH)
-        return wrapper
-
-
-def _check_format(fmt: Any, pattern: re.Pattern[str]) -> None:
-    if isinstance(fmt, str) and pattern.search(fmt):
-        raise SecurityError(f"a format width over {MAX_FORMAT_WIDTH} is not allowed")
-
-
-def _check_power(base: Any, exponent: Any) -> None:
-    big = isinstance(base, int) and isinstance(exponent, int) and max(base.bit_length(), 1) * exponent > MAX_POWER_BITS
-    if big:
-        raise SecurityError(f"{base} ** {exponent} is larger than {MAX_POWER_BITS} bits")
-
-
-def _check_repeat(seq: Any, times: Any) -> None:
-    if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_BUILT_ITEMS:
-        raise SecurityError(f"repeating a sequence to more than {MAX_BUILT_ITEMS} items is not allowed")
-
-
-# One environment for every campaign: it holds no per-campaign state, and building one is not free.
-# trim_blocks/lstrip_blocks: a `{% for %}` on its own line leaves no blank line in a WhatsApp text.
-_ENV = _Sandbox(
-    undefined=StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
-_concat = "".join
-
-
-def _guard_width(name: str, position: int) -> None:
-    # Filters that pad to a width (``'x'|center(10**9)``) bypass the operator checks above.
-    original = _ENV.filters[name]
-
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        width = kwargs.get("width", args[position] if len(args) > position else 0)
-        if isinstance(width, int) and width > MAX_FORMAT_WIDTH:
-            raise SecurityError(f"a {name} width over {MAX_FORMAT_WIDTH} is not allowed")
-        return original(*args, **kwargs)
-
-    _ENV.filters[name] = guarded
-
-
-def _guarded_format(value: Any, *args: Any, **kwargs: Any) -> str:
-    _check_format(value, _HUGE_PERCENT_WIDTH)
-    return _FORMAT_FILTER(value, *args, **kwargs)
-
-
-for _name, _position in (("center", 1), ("indent", 1), ("wordwrap", 2)):
-    _guard_width(_name, _position)
-_FORMAT_FILTER = _ENV.filters["format"]
-_ENV.filters["format"] = _guarded_format
-_ENV.filters[_LOOP_GUARD] = _loop_guard
-_CONDITIONS = _ENV.overlay(undefined=Undefined)
 
 
 class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -226,7 +106,7 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
     media = tuple(
         (f"media_url[{i}]", _compile(url, source, f"media_url[{i}]", used)) for i, url in enumerate(spec.media_url)
     )
-    base_vars = {**_ENV.globals, **spec.vars}
+    base_vars = {**ENV.globals, **spec.vars}
     return CompiledMessage(
         name=name,
         source=source,
@@ -251,11 +131,8 @@ def render_message(compiled: CompiledMessage, recipient: RecipientLike) -> Outbo
             an empty content variable, a media URL that is not http(s). The message names the
             recipient (phone and source) and the field.
     """
-    token = _deadline.set(time.monotonic() + RENDER_TIME_LIMIT_S)
-    try:
+    with time_limit():
         return _render_all(compiled, recipient)
-    finally:
-        _deadline.reset(token)
 
 
 def _given(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -313,7 +190,7 @@ def compile_expression(text: str) -> Callable[..., Any]:
         ValueError: a syntax error, saying what was found.
     """
     try:
-        return _CONDITIONS.compile_expression(text, undefined_to_none=False)
+        return CONDITIONS.compile_expression(text, undefined_to_none=False)
     except TemplateSyntaxError as exc:
         raise ValueError(
             f"expected a Jinja expression such as \"contact.tier == 'vip'\", found {text!r}: {exc.message}"
@@ -327,11 +204,11 @@ def compile_text(text: str) -> Template:
         ValueError: a syntax error, saying what was found.
     """
     try:
-        tree = _ENV.parse(text)
+        tree = ENV.parse(text)
     except TemplateSyntaxError as exc:
         raise ValueError(f"expected a Jinja template, found {text!r}: {exc.message}") from None
-    _guard_loops(tree)
-    return _ENV.from_string(tree)
+    guard_loops(tree)
+    return ENV.from_string(tree)
 
 
 def evaluate(
@@ -343,11 +220,11 @@ def evaluate(
     Raises:
         RenderError: a missing variable, a sandbox refusal or any failure, naming the recipient and the field.
     """
-    token = _deadline.set(time.monotonic() + RENDER_TIME_LIMIT_S)
     try:
-        if isinstance(compiled, Template):
-            return _render(compiled, dict(variables), recipient, field)
-        return compiled(**variables)
+        with time_limit():
+            if isinstance(compiled, Template):
+                return _render(compiled, dict(variables), recipient, field)
+            return compiled(**variables)
     except RenderError:
         raise
     except RenderTimeout as exc:
@@ -361,8 +238,6 @@ def evaluate(
         ) from None
     except Exception as exc:  # an expression bug must name the recipient like any other
         raise _error(recipient, field, f"failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        _deadline.reset(token)
 
 
 def _read_template(name: str, folder: Path, source: str) -> str:
@@ -380,19 +255,13 @@ def _read_template(name: str, folder: Path, source: str) -> str:
 def _compile(text: str, source: str, field: str, used: set[str], *, display: str | None = None) -> Template:
     """Compile one template, adding the variables it needs unconditionally to ``used``."""
     try:
-        tree = _ENV.parse(text)
+        tree = ENV.parse(text)
     except TemplateSyntaxError as exc:
         where = f"{display}, line {exc.lineno}" if display else f"template line {exc.lineno}"
         raise CampaignError(source, field, f"Jinja syntax error ({where}): {exc.message}") from None
     used |= meta.find_undeclared_variables(tree) - _optional_names(tree)
-    _guard_loops(tree)
-    return _ENV.from_string(tree)
-
-
-def _guard_loops(tree: nodes.Template) -> None:
-    """Make every ``{% for %}`` iterate through :func:`_loop_guard` (the clock check)."""
-    for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, [], [], None, None, lineno=loop.lineno)
+    guard_loops(tree)
+    return ENV.from_string(tree)
 
 
 def _optional_names(tree: nodes.Template) -> set[str]:
@@ -414,7 +283,7 @@ def _render(template: Template, variables: dict[str, Any], recipient: RecipientL
     # new_context(shared=True) uses our dict as is; Template.render would copy it twice. No globals: the dict
     # already holds them (base_vars), and Template.new_context would copy the template's globals ChainMap into a
     # set per render, which cost as much as the render itself (they only serve {% import %}, which has no loader).
-    context = new_context(_ENV, template.name, template.blocks, variables, shared=True)
+    context = new_context(ENV, template.name, template.blocks, variables, shared=True)
     try:
         return _bounded(template.root_render_func(context))
     except RenderTimeout as exc:
@@ -451,8 +320,8 @@ def _bounded(parts: Iterable[str]) -> str:
         if size > MAX_OUTPUT_CHARS:
             raise _TooLong
         out.append(part)
-    _check_clock()
-    return _concat(out)
+    check_clock()
+    return "".join(out)
 
 
 def _error(recipient: RecipientLike, field: str, message: str) -> RenderError:
@@ -463,7 +332,6 @@ def _error(recipient: RecipientLike, field: str, message: str) -> RenderError:
 __all__ = [
     "MAX_BODY_CHARS",
     "MAX_OUTPUT_CHARS",
-    "RENDER_TIME_LIMIT_S",
     "CompiledMessage",
     "OutboundMessage",
     "RecipientLike",

@@ -35,7 +35,7 @@ def test_an_empty_csv_cell_takes_the_template_default(project: Project) -> None:
 def test_a_nested_range_loop_stops_at_the_time_limit_naming_the_recipient(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hub.rendering.RENDER_TIME_LIMIT_S", 0.05)
+    monkeypatch.setattr("hub.sandbox.RENDER_TIME_LIMIT_S", 0.05)
     project.write(
         "templates/messages/slow.j2",
         "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}Hi\n",

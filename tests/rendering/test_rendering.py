@@ -329,7 +329,7 @@ def test_an_empty_recipient_value_takes_the_default_the_campaign_gives(
 def test_a_render_that_runs_past_the_time_limit_stops_with_an_error_naming_the_recipient(
     settings: Settings, body: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hub.rendering.RENDER_TIME_LIMIT_S", 0.05)
+    monkeypatch.setattr("hub.sandbox.RENDER_TIME_LIMIT_S", 0.05)
     with pytest.raises(RenderError) as caught:
         render(settings, body=body)
     assert str(caught.value).startswith(f"recipient {PHONE} (audiences/test.csv:7): body: rendering took longer than")
@@ -344,3 +344,36 @@ def test_a_render_that_outputs_too_much_stops_before_filling_memory(settings: Se
 def test_loops_within_the_limits_render_as_written(settings: Settings) -> None:
     body = "{% for i in range(3) %}{% for j in items %}{{ loop.index }}{{ j }}{% endfor %};{% endfor %}"
     assert render(settings, {"items": ["a", "b"]}, body=body).body == "1a2b;1a2b;1a2b;"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        "{{ ([('x' * 100000)] * 100000) | join }}",
+        "{{ ''.join([('x' * 100000)] * 100000) }}",
+        "{{ ('x' * 100000) | replace('x', 'x' * 100000) }}",
+        "{{ ('x' * 100000).replace('x', 'x' * 100000) }}",
+        "{{ 'x'.ljust(10**9) }}",
+        "{{ 'x'.zfill(10**9) }}",
+    ],
+    ids=["doubling-concat", "join-filter", "join-method", "replace-filter", "replace-method", "ljust", "zfill"],
+)
+def test_a_template_cannot_build_a_huge_string_in_one_step(settings: Settings, body: str) -> None:
+    with pytest.raises(RenderError, match=r"body: template tried to access an unsafe attribute or operation"):
+        render(settings, body=body)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{{ 'a' ~ 1 ~ 'b' }}", "a1b"),
+        ("{{ items | join(', ') }}", "x, y"),
+        ("{{ ', '.join(items) }}", "x, y"),
+        ("{{ 'hello' | replace('l', 'L') }}", "heLLo"),
+        ("{{ 'hello'.replace('l', 'L', 1) }}", "heLlo"),
+        ("{{ '7'.zfill(3) }}", "007"),
+    ],
+)
+def test_ordinary_strings_still_build(settings: Settings, body: str, expected: str) -> None:
+    assert render(settings, body=body, vars={"items": ["x", "y"]}).body == expected
