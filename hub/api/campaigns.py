@@ -20,6 +20,7 @@ from hub.api.idempotency import Created, idempotent
 from hub.api.runs import progress_or_404, run_read
 from hub.api.schemas import CampaignList, CampaignRead, RunCreate, RunRead
 from hub.api.templates import ensure_sendable
+from hub.campaigns.files import display_path
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
@@ -150,7 +151,7 @@ async def sendable_campaign(settings: Settings, name: str) -> CampaignSpec:
     message = spec.one_message()  # 422 for a journey
     await ensure_sendable(message.content_sid)  # 409: rejected, paused or disabled template
     # A template that does not compile would reject every recipient: refuse the run (422) instead.
-    compile_message(message, settings, name=spec.name, source=str(spec.source))
+    compile_message(message, settings, name=spec.name, source=display_path(spec.source, settings))
     return spec
 
 

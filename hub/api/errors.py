@@ -129,7 +129,7 @@ def describe(exc: BaseException) -> tuple[int, ErrorBody]:
     if isinstance(exc, RenderError):
         return 422, ErrorBody("render_error", str(exc))
     if isinstance(exc, CampaignError):
-        return 422, ErrorBody("campaign_error", exc.message, exc.field or None)
+        return 422, ErrorBody("campaign_error", str(exc), exc.field or None)  # file:line: field: what to fix
     if isinstance(exc, ValidationException):
         detail, field = _validation_detail(exc)
         return exc.status_code, ErrorBody("invalid_request", detail, field)

@@ -119,6 +119,7 @@ def test_start_run_of_a_campaign_whose_template_does_not_compile_is_422(
     response = client.post("/v1/campaigns/broken/runs", json={})
     assert response.status_code == 422
     assert response.json()["field"] == "body"
+    assert response.json()["detail"].startswith("campaigns/broken.yaml: body: Jinja syntax error (template line 1)")
     assert enqueuer.fan_outs == []
 
 
