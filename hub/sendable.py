@@ -37,6 +37,11 @@ class Refusal(NamedTuple):
     code: int | None
     reason: str
 
+    @property
+    def text(self) -> str:
+        """The reason as recorded and shown: Twilio's code first when there is one."""
+        return f"{self.code}: {self.reason}" if self.code else self.reason
+
 
 def outside_session_window(
     *, content_sid: str | None, last_inbound_at: datetime | None, now: datetime, enforce: bool

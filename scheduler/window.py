@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hub.campaigns.spec import SendWindow
+from hub.campaigns.spec import CampaignSpec, SendWindow
 from hub.phones import timezone_for
 from scheduler.plan import as_utc
 
-__all__ = ["in_window", "next_opening", "parse_hhmm", "send_at_for"]
+__all__ = ["held_until", "in_window", "next_opening", "parse_hhmm", "send_at_for"]
 
 
 def parse_hhmm(text: str) -> time:
@@ -93,3 +94,24 @@ def send_at_for(recipient_phone: str, window: SendWindow | None, campaign_tz: st
     if window is None:
         return now_utc
     return next_opening(now_utc, window, timezone_for(recipient_phone, fallback=campaign_tz))
+
+
+def held_until(spec: CampaignSpec, default_tz: str, now: datetime) -> Callable[[str], datetime | None]:
+    """For a campaign: when its send window lets a message to a phone go, or None when it may go at ``now``.
+
+    Args:
+        spec: the campaign (its ``schedule.send_window`` and ``schedule.timezone``).
+        default_tz: ``settings.timezone``, for a schedule without a zone.
+        now: the instant asked about.
+    """
+    window = spec.schedule.send_window if spec.schedule else None
+    if window is None:
+        return lambda _phone: None
+    zone = (spec.schedule.timezone if spec.schedule else None) or default_tz
+    at = as_utc(now)
+
+    def until(phone: str) -> datetime | None:
+        due = send_at_for(phone, window, zone, at)
+        return due if due > at else None
+
+    return until

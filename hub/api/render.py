@@ -112,26 +112,21 @@ async def _checked(items: Sequence[RenderItem], content_sid: str | None, setting
             enforce = settings.session_window.enforce
             refusal = contact_refusal(contacts.get(item.to), content_sid=content_sid, now=now, enforce_window=enforce)
         if refusal is not None:
-            reason = f"{refusal.code}: {refusal.reason}" if refusal.code else refusal.reason
             status = "skipped" if refusal.status == MessageStatus.SKIPPED else "rejected"
-            item = RenderItem(to=item.to, status=status, error=reason)
+            item = RenderItem(to=item.to, status=status, error=refusal.text)
         out.append(item)
     return out
 
 
 def _held(items: list[RenderItem], spec: CampaignSpec, settings: Settings) -> list[RenderItem]:
     """When the campaign's send window lets each rendered message go (``send_at``; None: now)."""
-    window = spec.schedule.send_window if spec.schedule else None
-    if window is None:
-        return items
-    from scheduler.window import send_at_for
+    from scheduler.window import held_until
 
-    zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
-    now = datetime.now(UTC)
+    until = held_until(spec, settings.timezone, datetime.now(UTC))
     out = []
     for item in items:
-        due = send_at_for(item.to, window, zone, now) if item.status == "ok" else now
-        out.append(msgspec.structs.replace(item, send_at=due) if due > now else item)
+        due = until(item.to) if item.status == "ok" else None
+        out.append(msgspec.structs.replace(item, send_at=due) if due is not None else item)
     return out
 
 

@@ -8,14 +8,12 @@ patience); without it the dry run says what it could not check.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 
-from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
 from hub.store.records import ContactRecord
 
-__all__ = ["CHUNK", "Ledger", "open_ledger", "send_window_times"]
+__all__ = ["CHUNK", "Ledger", "open_ledger"]
 
 #: Recipients per contacts lookup.
 CHUNK = 1000
@@ -67,22 +65,3 @@ def open_ledger(settings: Settings) -> tuple[Ledger | None, str | None]:
     except Exception as exc:  # any failure means "dry-run without the ledger", said on stderr
         return None, explain(exc, settings) or f"{type(exc).__name__}: {exc}"
     return Ledger(settings), None
-
-
-def send_window_times(
-    spec: CampaignSpec, settings: Settings, now: datetime | None = None
-) -> Callable[[str], datetime | None]:
-    """When the campaign's send window lets a message to a phone go: None for now, else the next opening (UTC)."""
-    window = spec.schedule.send_window if spec.schedule else None
-    if window is None:
-        return lambda _phone: None
-    from scheduler.window import send_at_for
-
-    zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
-    at = now or datetime.now(UTC)
-
-    def send_at(phone: str) -> datetime | None:
-        due = send_at_for(phone, window, zone, at)
-        return due if due > at else None
-
-    return send_at

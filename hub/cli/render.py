@@ -18,7 +18,7 @@ from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
 from hub.cli.journey import parse_assumptions, parse_event_data, render_journey
-from hub.cli.ledger_checks import CHUNK, Ledger, open_ledger, send_window_times
+from hub.cli.ledger_checks import CHUNK, Ledger, open_ledger
 from hub.cli.send import parse_at
 from hub.cli.templates import refuse_registry_mismatch
 from hub.config import Settings
@@ -104,7 +104,9 @@ def dry_run(
         CampaignError: a template does not compile.
     """
     at = now or datetime.now(UTC)
-    lines = _rendered(spec, settings, to=to, limit=limit, send_at=send_window_times(spec, settings, at))
+    from scheduler.window import held_until
+
+    lines = _rendered(spec, settings, to=to, limit=limit, send_at=held_until(spec, settings.timezone, at))
     if ledger is None:
         return lines
     return _contact_checked(lines, ledger, spec.one_message().content_sid, settings.session_window.enforce, at)
@@ -125,11 +127,10 @@ def _contact_checked(
             if refusal is None:
                 yield outcome, line
                 continue
-            reason = f"{refusal.code}: {refusal.reason}" if refusal.code else refusal.reason
             if refusal.status == MessageStatus.SKIPPED:  # opted out: skipped, as the send would
-                yield "skipped", RenderLine(to=line.to, status="skipped", error=reason)
+                yield "skipped", RenderLine(to=line.to, status="skipped", error=refusal.text)
             else:  # the send would fail it before calling Twilio
-                yield "refused", RenderLine(to=line.to, status="rejected", error=reason)
+                yield "refused", RenderLine(to=line.to, status="rejected", error=refusal.text)
 
 
 def _rendered(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from hub.campaigns.spec import SendWindow
-from scheduler.window import next_opening, parse_hhmm, send_at_for
+from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule, SendWindow
+from scheduler.window import held_until, next_opening, parse_hhmm, send_at_for
 
 
 def utc(*args: int) -> datetime:
@@ -93,3 +94,21 @@ def test_send_at_for_reads_the_window_in_the_recipient_zone(phone: str, expected
 
 def test_send_at_for_without_window_is_now() -> None:
     assert send_at_for("+919876543210", None, "UTC", utc(2026, 6, 1, 1)) == utc(2026, 6, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "now", "expected"),
+    [
+        pytest.param(None, utc(2026, 6, 1, 23), None, id="no-schedule"),
+        pytest.param(Schedule(cron="0 9 * * *"), utc(2026, 6, 1, 23), None, id="no-window"),
+        pytest.param(Schedule(cron="0 9 * * *", send_window=DAY), utc(2026, 6, 1, 5), None, id="inside"),
+        pytest.param(
+            Schedule(cron="0 9 * * *", send_window=DAY), utc(2026, 6, 1, 15), utc(2026, 6, 2, 3, 30), id="after-close"
+        ),
+    ],
+)
+def test_held_until_says_when_a_campaign_message_may_go(
+    schedule: Schedule | None, now: datetime, expected: datetime | None
+) -> None:
+    spec = CampaignSpec(name="sale", source=Path("sale.yaml"), message=MessageSpec(body="hi"), schedule=schedule)
+    assert held_until(spec, "UTC", now)("+919876543210") == expected  # an Indian number: Asia/Kolkata
