@@ -1,0 +1,153 @@
+"""The dry run's engine: a campaign's audience rendered and checked exactly as the send would, line by line."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+
+from hub.audience import AudienceProblem, Recipient, iter_audience
+from hub.campaigns.files import display_path
+from hub.campaigns.spec import CampaignSpec
+from hub.cli.ledger_checks import CHUNK, Ledger
+from hub.config import Settings
+from hub.errors import InvalidPhoneError, RenderError
+from hub.phones import normalize_phone
+from hub.rendering import CompiledMessage, compile_message, render_message
+from hub.sendable import contact_refusal
+from hub.status import MessageStatus
+
+__all__ = ["HeldLine", "Outcome", "RenderLine", "dry_run"]
+
+
+class RenderLine(msgspec.Struct, omit_defaults=False):
+    """One line of ``hub render --json`` (SPEC §6)."""
+
+    to: str
+    status: Literal["ok", "rejected", "skipped"]
+    body: str | None = None
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    media_url: list[str] = []
+    error: str | None = None
+
+
+class HeldLine(RenderLine, kw_only=True):
+    """A line whose message the campaign's send window holds: ``send_at`` (UTC) is when it would go."""
+
+    send_at: datetime
+
+
+#: What happened to one recipient; a render error is sent as ``rejected`` but counted apart, and so is a message
+#: the send would fail before calling Twilio (a free-form body outside the contact's 24 h window).
+Outcome = Literal["ok", "rejected", "skipped", "render_error", "refused"]
+
+
+def dry_run(
+    spec: CampaignSpec,
+    settings: Settings,
+    *,
+    to: str | None,
+    limit: int | None,
+    ledger: Ledger | None = None,
+    now: datetime | None = None,
+) -> Iterator[tuple[Outcome, RenderLine]]:
+    """Render a campaign's audience, one line per recipient, through the same renderer and checks as a real send.
+
+    Args:
+        spec: the campaign.
+        settings: the project settings.
+        to: only the recipient with this E.164 number (already normalised), or None for all.
+        limit: stop after this many recipients, or None.
+        ledger: when given, each rendered recipient also meets the send path's contact checks (opted out:
+            skipped; a body outside the 24 h window: refused), looked up a chunk at a time.
+        now: the instant the checks and the send window are evaluated for (default: now).
+
+    Raises:
+        CampaignError: a template does not compile.
+    """
+    at = now or datetime.now(UTC)
+    from scheduler.window import held_until
+
+    lines = _rendered(spec, settings, to=to, limit=limit, send_at=held_until(spec, settings.timezone, at))
+    if ledger is None:
+        return lines
+    return _contact_checked(lines, ledger, spec.one_message().content_sid, settings.session_window.enforce, at)
+
+
+def _contact_checked(
+    lines: Iterator[tuple[Outcome, RenderLine]], ledger: Ledger, content_sid: str | None, enforce: bool, now: datetime
+) -> Iterator[tuple[Outcome, RenderLine]]:
+    while chunk := list(itertools.islice(lines, CHUNK)):
+        phones = [line.to for outcome, line in chunk if outcome == "ok"]
+        contacts = ledger.contacts(phones) if phones else {}
+        for outcome, line in chunk:
+            refusal = None
+            if outcome == "ok":
+                refusal = contact_refusal(
+                    contacts.get(line.to), content_sid=content_sid, now=now, enforce_window=enforce
+                )
+            if refusal is None:
+                yield outcome, line
+                continue
+            if refusal.status == MessageStatus.SKIPPED:  # opted out: skipped, as the send would
+                yield "skipped", RenderLine(to=line.to, status="skipped", error=refusal.text)
+            else:  # the send would fail it before calling Twilio
+                yield "refused", RenderLine(to=line.to, status="rejected", error=refusal.text)
+
+
+def _rendered(
+    spec: CampaignSpec,
+    settings: Settings,
+    *,
+    to: str | None,
+    limit: int | None,
+    send_at: Callable[[str], datetime | None],
+) -> Iterator[tuple[Outcome, RenderLine]]:
+    compiled = compile_message(spec.one_message(), settings, name=spec.name, source=display_path(spec.source, settings))
+    count = 0
+    for item in iter_audience(spec, settings):
+        if limit is not None and count >= limit:
+            return
+        if isinstance(item, AudienceProblem):
+            if to is not None and _normalized(item.raw, settings) != to:
+                continue
+            count += 1
+            line = RenderLine(to=item.raw, status=item.status, error=f"{item.source}: {item.reason}")
+            yield item.status, line
+            continue
+        if to is not None and item.phone != to:
+            continue
+        count += 1
+        yield _render(compiled, item, send_at)
+
+
+def _render(
+    compiled: CompiledMessage, recipient: Recipient, send_at: Callable[[str], datetime | None]
+) -> tuple[Outcome, RenderLine]:
+    try:
+        message = render_message(compiled, recipient)
+    except RenderError as exc:
+        return "render_error", RenderLine(to=recipient.phone, status="rejected", error=str(exc))
+    fields: dict[str, Any] = {
+        "to": message.to,
+        "status": "ok",
+        "body": message.body,
+        "content_sid": message.content_sid,
+        "content_variables": message.content_variables,
+        "media_url": message.media_url,
+    }
+    held_until = send_at(message.to)
+    if held_until is None:
+        return "ok", RenderLine(**fields)
+    return "ok", HeldLine(**fields, send_at=held_until)
+
+
+def _normalized(raw: str, settings: Settings) -> str | None:
+    try:
+        return normalize_phone(raw, settings.phones.default_region)
+    except InvalidPhoneError:
+        return None
