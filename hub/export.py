@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -40,6 +41,8 @@ class ExportRow(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
+_FORMULA_START = ("=", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?[0-9][0-9 ().-]*")
 #: CSV columns, in order (the fields of :class:`ExportRow`).
 COLUMNS: tuple[str, ...] = ExportRow.__struct_fields__
 _json = msgspec.json.Encoder()
@@ -88,7 +91,16 @@ def _cell(value: object) -> str:
         return _json.encode(value).decode()
     if isinstance(value, list):
         return " ".join(str(item) for item in value)  # URLs hold no spaces
-    return str(value)
+    return _inert(str(value))
+
+
+def _inert(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP's CSV injection advice): text starting with ``=``,
+    ``@``, a tab or CR, or a ``+``/``-`` that does not begin a number, gets a leading ``'``. Phone numbers in
+    E.164 stay as they are."""
+    if text.startswith(_FORMULA_START) or (text.startswith(("+", "-")) and not _NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
 
 
 def _csv(rows: list[list[str]]) -> bytes:
