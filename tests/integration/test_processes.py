@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hub_procs import Deployment, deployment, wait_for
 
-from actors.reconcile import reconcile_after_sweep
+from actors.reconcile import quarantine, reconcile_after_sweep
 from actors.send import send_message
 from actors.sweep import requeue_dead_workers, sweep
 from hub.config import Settings
@@ -95,8 +95,9 @@ def test_worker_killed_mid_run_then_restarted_and_swept_sends_each_recipient_at_
     # ...and the sweeper settles the claims the dead worker left (as it would once they are stale), its
     # reconciliation owing again and queueing those Twilio never received; a pass examines at most 50 rows, so a
     # second pass goes on from there (as the next sweep's would; a second shifted sweep would take the restarted
-    # worker's fresh claims of the released rows for stale ones)
-    later = datetime.now(UTC) + timedelta(minutes=10)
+    # worker's fresh claims of the released rows for stale ones); it runs past the quarantine, when no create of
+    # the dead worker's can still land at Twilio
+    later = datetime.now(UTC) + quarantine(deploy.settings) + timedelta(minutes=1)
     report = sweep(deploy.settings, later)
     reconcile_after_sweep(deploy.settings, later)
     wait_for(
