@@ -76,12 +76,19 @@ def test_a_database_that_does_not_exist_says_to_create_it(
     assert 'database "hub_no_such_db" does not exist' in _one_line(result.stderr)
 
 
-def test_render_to_a_national_number_uses_the_default_region(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("region", "written", "e164"),
+    [("US", "415-555-0101", "+14155550101"), ("DE", "0176 1234-5678", "+4917612345678")],
+)
+def test_render_to_a_national_number_uses_the_default_region(
+    project: Project, region: str, written: str, e164: str
+) -> None:
+    project.write("config.yaml", f"phones: {{default_region: {region}}}\n")
     project.write(
-        "campaigns/hi.yaml", "body: 'Hi {{ n }}'\naudience: {recipients: [{phone: '+4917612345678', n: A}]}\n"
+        "campaigns/hi.yaml", f"body: 'Hi {{{{ n }}}}'\naudience: {{recipients: [{{phone: '{e164}', n: A}}]}}\n"
     )
-    result = project.hub("render", "hi", "--to", "0176 1234-5678")
-    assert (result.exit_code, result.stdout.splitlines()[0]) == (0, "to +4917612345678")
+    result = project.hub("render", "hi", "--to", written)
+    assert (result.exit_code, result.stdout.splitlines()[0]) == (0, f"to {e164}")
 
 
 def test_render_to_a_national_number_without_a_default_region_says_what_to_set(project: Project) -> None:
