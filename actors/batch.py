@@ -29,13 +29,12 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import dramatiq
 
 from actors import runtime
 from actors import send as single  # the per-row logic; called through the module so tests may patch its clock
-from actors.holds import Hold, RunStates
+from actors.holds import Hold, run_states
 from actors.middleware.limits import Slot
 from actors.middleware.retries import ClaimAbandoned
 from actors.middleware.throttle import decide
@@ -59,18 +58,6 @@ WAVES_FOR_S = 45.0
 WAVE_MAX_BLOCK_MS = 5_000.0
 # Longest single sleep while waiting for a wave's first slot, ms: a stopping worker is not held up.
 _MAX_NAP_MS = 1000.0
-
-# One cache of run states per runtime (per process; tests build one runtime per database).
-_run_states: WeakKeyDictionary[runtime.Runtime, RunStates] = WeakKeyDictionary()
-
-
-def run_states(rt: runtime.Runtime) -> RunStates:
-    """The process's cache of run states (read before each send of a batch)."""
-    states = _run_states.get(rt)
-    if states is None:
-        states = _run_states[rt] = RunStates(queries.get_run)
-    return states
-
 
 @dramatiq.actor(actor_name="send_batch", queue_name=SEND_QUEUE, time_limit=SEND_TIME_LIMIT_MS)
 async def send_batch(message_ids: list[int], run_rate: float | None = None, run_id: int | None = None) -> None:

@@ -13,6 +13,7 @@ import dramatiq
 
 from actors import runtime
 from actors.enqueue import enqueue_rows, run_send_options, send_options
+from actors.holds import run_states
 from actors.middleware.retries import ClaimAbandoned
 from actors.outcome import (
     OUTSIDE_WINDOW_CODE,
@@ -28,6 +29,7 @@ from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
 from hub.templates import guard as template_guard
+from hub.twilio_rules import validity_period_s
 from hub.webhooks import status_callback_url
 from scheduler.budget import BUDGET_WINDOW
 from scheduler.tier_budget import AsyncTierBudget, budget_key
@@ -150,7 +152,9 @@ async def _send_claimed(
             return
         reached_transport = True
         callback = status_callback_url(settings.public_url, record.id)  # names the row: see hub.store.reconcile
-        receipt = await rt.transport.send(_outbound(record), status_callback=callback)
+        run = await run_states(rt).get(record.run_id)  # cached: the batch's pace hook has just read it
+        validity = validity_period_s(run.expires_at if run is not None else None, _now())
+        receipt = await rt.transport.send(_outbound(record, validity), status_callback=callback)
     except SendError as exc:
         if not await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc, claimed_at=now):
             await _settle_error(record, claim, exc)
@@ -324,13 +328,14 @@ async def _enqueue(message_id: int, run_id: int, *, delay_ms: int) -> None:
     send_message.send_with_options(args=(message_id,), delay=max(0, int(delay_ms)), **options)
 
 
-def _outbound(record: MessageRecord) -> OutboundMessage:
+def _outbound(record: MessageRecord, validity_period_s: int | None = None) -> OutboundMessage:
     return OutboundMessage(
         to=record.recipient,
         body=record.body,
         content_sid=record.content_sid,
         content_variables=record.content_variables,
         media_url=list(record.media_url),
+        validity_period_s=validity_period_s,
     )
 
 

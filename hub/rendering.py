@@ -16,6 +16,7 @@ from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
 from hub.errors import CampaignError, RenderError
 from hub.sandbox import CONDITIONS, ENV, RenderTimeout, check_clock, guard_loops, time_limit
+from hub.twilio_rules import request_refusal
 
 #: Twilio's cap on ``Body``, in characters.
 MAX_BODY_CHARS = 1600
@@ -35,6 +36,8 @@ class OutboundMessage(msgspec.Struct, frozen=True, kw_only=True):
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
     media_url: list[str] = []
+    #: Seconds Twilio may hold it before sending (``ValidityPeriod``, from the run's expiry); None: Twilio's default.
+    validity_period_s: int | None = None
 
 
 class RecipientLike(Protocol):
@@ -97,6 +100,10 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
         body = _compile(spec.body, source, "body", used)
     elif spec.content_sid is None:
         raise CampaignError(source, "", "expected one of `template`, `body` or `content_sid`")
+    else:  # what Twilio would refuse is refused here, before any run or send exists
+        refusal = request_refusal(content_sid=spec.content_sid, media_url=spec.media_url)
+        if refusal is not None:
+            raise CampaignError(source, refusal.field, refusal.message)
     content_variables = None
     if spec.content_sid is not None and spec.content_variables is not None:
         content_variables = tuple(

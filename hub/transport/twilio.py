@@ -178,6 +178,8 @@ class TwilioTransport:
             kwargs["body"] = msg.body
         if msg.media_url:
             kwargs["media_url"] = list(msg.media_url)
+        if msg.validity_period_s is not None:
+            kwargs["validity_period"] = msg.validity_period_s
         return kwargs
 
     async def send(self, msg: OutboundMessage, *, status_callback: str | None = None) -> Receipt:

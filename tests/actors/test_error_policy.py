@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from actor_harness import Harness
@@ -74,3 +74,21 @@ def test_after_a_callback_opts_the_contact_out_the_next_send_is_skipped(harness:
     # Then it is skipped: one create only
     assert harness.message(second).status == MessageStatus.SKIPPED
     assert harness.transport.sends_to(PHONES[0]) == 1
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "expected"), [(timedelta(hours=2), (7190, 7200)), (timedelta(days=2), (36000, 36000)), (None, None)]
+)
+def test_a_message_goes_with_validity_period_from_its_runs_expiry(
+    harness: Harness, expires_in: timedelta | None, expected: tuple[int, int] | None
+) -> None:
+    expires_at = datetime.now(UTC) + expires_in if expires_in is not None else None
+    _, (message_id,) = harness.new_run(PHONES[:1], expires_at=expires_at)
+    actors.send_message.send(message_id)
+    harness.drain()
+    (call,) = harness.transport.calls
+    validity = call.msg.validity_period_s
+    if expected is None:
+        assert validity is None
+    else:
+        assert validity is not None and expected[0] <= validity <= expected[1]

@@ -120,9 +120,9 @@ def test_plan_oversize_body_fails(settings: Settings) -> None:
 
 
 def test_plan_content_template_renders_variables(settings: Settings) -> None:
-    message = spec(content_sid="HX123", content_variables={"1": "{{ name }}"})
+    message = spec(content_sid="HX0123456789abcdef0123456789abcdef", content_variables={"1": "{{ name }}"})
     plan = plan_send(message, raw_recipients([{"to": "+14155550100", "name": "Ada"}], None), settings)
     assert (plan.accepted[0].message.content_sid, plan.accepted[0].message.content_variables) == (
-        "HX123",
+        "HX0123456789abcdef0123456789abcdef",
         {"1": "Ada"},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from api_support import run
@@ -49,13 +50,17 @@ def test_send_with_repository_template(client: TestClient[Litestar]) -> None:
 def test_send_content_template_keeps_variables(client: TestClient[Litestar]) -> None:
     payload = {
         "to": "+14155550100",
-        "content_sid": "HX0123",
+        "content_sid": "HX0123456789abcdef0123456789abcdef",
         "content_variables": {"1": "{{ code }}"},
         "vars": {"code": "X1"},
     }
     record = run(queries.get_message(client.post("/v1/messages", json=payload).json()["id"]))
     assert record is not None
-    assert (record.content_sid, record.content_variables, record.body) == ("HX0123", {"1": "X1"}, None)
+    assert (record.content_sid, record.content_variables, record.body) == (
+        "HX0123456789abcdef0123456789abcdef",
+        {"1": "X1"},
+        None,
+    )
 
 
 def test_invalid_number_is_422_naming_to_and_stores_nothing(
@@ -217,3 +222,19 @@ def test_bulk_run_finishes_once_nothing_is_owed(client: TestClient[Litestar]) ->
         run(queries.mark_final(message.id, MessageStatus.FAILED, from_states=[MessageStatus.PENDING]))
     assert run(queries.finish_if_done(run_id)) is True
     assert client.get(f"/v1/runs/{run_id}").json()["state"] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"content_sid": "HX0123456789abcdef0123456789abcdef", "media_url": ["https://x.example/a.jpg"]}, "media_url"),
+        ({"content_sid": "HX0123"}, "content_sid"),
+    ],
+    ids=["content-sid-with-media", "malformed-content-sid"],
+)
+def test_a_request_twilio_would_refuse_is_422_and_stores_nothing(
+    client: TestClient[Litestar], enqueuer: RecordingEnqueuer, extra: dict[str, Any], field: str
+) -> None:
+    response = client.post("/v1/messages", json={"to": "+14155550100", **extra})
+    assert (response.status_code, response.json()["field"]) == (422, field)
+    assert (all_messages(), enqueuer.sends) == ([], [])

@@ -50,8 +50,21 @@ def test_installed_hub_check_passes_in_the_repository_root() -> None:
         ),
         (GOOD + "colour: blue\n", "campaigns/bad.yaml:6: colour:"),
         ('body: "Hi"\nschedule: {cron: "every monday"}\n' + AUDIENCE, "campaigns/bad.yaml:2: schedule.cron:"),
+        (
+            "content_sid: HX0123456789abcdef0123456789abcdef\nmedia_url: [https://x.example/a.jpg]\n" + AUDIENCE,
+            "campaigns/bad.yaml: media_url: not allowed with content_sid",
+        ),
     ],
-    ids=["body-syntax", "content-variable-syntax", "template-file-syntax", "phone", "missing-var", "unknown", "cron"],
+    ids=[
+        "body-syntax",
+        "content-variable-syntax",
+        "template-file-syntax",
+        "phone",
+        "missing-var",
+        "unknown",
+        "cron",
+        "content-sid-with-media",
+    ],
 )
 def test_check_fails_naming_file_and_field(project: Project, text: str, expected: str) -> None:
     project.write("templates/messages/broken.j2", "Hi\n{{ name }\n")

@@ -278,12 +278,10 @@ def test_compiled_message_renders_many_recipients_independently(settings: Settin
         ({"body": "{% if city is defined %}{{ city }}{% endif %}Hi"}, set()),
         ({"body": "{% for i in items %}{{ i }}{% endfor %}{% set x = 1 %}{{ x }}"}, {"items"}),
         ({"body": "{{ range(3) | join }}{{ lipsum(1) }}"}, set()),
-        (
-            {"content_sid": "HX" + "d" * 32, "content_variables": {"1": "{{ a }}"}, "media_url": ["https://x/{{ b }}"]},
-            {"a", "b"},
-        ),
+        ({"content_sid": "HX" + "d" * 32, "content_variables": {"1": "{{ a }}", "2": "{{ b }}"}}, {"a", "b"}),
+        ({"body": "Hi", "media_url": ["https://x/{{ b }}"]}, {"b"}),
     ],
-    ids=["vars-phone-campaign-provided", "default-filter", "is-defined", "loop-and-set", "globals", "sid-and-media"],
+    ids=["vars-phone-campaign-provided", "default-filter", "is-defined", "loop-and-set", "globals", "sid", "media"],
 )
 def test_recipient_variables_are_those_each_recipient_must_bring(
     settings: Settings, message: dict[str, Any], expected: set[str]
@@ -377,3 +375,24 @@ def test_a_template_cannot_build_a_huge_string_in_one_step(settings: Settings, b
 )
 def test_ordinary_strings_still_build(settings: Settings, body: str, expected: str) -> None:
     assert render(settings, body=body, vars={"items": ["x", "y"]}).body == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "field", "words"),
+    [
+        (
+            {"content_sid": "HX" + "e" * 32, "media_url": ["https://x/a.jpg"]},
+            "media_url",
+            "not allowed with content_sid",
+        ),
+        ({"content_sid": "HX123"}, "content_sid", "HX followed by 32 hex digits"),
+        ({"content_sid": "hx" + "e" * 32}, "content_sid", "HX followed by 32 hex digits"),
+    ],
+    ids=["sid-with-media", "short-sid", "lowercase-prefix"],
+)
+def test_a_request_twilio_would_refuse_is_refused_at_compile_time(
+    settings: Settings, message: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(CampaignError) as caught:
+        compiled(settings, **message)
+    assert caught.value.field == field and words in caught.value.message

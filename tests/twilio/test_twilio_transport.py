@@ -200,3 +200,10 @@ def test_auth_token_is_not_in_the_transport_repr(settings: Settings) -> None:
     assert settings.twilio.auth_token is not None
     assert settings.twilio.auth_token.reveal() not in repr(vars(transport))
     run(transport.close())
+
+
+def test_validity_period_is_sent_when_the_message_has_one(settings: Settings, fake: FakeTwilioHandle) -> None:
+    run(send_once(settings, OutboundMessage(to="+14155550100", body="hi", validity_period_s=7200)))
+    run(send_once(settings, OutboundMessage(to="+14155550101", body="hi")))
+    first, second = (m["params"] for m in fake.messages())
+    assert (first["ValidityPeriod"], "ValidityPeriod" in second) == (["7200"], False)
