@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 
 from hub.api.auth import api_key_guard, warn_if_open
 from hub.api.bulk import BulkSendController, LegacyBulkSendController, SendMessageController
@@ -20,6 +22,7 @@ from hub.api.errors import handle_exception
 from hub.api.health import HealthController, Probe, default_probes
 from hub.api.messages import MessageController
 from hub.api.metrics import AppMetrics, MetricsController, http_metrics_middleware, snapshot_for
+from hub.api.openapi import StrictStructSchemaPlugin, document_errors, render_plugins
 from hub.api.render import RenderController
 from hub.api.runs import RunController
 from hub.api.templates import TemplateController
@@ -34,6 +37,18 @@ log = logging.getLogger(__name__)
 
 #: Largest request body accepted, in bytes (about 100,000 recipients in one bulk send); above it: 413.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """``OPTIONS`` answered with every method of the path: Litestar's own answer lists only the methods of the
+    first handler registered on a path (``/v1/messages`` would say POST, not GET)."""
+    if request.method != "OPTIONS":
+        return None
+    template = request.scope.get("path_template")
+    for route in request.app.routes:
+        if isinstance(route, HTTPRoute) and route.path_format == template:
+            return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(route.methods))})
+    return None
 
 
 def create_app(
@@ -98,7 +113,7 @@ def create_app(
             "probes": dict(probes) if probes is not None else default_probes(settings),
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             v1,
             legacy,
@@ -112,6 +127,7 @@ def create_app(
             "enqueuer": Provide(lambda: queue, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={Exception: handle_exception},
+        before_request=answer_options,
         middleware=[http_metrics_middleware],
         lifespan=[lifespan],
         state=state,
@@ -123,12 +139,16 @@ def create_app(
             title="WhatsApp Hub",
             version="1",
             path="/schema",
+            render_plugins=render_plugins(),
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", description="API key")}
             ),
         ),
         signature_namespace={"Settings": Settings, "Enqueuer": Enqueuer},
+        plugins=[StrictStructSchemaPlugin()],
     )
+    document_errors(app)
+    return app
 
 
 def app_factory() -> Litestar:

@@ -16,7 +16,8 @@ from litestar.params import JSONBody
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Unprocessable
 from hub.api.idempotency import Created, idempotent
-from hub.api.plan import RawRecipient, SendPlan, plan_send, raw_recipients, spec_of
+from hub.api.openapi import error_responses
+from hub.api.plan import RawRecipient, SendPlan, due_time, plan_send, raw_recipients, spec_of
 from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import MessageSpec
@@ -25,26 +26,12 @@ from hub.status import MessageStatus, RunState
 from hub.store import queries
 from hub.store.records import NewMessage
 
-__all__ = ["BulkSendController", "LegacyBulkSendController", "SendMessageController", "due_time", "ledger_rows"]
+__all__ = ["BulkSendController", "LegacyBulkSendController", "SendMessageController", "ledger_rows"]
 
 log = logging.getLogger(__name__)
 
 #: Above this many recipients, planning (parse + render) runs in a worker thread so the event loop keeps serving.
 _THREAD_THRESHOLD = 200
-
-
-def due_time(send_at: datetime | None, now: datetime) -> datetime | None:
-    """When the rows fall due (pure): None for "now" (absent or past), else ``send_at`` in UTC.
-
-    Raises:
-        Unprocessable: ``send_at`` without a time zone offset (ambiguous).
-    """
-    if send_at is None:
-        return None
-    if send_at.tzinfo is None:
-        raise Unprocessable("send_at needs a time zone offset (e.g. 2026-12-01T09:00:00Z)", field="send_at")
-    moment = send_at.astimezone(UTC)
-    return moment if moment > now else None
 
 
 def ledger_rows(plan: SendPlan, send_at: datetime | None) -> list[NewMessage]:
@@ -105,7 +92,7 @@ async def _send(
     enqueuer: Enqueuer,
     spec: MessageSpec,
     recipients: list[RawRecipient],
-    send_at: datetime | None,
+    send_at: str | None,
     *,
     kind: str,
     strict: bool,
@@ -161,7 +148,13 @@ class SendMessageController(Controller):
     path = "/messages"
     tags = ["messages"]
 
-    @post("/", operation_id="send_message", summary="Send one message (now or at send_at)", status_code=202)
+    @post(
+        "/",
+        operation_id="send_message",
+        summary="Send one message (now or at send_at)",
+        status_code=202,
+        responses=error_responses(409),
+    )
     async def send_message(
         self,
         data: JSONBody[MessageCreate],
@@ -188,7 +181,13 @@ class BulkSendController(Controller):
     path = "/bulk-send"
     tags = ["messages"]
 
-    @post("/", operation_id="bulk_send", summary="Send one message to many recipients (one run)", status_code=202)
+    @post(
+        "/",
+        operation_id="bulk_send",
+        summary="Send one message to many recipients (one run)",
+        status_code=202,
+        responses=error_responses(409),
+    )
     async def bulk(
         self,
         data: JSONBody[BulkSendCreate],
@@ -205,7 +204,13 @@ class LegacyBulkSendController(Controller):
     path = "/bulk-send"
     tags = ["messages"]
 
-    @post("/", operation_id="legacy_bulk_send", summary="Original payload: phone_numbers + message", status_code=202)
+    @post(
+        "/",
+        operation_id="legacy_bulk_send",
+        summary="Original payload: phone_numbers + message",
+        status_code=202,
+        responses=error_responses(409),
+    )
     async def legacy(
         self,
         data: JSONBody[LegacyBulkSend],

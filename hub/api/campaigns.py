@@ -17,6 +17,8 @@ from litestar.params import FromPath, JSONBody
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import NotFound, Unprocessable
 from hub.api.idempotency import Created, idempotent
+from hub.api.openapi import error_responses
+from hub.api.plan import due_time
 from hub.api.runs import progress_or_404, run_read
 from hub.api.schemas import CampaignList, CampaignRead, RunCreate, RunRead
 from hub.api.templates import ensure_sendable
@@ -118,7 +120,13 @@ class CampaignController(Controller):
         spec = lookup_campaign(settings, name)
         return campaign_read(spec, settings, datetime.now(UTC), await _last_runs(spec.name))
 
-    @post("/{name:str}/runs", operation_id="start_campaign_run", summary="Start a run now or at send_at")
+    @post(
+        "/{name:str}/runs",
+        operation_id="start_campaign_run",
+        summary="Start a run now or at send_at",
+        status_code=202,
+        responses=error_responses(409),
+    )
     async def start_run(
         self,
         name: FromPath[str],
@@ -133,7 +141,7 @@ class CampaignController(Controller):
             return await sendable_campaign(settings, name)
 
         async def store(spec: CampaignSpec) -> Created:
-            run, after = await create_campaign_run(spec, body.send_at, enqueuer)
+            run, after = await create_campaign_run(spec, due_time(body.send_at, datetime.now(UTC)), enqueuer)
             return Created(202, msgspec.to_builtins(run_read(await progress_or_404(run.id))), after)
 
         return await idempotent(request, prepare, store)

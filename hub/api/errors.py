@@ -107,8 +107,14 @@ _HTTP_CODES = {
 def _validation_detail(exc: ValidationException) -> tuple[str, str | None]:
     """Litestar puts msgspec's precise message ("Object missing required field `to`") in ``extra``."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    messages = [str(item.get("message")) for item in extra if isinstance(item, dict) and item.get("message")]
-    keys = [str(item.get("key")) for item in extra if isinstance(item, dict) and item.get("key")]
+    items = [item for item in extra if isinstance(item, dict)]
+    keys = [str(item.get("key")) for item in items if item.get("key")]
+    # A missing body surfaces as the KeyError text "'data'".
+    messages = [
+        "a JSON request body is required" if item.get("message") == "'data'" else str(item.get("message"))
+        for item in items
+        if item.get("message")
+    ]
     detail = "; ".join(messages) or exc.detail
     return detail, (keys[0] if keys else None)
 
@@ -131,8 +137,10 @@ def describe(exc: BaseException) -> tuple[int, ErrorBody]:
     if isinstance(exc, CampaignError):
         return 422, ErrorBody("campaign_error", str(exc), exc.field or None)  # file:line: field: what to fix
     if isinstance(exc, ValidationException):
+        # Parsed but not of the documented shape (type, range, unknown or missing field): 422, like every other
+        # refusal of what the request says; 400 is kept for a body that does not parse at all.
         detail, field = _validation_detail(exc)
-        return exc.status_code, ErrorBody("invalid_request", detail, field)
+        return 422, ErrorBody("invalid_request", detail, field)
     if isinstance(exc, HTTPException):
         return exc.status_code, ErrorBody(_HTTP_CODES.get(exc.status_code, "error"), exc.detail)
     if isinstance(exc, _UNSTORABLE_TEXT):

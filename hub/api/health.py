@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from hub.api.schemas import Health, Readiness
 from hub.config import Settings
@@ -71,12 +72,18 @@ class HealthController(Controller):
     """Probes for load balancers and orchestrators; not behind the API key."""
 
     tags = ["operations"]
+    opt = {"store": False}  # no database or Redis behind the handler itself: no 503 to document but readyz's own
 
     @get("/healthz", operation_id="healthz", summary="Liveness: 200 while the process serves")
     async def healthz(self) -> Health:
         return Health(status="ok")
 
-    @get("/readyz", operation_id="readyz", summary="Readiness: database and Redis reachable")
+    @get(
+        "/readyz",
+        operation_id="readyz",
+        summary="Readiness: database and Redis reachable",
+        responses={503: ResponseSpec(Readiness, description="A dependency is unavailable", generate_examples=False)},
+    )
     async def readyz(self, state: State) -> Response[Readiness]:
         checks = await run_probes(state.probes)
         ready = all(value == "ok" for value in checks.values())

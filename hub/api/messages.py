@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from hub.api.errors import NotFound, Unprocessable
-from hub.api.schemas import HistoryEntry, MessageList, MessageRead, PathId, QueryId
+from hub.api.plan import parse_time
+from hub.api.schemas import HistoryEntry, MessageList, MessageRead, PathId, QueryId, QueryTime
 from hub.config import Settings
 from hub.errors import InvalidPhoneError
 from hub.phones import normalize_phone
@@ -63,6 +63,9 @@ def _status(value: str | None) -> MessageStatus | None:
 def _phone(value: str | None, settings: Settings) -> str | None:
     if value is None:
         return None
+    if value.startswith(" ") and value.strip().isdigit():
+        # ``?to=+1415...`` sent unencoded: the query string's ``+`` arrives as a space.
+        value = "+" + value.strip()
     try:
         return normalize_phone(value, settings.phones.default_region)
     except InvalidPhoneError as exc:
@@ -83,24 +86,28 @@ class MessageController(Controller):
     @get("/", operation_id="list_messages", summary="Messages, newest first, filtered; cursor-paginated")
     async def list_messages(
         self,
+        request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         status: FromQuery[str | None] = None,
         to: FromQuery[str | None] = None,
         run_id: QueryId = None,
         campaign: FromQuery[str | None] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: QueryTime = None,
+        until: QueryTime = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> MessageList:
+        if run_id is None and "run_id" in request.query_params:
+            # Litestar reads ``run_id=null`` as absent; a filter the client wrote must not be dropped silently.
+            raise Unprocessable("run_id must be a positive integer", field="run_id")
         try:
             items, next_cursor = await queries.list_messages(
                 status=_status(status),
                 to=_phone(to, settings),
                 run_id=run_id,
                 campaign=campaign,
-                since=since,
-                until=until,
+                since=parse_time(since, "since") if since is not None else None,
+                until=parse_time(until, "until") if until is not None else None,
                 cursor=cursor,
                 limit=limit,
             )

@@ -123,6 +123,7 @@ class MetricsController(Controller):
     """Prometheus scrape endpoint; not behind the API key (bind it to a private network)."""
 
     tags = ["operations"]
+    opt = {"store": False}  # a scrape answers even when the database is down
 
     @get("/metrics", operation_id="metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4")
     async def metrics(self, state: State) -> Response[str]:

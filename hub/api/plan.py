@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,7 +23,9 @@ __all__ = [
     "Planned",
     "RawRecipient",
     "SendPlan",
+    "due_time",
     "message_spec",
+    "parse_time",
     "plan_send",
     "raw_recipients",
     "spec_of",
@@ -29,6 +33,38 @@ __all__ = [
 
 #: The run/campaign name API sends render with (the ``campaign`` template variable).
 API_NAME = "api"
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """An RFC 3339 time with an offset, in UTC (pure); the only form of a moment the API reads.
+
+    Raises:
+        Unprocessable: anything else (no offset, a number, an impossible date), naming ``field``.
+    """
+    try:
+        if not _RFC3339.fullmatch(value):
+            raise ValueError(value)
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except ValueError:
+        raise Unprocessable(
+            f"{field} must be an RFC 3339 time with an offset (e.g. 2026-12-01T09:00:00Z), not {value!r}",
+            field=field,
+        ) from None
+
+
+def due_time(send_at: str | None, now: datetime) -> datetime | None:
+    """When the rows of a request fall due (pure): None for "now" (absent or past), else ``send_at`` in UTC.
+
+    Raises:
+        Unprocessable: ``send_at`` is not an RFC 3339 time with an offset.
+    """
+    if send_at is None:
+        return None
+    moment = parse_time(send_at, "send_at")
+    return moment if moment > now else None
 
 
 class RawRecipient(msgspec.Struct, frozen=True):

@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 
 from hub.api.campaigns import lookup_campaign
 from hub.api.errors import Unprocessable
+from hub.api.openapi import error_responses
 from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, raw_recipients, spec_of
 from hub.api.schemas import RenderItem, RenderRequest, RenderResult
 from hub.api.templates import ensure_sendable
@@ -143,7 +144,13 @@ class RenderController(Controller):
     path = "/render"
     tags = ["render"]
 
-    @post("/", operation_id="render", summary="Dry-run a campaign or an ad-hoc message", status_code=200)
+    @post(
+        "/",
+        operation_id="render",
+        summary="Dry-run a campaign or an ad-hoc message",
+        status_code=200,
+        responses=error_responses(404),
+    )
     async def render(self, data: JSONBody[RenderRequest], settings: NamedDependency[Settings]) -> RenderResult:
         if not 1 <= data.limit <= MAX_RENDER_LIMIT:
             raise Unprocessable(f"limit must be between 1 and {MAX_RENDER_LIMIT}", field="limit")
@@ -158,4 +165,6 @@ class RenderController(Controller):
             items = _ad_hoc_items(data, settings)
         items = await _checked(items, content_sid, settings)
         rendered = sum(1 for item in items if item.status == "ok")
-        return RenderResult(items=items, rendered=rendered, rejected=len(items) - rendered)
+        rejected = sum(1 for item in items if item.status == "rejected")
+        skipped = len(items) - rendered - rejected
+        return RenderResult(items=items, rendered=rendered, rejected=rejected, skipped=skipped)

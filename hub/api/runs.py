@@ -16,6 +16,7 @@ from litestar.response import Stream
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Conflict, NotFound, Unprocessable
+from hub.api.openapi import error_responses
 from hub.api.schemas import PathId, RunDetail, RunFailure, RunList, RunRead, RunWait
 from hub.export import csv_header, encode_page
 from hub.status import RunState
@@ -223,11 +224,23 @@ class RunController(Controller):
         disposition = f'attachment; filename="run-{run_id}-messages.csv"'
         return Stream(_csv_stream(run_id), headers={"content-disposition": disposition})
 
-    @post("/{run_id:int}/pause", operation_id="pause_run", summary="Pause a run", status_code=200)
+    @post(
+        "/{run_id:int}/pause",
+        operation_id="pause_run",
+        summary="Pause a run",
+        status_code=200,
+        responses=error_responses(409),
+    )
     async def pause(self, run_id: PathId) -> RunRead:
         return run_read(await pause_run(run_id))
 
-    @post("/{run_id:int}/resume", operation_id="resume_run", summary="Resume a paused run", status_code=200)
+    @post(
+        "/{run_id:int}/resume",
+        operation_id="resume_run",
+        summary="Resume a paused run",
+        status_code=200,
+        responses=error_responses(409),
+    )
     async def resume(self, run_id: PathId, enqueuer: NamedDependency[Enqueuer]) -> RunRead:
         return run_read(await resume_run(run_id, enqueuer))
 
@@ -236,6 +249,7 @@ class RunController(Controller):
         operation_id="cancel_run",
         summary="Cancel every message not yet handed to Twilio",
         status_code=200,
+        responses=error_responses(409),
     )
     async def cancel(self, run_id: PathId) -> RunRead:
         return run_read(await cancel_run(run_id))

@@ -24,6 +24,7 @@ __all__ = [
     "MessageRead",
     "PathId",
     "QueryId",
+    "QueryTime",
     "Readiness",
     "Rejected",
     "RenderItem",
@@ -35,14 +36,24 @@ __all__ = [
     "RunList",
     "RunRead",
     "RunWait",
+    "Timestamp",
 ]
 
 
 #: Largest row id the databases hold (a signed 64-bit integer); larger ids cannot exist.
 MAX_ID = 2**63 - 1
 #: A ledger or run id in a path: out of range is a 400, not a database overflow.
-PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
-QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+#: The bounds written as integers: Litestar documents ``ge``/``le`` as floats, and 2**63 - 1 as a float is 2**63.
+_ID_SCHEMA = {"format": "int64", "minimum": 1, "maximum": MAX_ID}
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, schema_extra=_ID_SCHEMA)]
+QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, schema_extra=_ID_SCHEMA)]
+#: A moment in a query string, RFC 3339 with an offset (``hub.api.plan.parse_time`` reads it).
+QueryTime = Annotated[str | None, QueryParameter(schema_extra={"format": "date-time"})]
+
+
+#: A moment on the wire: an RFC 3339 string with an offset (``2026-12-01T09:00:00Z``), never a number.
+#: Declared as a string so msgspec cannot read a number as epoch seconds; ``hub.api.plan.due_time`` parses it.
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"format": "date-time"}})]
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -72,7 +83,7 @@ class MessageCreate(MessageFields, kw_only=True):
 
     to: str
     vars: dict[str, Any] = {}
-    send_at: datetime | None = None  # ISO 8601 with an offset; in the future = stored as a due row
+    send_at: Timestamp | None = None  # in the future = stored as a due row
 
 
 class BulkSendCreate(MessageFields):
@@ -86,7 +97,7 @@ class BulkSendCreate(MessageFields):
     phone_numbers: list[str] | None = None
     message: str | None = None
     vars: dict[str, Any] = {}
-    send_at: datetime | None = None
+    send_at: Timestamp | None = None
 
 
 class LegacyBulkSend(msgspec.Struct, kw_only=True):
@@ -99,7 +110,7 @@ class LegacyBulkSend(msgspec.Struct, kw_only=True):
 class RunCreate(_In):
     """``POST /v1/campaigns/{name}/runs``: start now, or at ``send_at``."""
 
-    send_at: datetime | None = None
+    send_at: Timestamp | None = None
 
 
 class RenderRequest(MessageFields):
@@ -223,6 +234,7 @@ class CampaignRead(_Out):
 class CampaignList(_Out):
     items: list[CampaignRead]
     problems: list[str] = []  # campaign files that failed to load: "file: field: message"
+    next_cursor: str | None = None  # the list shape (SPEC §7); every campaign fits in one page
 
 
 class RenderItem(_Out):
@@ -242,6 +254,7 @@ class RenderResult(_Out):
     items: list[RenderItem]
     rendered: int
     rejected: int
+    skipped: int = 0  # opted out, duplicates: not sent, and not the request's fault
 
 
 class Health(_Out):

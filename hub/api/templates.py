@@ -10,7 +10,8 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from hub.api.errors import ApiError, Conflict, NotFound
+from hub.api.errors import ApiError, Conflict, NotFound, Unprocessable
+from hub.api.openapi import error_responses
 from hub.config import Settings
 from hub.errors import ConfigError
 from hub.store import queries
@@ -72,6 +73,10 @@ class TemplateRead(msgspec.Struct, kw_only=True):
 class TemplateList(msgspec.Struct, kw_only=True):
     items: list[TemplateRead]
     next_cursor: str | None = None
+
+
+#: What a route that calls Twilio's Content API can answer besides the usual: Twilio's 4xx passed on, or 502.
+_TWILIO_ERRORS = error_responses(400, 404, 409, 429, 502)
 
 
 class TwilioFailure(ApiError):
@@ -148,7 +153,7 @@ async def _guarded(call: Awaitable[TemplateRecord]) -> TemplateRecord:
     except TemplateNotFound as exc:
         raise NotFound(str(exc)) from None
     except InvalidTemplate as exc:
-        raise ApiError(str(exc), field=exc.field) from None
+        raise Unprocessable(str(exc), field=exc.field) from None
 
 
 class TemplateController(Controller):
@@ -159,7 +164,13 @@ class TemplateController(Controller):
     dependencies = {"content": Provide(_content_client)}
     signature_namespace = {"ContentClient": ContentClient}
 
-    @post("/", operation_id="create_template", summary="Create a template at Twilio and register it", status_code=201)
+    @post(
+        "/",
+        operation_id="create_template",
+        summary="Create a template at Twilio and register it",
+        status_code=201,
+        responses=_TWILIO_ERRORS,
+    )
     async def create(self, data: JSONBody[TemplateCreate], content: NamedDependency[ContentClient]) -> TemplateRead:
         call = create_template(
             content, friendly_name=data.friendly_name, language=data.language, body=data.body, samples=data.variables
@@ -171,6 +182,7 @@ class TemplateController(Controller):
         operation_id="submit_template",
         summary="Submit a template for WhatsApp approval",
         status_code=202,
+        responses=_TWILIO_ERRORS,
     )
     async def submit(
         self, sid_or_name: FromPath[str], data: JSONBody[ApprovalCreate], content: NamedDependency[ContentClient]
@@ -178,7 +190,12 @@ class TemplateController(Controller):
         call = submit_template(content, sid_or_name, name=data.name, category=data.category)
         return _read(await _guarded(call))
 
-    @get("/{sid_or_name:str}", operation_id="get_template", summary="A template, its approval synced from Twilio")
+    @get(
+        "/{sid_or_name:str}",
+        operation_id="get_template",
+        summary="A template, its approval synced from Twilio",
+        responses=_TWILIO_ERRORS,
+    )
     async def get_one(self, sid_or_name: FromPath[str], content: NamedDependency[ContentClient]) -> TemplateRead:
         return _read(await _guarded(refresh_template(content, sid_or_name)))
 

@@ -16,6 +16,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from hub import webhooks
 from hub.api.errors import ApiError
 from hub.api.metrics import AppMetrics
+from hub.api.openapi import error_responses
 from hub.config import Settings
 from hub.phones import normalize_phone
 from hub.store import queries
@@ -132,6 +133,7 @@ class TwilioWebhookController(Controller):
         operation_id="twilio_status_callback",
         summary="Twilio status callback (signed)",
         status_code=204,
+        responses=error_responses(400, 403, 413),
     )
     async def status(self, request: Request[Any, Any, Any]) -> None:
         # Settings and metrics from the app's state rather than injected: dependency resolution is a visible
@@ -157,7 +159,13 @@ class TwilioWebhookController(Controller):
             metrics.duplicate_creates.inc()
         metrics.webhook_seconds.observe(time.perf_counter() - started, "status")
 
-    @post("/inbound", operation_id="twilio_inbound", summary="Twilio inbound message (signed)", status_code=200)
+    @post(
+        "/inbound",
+        operation_id="twilio_inbound",
+        summary="Twilio inbound message (signed)",
+        status_code=200,
+        responses=error_responses(400, 403, 413),
+    )
     async def inbound(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings], state: State
     ) -> Response[str]:

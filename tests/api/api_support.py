@@ -17,6 +17,22 @@ PUBLIC_URL = "https://hooks.example.com"
 STATUS_URL = f"{PUBLIC_URL}/webhooks/twilio/status"
 INBOUND_URL = f"{PUBLIC_URL}/webhooks/twilio/inbound"
 
+#: The one campaign in the API tests' repository.
+CAMPAIGN = """\
+name: hello
+description: Say hello
+body: "Hi {{ first_name }}, use {{ code }}"
+vars: {code: HELLO24}
+audience:
+  recipients:
+    - {phone: "+14155550100", first_name: Ada}
+    - {phone: "+14155550101", first_name: Bo}
+    - {phone: "12", first_name: Bad}
+schedule:
+  cron: "0 9 * * MON"
+  timezone: Europe/Berlin
+"""
+
 
 def sign(url: str, params: Mapping[str, str], token: str = AUTH_TOKEN) -> str:
     """The X-Twilio-Signature Twilio would send for this exact URL and form."""

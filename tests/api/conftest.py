@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from api_support import API_KEY, AUTH_TOKEN, PUBLIC_URL
+from api_support import API_KEY, AUTH_TOKEN, CAMPAIGN, PUBLIC_URL
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -15,21 +15,6 @@ from hub.api.app import create_app
 from hub.api.enqueue import RecordingEnqueuer
 from hub.config import Settings
 from hub.store import db
-
-CAMPAIGN = """\
-name: hello
-description: Say hello
-body: "Hi {{ first_name }}, use {{ code }}"
-vars: {code: HELLO24}
-audience:
-  recipients:
-    - {phone: "+14155550100", first_name: Ada}
-    - {phone: "+14155550101", first_name: Bo}
-    - {phone: "12", first_name: Bad}
-schedule:
-  cron: "0 9 * * MON"
-  timezone: Europe/Berlin
-"""
 
 
 async def _ok() -> None:

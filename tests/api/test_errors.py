@@ -30,13 +30,13 @@ def test_describe_maps_exception_to_status_and_code(exc: Exception, status: int,
     assert (got_status, body.error, body.field) == (status, code, field)
 
 
-def test_validation_error_detail_is_msgspec_message() -> None:
+def test_validation_error_is_422_with_msgspec_message() -> None:
     exc = ValidationException(
         detail="Validation failed for POST /v1/messages",
         extra=[{"message": "Object missing required field `to`", "key": "to", "source": "body"}],
     )
     status, body = describe(exc)
-    assert (status, body.detail, body.field) == (400, "Object missing required field `to`", "to")
+    assert (status, body.detail, body.field) == (422, "Object missing required field `to`", "to")
 
 
 def test_internal_error_does_not_leak_text() -> None:

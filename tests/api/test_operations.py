@@ -61,9 +61,9 @@ def test_malformed_json_is_400_with_error_shape(client: TestClient[Litestar]) ->
     assert set(response.json()) >= {"error", "detail"}
 
 
-def test_unknown_field_is_400_naming_it(client: TestClient[Litestar]) -> None:
+def test_unknown_field_is_422_naming_it(client: TestClient[Litestar]) -> None:
     response = client.post("/v1/messages", json={"to": "+14155550100", "body": "hi", "bogus": 1})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "bogus" in response.json()["detail"]
 
 

@@ -82,8 +82,8 @@ def test_list_messages_bad_cursor_is_422(client: TestClient[Litestar]) -> None:
     assert client.get("/v1/messages", params={"cursor": "zzz"}).status_code == 422
 
 
-def test_list_messages_limit_out_of_range_is_400(client: TestClient[Litestar]) -> None:
-    assert client.get("/v1/messages", params={"limit": 0}).status_code == 400
+def test_list_messages_limit_out_of_range_is_422(client: TestClient[Litestar]) -> None:
+    assert client.get("/v1/messages", params={"limit": 0}).status_code == 422
 
 
 def test_get_run_has_counts_total_rate_eta(client: TestClient[Litestar]) -> None:

@@ -60,20 +60,20 @@ def test_rejection_reason_is_synced(client: Client, fake: FakeTwilioHandle) -> N
 
 
 @pytest.mark.parametrize("category", ["PROMOTION", "utility", "", "TRANSACTIONAL"])
-def test_category_outside_the_three_is_a_400(client: Client, fake: FakeTwilioHandle, category: str) -> None:
+def test_category_outside_the_three_is_a_422(client: Client, fake: FakeTwilioHandle, category: str) -> None:
     sid = _create(client)["content_sid"]
     answer = client.post(f"/v1/templates/{sid}/approval", json={"name": "order_ready", "category": category})
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert answer.json()["field"] == "category"
     assert sid not in fake.fake.content.store.approvals
 
 
-def test_body_with_a_gap_in_placeholders_is_a_400_and_not_sent(client: Client, fake: FakeTwilioHandle) -> None:
+def test_body_with_a_gap_in_placeholders_is_a_422_and_not_sent(client: Client, fake: FakeTwilioHandle) -> None:
     answer = client.post(
         "/v1/templates",
         json={"friendly_name": "gap", "body": "Hi {{1}} and {{3}}", "variables": {"1": "a", "3": "c"}},
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert "without gaps" in answer.json()["detail"]
     assert fake.fake.content.store.contents == {}
 
