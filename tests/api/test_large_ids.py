@@ -41,10 +41,10 @@ def test_listing_the_messages_of_a_run_past_int4_that_does_not_exist_is_empty(cl
         (f"/v1/messages?run_id={BEYOND_INT8}", "run_id"),
     ],
 )
-def test_an_id_past_int8_is_a_400_naming_the_field(client: TestClient[Litestar], path: str, field: str) -> None:
+def test_an_id_past_int8_is_a_422_naming_the_field(client: TestClient[Litestar], path: str, field: str) -> None:
     response = client.get(path)
 
-    assert (response.status_code, response.json()["field"]) == (400, field)
+    assert (response.status_code, response.json()["field"]) == (422, field)
 
 
 def test_runs_and_messages_with_ids_past_int4_are_read_and_canceled(
