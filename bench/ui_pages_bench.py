@@ -134,7 +134,9 @@ def pages(keys: dict[str, object]) -> list[tuple[str, str]]:
     ]
 
 
-async def measure(config: Path, keys: dict[str, object], repeats: int) -> list[tuple[str, str, list[float], int]]:
+async def measure(
+    config: Path, keys: dict[str, object], repeats: int, breakdown: bool = False
+) -> list[tuple[str, str, list[float], int]]:
     import httpx
 
     from hub.api.app import create_app
@@ -157,6 +159,39 @@ async def measure(config: Path, keys: dict[str, object], repeats: int) -> list[t
                     await client.get(path)
                     times.append((time.perf_counter() - began) * 1000)
                 out.append((name, path, times, first.status_code))
+        if breakdown:
+            out += await store_reads(int(keys["big"]), repeats)  # type: ignore[call-overload]
+    return out
+
+
+async def store_reads(run_id: int, repeats: int) -> list[tuple[str, str, list[float], int]]:
+    """Each store read of the run page alone, to see where its time goes."""
+    from datetime import UTC, datetime
+
+    from hub.store import breakdown, queries
+
+    progress = await queries.run_progress(run_id)
+    assert progress is not None
+    start = progress.run.started_at or progress.run.created_at
+    reads = {
+        "run_progress": lambda: queries.run_progress(run_id),
+        "run_failures": lambda: queries.run_failures(run_id),
+        "run_waits (sampled)": lambda: queries.run_waits(run_id, sample=breakdown.SAMPLE),
+        "reason_groups (skipped, canceled)": lambda: breakdown.reason_groups(run_id, ("skipped", "canceled")),
+        "replied_count": lambda: breakdown.replied_count(run_id, start),
+        "run_timeline": lambda: breakdown.run_timeline(
+            run_id, start=start, bucket_s=max(10, int((datetime.now(UTC) - start).total_seconds() / 120))
+        ),
+    }
+    out = []
+    for name, read in reads.items():
+        await read()
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            await read()
+            times.append((time.perf_counter() - began) * 1000)
+        out.append((f"store: {name}", "", times, 200))
     return out
 
 
@@ -175,7 +210,7 @@ def run(args: argparse.Namespace) -> list[str]:
         )
         bc.migrate(config)
         keys = asyncio.run(seed(db_url, args.messages))
-        results = asyncio.run(measure(config, keys, args.repeats))
+        results = asyncio.run(measure(config, keys, args.repeats, args.breakdown))
     lines = [
         f"- ledger: {keys['total']:,} messages ({args.messages:,} in the measured run, 29 runs of 100 beside it), "
         f"history for 1 % of rows, 5,000 inbound replies; seeded in {keys['seeded_s']:.0f} s, then ANALYZE",
@@ -185,8 +220,12 @@ def run(args: argparse.Namespace) -> list[str]:
         "| --- | --- | ---: | ---: | --- |",
     ]
     worst_all = 0.0
+    failed = []
     for name, path, times, status in results:
-        worst_all = max(worst_all, max(times))
+        if not name.startswith("store: "):
+            worst_all = max(worst_all, max(times))
+        if status != 200:
+            failed.append(name)
         lines.append(f"| {name} | `{path}` | {statistics.median(times):.0f} | {max(times):.0f} | {status} |")
     lines += [
         "",
@@ -199,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000, help="rows in the measured run")
     parser.add_argument("--repeats", type=int, default=5, help="timed requests per page")
+    parser.add_argument("--breakdown", action="store_true", help="also time each store read of the run page")
     parser.add_argument("--results", type=Path, default=bc.RESULTS, help="file to append the section to")
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to the results file")
     args = parser.parse_args(argv)

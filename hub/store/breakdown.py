@@ -10,9 +10,10 @@ import msgspec
 from hub.status import MessageStatus
 from hub.store.rows import utc
 from hub.store.tables import Message
+from hub.store.tallies import activity
 
 __all__ = [
-    "FAILED_STATUSES",
+    "SAMPLE",
     "ReasonGroup",
     "TimelinePoint",
     "reason_groups",
@@ -21,8 +22,8 @@ __all__ = [
 ]
 
 S = MessageStatus
-#: Rows that reached Twilio and came back failed (the chart's "failed" series).
-FAILED_STATUSES = (S.FAILED, S.UNDELIVERED)
+#: Rows grouped at most by a reason read: the read stays bounded on any run.
+SAMPLE = 10_000
 
 
 class ReasonGroup(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,14 +44,18 @@ class TimelinePoint(msgspec.Struct, frozen=True, kw_only=True):
     failed: int
 
 
-async def reason_groups(run_id: int, statuses: tuple[MessageStatus, ...], *, limit: int = 20) -> list[ReasonGroup]:
-    """A run's rows in ``statuses`` grouped by status and reason, the most frequent first (e.g. why rows were
-    skipped or rejected, or why owed rows wait: a paused run, quiet hours, the tier budget)."""
+async def reason_groups(
+    run_id: int, statuses: tuple[MessageStatus, ...], *, sample: int = SAMPLE, limit: int = 20
+) -> list[ReasonGroup]:
+    """A run's rows in ``statuses`` grouped by status and reason (e.g. why rows were skipped), the most frequent
+    first, over at most ``sample`` such rows (any: a bounded read on a large run)."""
     rows = await Message.raw(
-        "SELECT status, error_message AS reason, count(*) AS count FROM message "
-        "WHERE run = {} AND status = ANY({}) GROUP BY status, error_message ORDER BY count(*) DESC LIMIT {}",
+        "SELECT status, reason, count(*) AS count FROM (SELECT status, error_message AS reason FROM message "
+        "WHERE run = {} AND status = ANY({}) LIMIT {}) AS sampled "
+        "GROUP BY status, reason ORDER BY count(*) DESC LIMIT {}",
         run_id,
         [s.value for s in statuses],
+        sample,
         limit,
     )
     return [ReasonGroup(status=row["status"], reason=row["reason"], count=int(row["count"])) for row in rows]
@@ -72,19 +77,8 @@ async def replied_count(run_id: int, since: datetime | None) -> int:
 
 
 async def run_timeline(run_id: int, *, start: datetime, bucket_s: int) -> list[TimelinePoint]:
-    """Per ``bucket_s``-second bucket from ``start``: rows sent, delivered, read and failed in it."""
-    rows = await Message.raw(
-        "SELECT date_bin(make_interval(secs => {}), v.at, {}) AS at, "
-        "count(*) FILTER (WHERE v.kind = 's') AS sent, count(*) FILTER (WHERE v.kind = 'd') AS delivered, "
-        "count(*) FILTER (WHERE v.kind = 'r') AS read, count(*) FILTER (WHERE v.kind = 'f') AS failed "
-        "FROM message m CROSS JOIN LATERAL (VALUES ('s', m.sent_at), ('d', m.delivered_at), ('r', m.read_at), "
-        "('f', CASE WHEN m.status = ANY({}) THEN m.finished_at END)) AS v(kind, at) "
-        "WHERE m.run = {} AND v.at IS NOT NULL GROUP BY 1 ORDER BY 1",
-        bucket_s,
-        utc(start),
-        [s.value for s in FAILED_STATUSES],
-        run_id,
-    )
+    """Per ``bucket_s``-second bucket from ``start`` (10 s at the finest): rows sent, delivered, read and failed in
+    it, from the run's activity tally."""
     return [
         TimelinePoint(
             at=utc(row["at"]),  # type: ignore[arg-type]
@@ -93,5 +87,5 @@ async def run_timeline(run_id: int, *, start: datetime, bucket_s: int) -> list[T
             read=int(row["read"]),
             failed=int(row["failed"]),
         )
-        for row in rows
+        for row in await activity(run_id, start=start, bucket_s=bucket_s)
     ]

@@ -18,7 +18,7 @@ from hub.store.ledger import (
     mark_submitted,
     release_for_retry,
 )
-from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress
+from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress, runs_progress
 from hub.store.recipients import recipients_sent_since
 from hub.store.records import (
     ContactRecord,
@@ -103,6 +103,7 @@ __all__ = [
     "run_progress",
     "run_waits",
     "runs_page",
+    "runs_progress",
     "set_opt_in",
     "set_opt_out",
     "set_run_state",

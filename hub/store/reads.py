@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from piccolo.query.functions.aggregate import Count
 
 from hub.status import MessageStatus, RunState
 from hub.store.events import history
-from hub.store.records import MessageRecord, RunProgress
+from hub.store.records import MessageRecord, RunProgress, RunRecord
 from hub.store.rows import message_record, utc, when
 from hub.store.runs import get_run
 from hub.store.tables import Message, Run
+from hub.store.tallies import status_counts
 
 S = MessageStatus
 _OWED = (S.PENDING.value, S.SENDING.value)
@@ -113,9 +114,8 @@ async def list_messages(
 
 
 async def run_counts(run_id: int) -> dict[str, int]:
-    """Rows of a run per status (statuses with no rows are absent)."""
-    rows = await Message.select(Message.status, Count()).where(Message.run == run_id).group_by(Message.status)
-    return {row["status"]: row["count"] for row in rows}
+    """Rows of a run per status (statuses with no rows are absent), from the run's tally (no scan of its rows)."""
+    return (await status_counts([run_id]))[run_id]
 
 
 async def message_totals() -> dict[str, dict[str, int]]:
@@ -148,13 +148,43 @@ async def run_progress(run_id: int, *, now: datetime | None = None, window_s: fl
     run = await get_run(run_id)
     if run is None:
         return None
+    return (await runs_progress([run], now=now, window_s=window_s))[0]
+
+
+async def runs_progress(
+    runs: Sequence[RunRecord], *, now: datetime | None = None, window_s: float = 60.0
+) -> list[RunProgress]:
+    """:func:`run_progress` of several runs in two queries (their tallies, and their recent sends)."""
+    if not runs:
+        return []
     at = when(now)
-    if run.started_at is not None:
-        window_s = max(1.0, min(window_s, (at - run.started_at).total_seconds()))
-    counts = await run_counts(run_id)
-    recent = await Message.count().where(
-        (Message.run == run_id) & (Message.sent_at >= at - timedelta(seconds=window_s))
+    windows = {run.id: _window(run, at, window_s) for run in runs}
+    counts = await status_counts([run.id for run in runs])
+    rows = await Message.raw(
+        "SELECT run, count(*) AS n FROM message WHERE sent_at >= {} AND run = ANY({}) GROUP BY run",
+        at - timedelta(seconds=max(windows.values())),
+        [run.id for run in runs],
     )
+    recent_any = {row["run"]: int(row["n"]) for row in rows}
+    out = []
+    for run in runs:
+        window = windows[run.id]
+        recent = recent_any.get(run.id, 0)
+        if recent and window < max(windows.values()):  # a young run: count over its own age only
+            recent = await Message.count().where(
+                (Message.run == run.id) & (Message.sent_at >= at - timedelta(seconds=window))
+            )
+        out.append(_progress(run, counts[run.id], recent, window))
+    return out
+
+
+def _window(run: RunRecord, at: datetime, window_s: float) -> float:
+    if run.started_at is None:
+        return window_s
+    return max(1.0, min(window_s, (at - run.started_at).total_seconds()))
+
+
+def _progress(run: RunRecord, counts: dict[str, int], recent: int, window_s: float) -> RunProgress:
     rate = recent / window_s
     owed = sum(counts.get(s, 0) for s in _OWED)
     # A paused run has no ETA: its recent rate says nothing about when it ends.

@@ -13,6 +13,7 @@ from hub.store.reads import decode_cursor, encode_cursor
 from hub.store.records import MessageRecord, RunRecord
 from hub.store.rows import message_record, run_record, utc, when
 from hub.store.tables import Run
+from hub.store.tallies import error_counts
 
 S = MessageStatus
 #: Statuses that count as a run's failures (each grouped by Twilio error code).
@@ -81,18 +82,15 @@ class WaitGroup(msgspec.Struct, frozen=True, kw_only=True):
         return "due now" if self.next_at is None else "waiting"
 
 
-_FAILURES = """
-SELECT g.status, g.error_code, g.n, m.recipient, m.error_message
-FROM (
-    SELECT status, error_code, count(*) AS n, min(id) AS sample
-    FROM message WHERE run = $1 AND status IN ($2, $3, $4, $5, $6)
-    GROUP BY status, error_code
-) g JOIN message m ON m.id = g.sample
-ORDER BY g.n DESC, g.status, g.error_code
+# One row of each failure group, for its message and a number to look up (the counts come from the run's tally).
+_FAILURE_SAMPLE = """
+SELECT recipient, error_message FROM message
+WHERE run = $1 AND status = $2 AND error_code IS NOT DISTINCT FROM $3 LIMIT 1
 """
 
 # The reason a row waits is what the send path wrote when it gave the row back (error_message); the text after
-# its first ';' carries per-row detail (the time), so groups use the part before it. $1 is now, $2 the run.
+# its first ';' carries per-row detail (the time), so groups use the part before it. $1 is now, $2 the run, $3 how
+# many owed rows at most (NULL: all).
 _WAITS = """
 SELECT coalesce(send_at > $1, false) AS quiet_hours,
        CASE WHEN coalesce(next_attempt_at > $1, false) THEN error_code END AS error_code,
@@ -100,7 +98,7 @@ SELECT coalesce(send_at > $1, false) AS quiet_hours,
             THEN split_part(coalesce(error_message, ''), ';', 1) ELSE '' END AS reason,
        count(*) AS n,
        min(nullif(greatest(coalesce(send_at, $1), coalesce(next_attempt_at, $1)), $1)) AS next_at
-FROM message WHERE status = 'pending' AND run = $2
+FROM (SELECT * FROM message WHERE status = 'pending' AND run = $2 LIMIT $3) AS owed
 GROUP BY 1, 2, 3
 ORDER BY n DESC
 """
@@ -147,24 +145,35 @@ async def runs_page(
 
 
 async def run_failures(run_id: int) -> list[FailureGroup]:
-    """A run's failed rows grouped by status and error code, largest group first, each with a sample row."""
-    statuses = [status.value for status in FAILURE_STATUSES]
-    rows = await current_engine().fetch(_FAILURES, [run_id, *statuses])
-    return [
-        FailureGroup(
-            status=row["status"],
-            error_code=row["error_code"],
-            error_message=row["error_message"],
-            count=row["n"],
-            sample_to=row["recipient"],
+    """A run's failed rows grouped by status and error code, largest group first, each with a sample row.
+
+    The counts are the run's tally (no scan of its rows); each group reads one sample row.
+    """
+    counts = await error_counts(run_id, [status.value for status in FAILURE_STATUSES])
+    order = sorted(counts.items(), key=lambda item: (-item[1], item[0][0], item[0][1] is None, item[0][1] or 0))
+    groups = []
+    for (status, code), n in order:
+        rows = await current_engine().fetch(_FAILURE_SAMPLE, [run_id, status, code])
+        groups.append(
+            FailureGroup(
+                status=status,
+                error_code=code,
+                error_message=rows[0]["error_message"] if rows else None,
+                count=n,
+                sample_to=str(rows[0]["recipient"]) if rows else "",
+            )
         )
-        for row in rows
-    ]
+    return groups
 
 
-async def run_waits(run_id: int, now: datetime | None = None) -> list[WaitGroup]:
-    """A run's ``pending`` rows grouped by why they wait (quiet hours, a cap, a retry), or due now."""
-    rows = await current_engine().fetch(_WAITS, [when(now), run_id])
+async def run_waits(run_id: int, now: datetime | None = None, *, sample: int | None = None) -> list[WaitGroup]:
+    """A run's ``pending`` rows grouped by why they wait (quiet hours, a cap, a retry), or due now.
+
+    Args:
+        sample: group at most ``sample`` of the owed rows (any of them), for a bounded read on a large run;
+            None groups them all.
+    """
+    rows = await current_engine().fetch(_WAITS, [when(now), run_id, sample])
     return [
         WaitGroup(
             quiet_hours=row["quiet_hours"],

@@ -46,11 +46,7 @@ async def _campaigns(settings: Settings) -> tuple[list[dict[str, Any]], list[str
     items: list[dict[str, Any]] = []
     for spec in specs:
         runs = await queries.list_runs(campaign=spec.name, limit=LAST_RUNS)
-        views = []
-        for run in runs:
-            progress = await queries.run_progress(run.id)
-            if progress is not None:
-                views.append(run_view(progress))
+        views = [run_view(progress) for progress in await queries.runs_progress(runs)]
         items.append(
             {
                 "c": campaign_read(spec, settings, now, []),

@@ -56,7 +56,7 @@ async def _queue_depth(settings: Settings) -> dict[str, int] | str:
 async def _paused() -> list[dict[str, Any]]:
     out = []
     for run in await queries.list_runs(states=[RunState.PAUSED], limit=PAUSED_SHOWN):
-        reasons = await breakdown.reason_groups(run.id, (MessageStatus.PENDING,), limit=3)
+        reasons = await breakdown.reason_groups(run.id, (MessageStatus.PENDING,), sample=1000, limit=3)
         why = [group.reason for group in reasons if group.reason and group.reason != "run paused"]
         out.append({"run": run, "why": why[0] if why else "paused by an operator"})
     return out

@@ -19,7 +19,7 @@ from hub.api.runs import cancel_run, pause_run, progress_or_404, resume_run
 from hub.status import MessageStatus
 from hub.store import breakdown, queries
 from hub.ui.login import safe_next
-from hub.ui.views import bucket_seconds, chart_data, funnel, messages_link, run_view, twilio_error_url
+from hub.ui.views import RunView, bucket_seconds, chart_data, funnel, messages_link, run_view, twilio_error_url
 
 __all__ = ["RUNS_SHOWN", "RunPages"]
 
@@ -36,8 +36,8 @@ class BackForm(msgspec.Struct):
     next: str = "/ui/"
 
 
-async def _runs() -> list[Any]:
-    return [run_view(await progress_or_404(run.id)) for run in await queries.list_runs(limit=RUNS_SHOWN)]
+async def _runs() -> list[RunView]:
+    return [run_view(progress) for progress in await queries.runs_progress(await queries.list_runs(limit=RUNS_SHOWN))]
 
 
 async def _run_context(run_id: int) -> dict[str, Any]:
@@ -62,8 +62,9 @@ async def _run_context(run_id: int) -> dict[str, Any]:
             }
             for group in failures
         ],
-        "unsent": await breakdown.reason_groups(run_id, UNSENT),
-        "waiting": await queries.run_waits(run_id),
+        "unsent": await breakdown.reason_groups(run_id, UNSENT) if any(progress.counts.get(s) for s in UNSENT) else [],
+        "waiting": await queries.run_waits(run_id, sample=breakdown.SAMPLE) if progress.owed else [],
+        "sampled": breakdown.SAMPLE,
         "chart": chart_data(points),
         "bucket_s": bucket,
         # Journeys add per-step counts here (SPEC §10: GET /v1/runs/{id} "steps"); the page shows them when set.

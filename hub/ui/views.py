@@ -153,11 +153,12 @@ def twilio_error_url(code: int | None) -> str | None:
     return f"https://www.twilio.com/docs/api/errors/{code}" if code is not None else None
 
 
-_NICE_BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
+_NICE_BUCKETS_S = (10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400)
 
 
 def bucket_seconds(span_s: float, points: int = 120) -> int:
-    """The smallest round bucket that cuts ``span_s`` seconds into at most ``points`` buckets (pure)."""
+    """The smallest round bucket (10 s at least: the activity tally's) that cuts ``span_s`` seconds into at most
+    ``points`` buckets (pure)."""
     for bucket in _NICE_BUCKETS_S:
         if span_s / bucket <= points:
             return bucket

@@ -20,6 +20,7 @@ SMOKE_RUNS = [
         ["--seconds", "2", "--per-second", "20", "-p", "2", "-t", "2", "--noop-messages", "50"],
         "windows",
     ),
+    ("ui_pages_bench.py", ["--messages", "300", "--repeats", "1"], "slowest request"),
 ]
 
 

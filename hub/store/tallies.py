@@ -1,0 +1,86 @@
+"""Run tallies: a run's counts by status and error code, and its sends per 10 s, without scanning its rows.
+
+Triggers on ``message`` append each statement's net change to ``run_tally`` and ``run_activity`` (migration
+``2026-12-07T06:00``); a read sums a run's rows, and folds them into one per key once there are more than
+:data:`FOLD_AT` (the fold is one ``DELETE … RETURNING`` feeding an ``INSERT``: rows appended meanwhile are not in its
+snapshot and stay, so nothing is lost or counted twice, and two folds at once cannot both take the same rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from hub.store.rows import utc
+from hub.store.tables import Message
+
+__all__ = ["ACTIVITY_BUCKET_S", "FOLD_AT", "activity", "error_counts", "status_counts"]
+
+#: A run's tally rows beyond which a read folds them.
+FOLD_AT = 200
+#: Width of the activity buckets the triggers write, in seconds (the chart's finest resolution).
+ACTIVITY_BUCKET_S = 10
+
+_COUNTS = (
+    "SELECT run, status, error_code, sum(n)::bigint AS n, count(*) AS pieces FROM run_tally "
+    "WHERE run = ANY({}) GROUP BY run, status, error_code"
+)
+_FOLD_TALLY = (
+    "WITH gone AS (DELETE FROM run_tally WHERE run = {} RETURNING status, error_code, n) "
+    "INSERT INTO run_tally (run, status, error_code, n) "
+    "SELECT {}, status, error_code, sum(n) FROM gone GROUP BY status, error_code HAVING sum(n) <> 0"
+)
+_ACTIVITY = (
+    "SELECT date_bin(make_interval(secs => {}), at, {}) AS at, sum(sent)::bigint AS sent, "
+    "sum(delivered)::bigint AS delivered, sum(read)::bigint AS read, sum(failed)::bigint AS failed, "
+    "count(*) AS pieces, count(DISTINCT at) AS slots FROM run_activity WHERE run = {} GROUP BY 1 ORDER BY 1"
+)
+_FOLD_ACTIVITY = (
+    "WITH gone AS (DELETE FROM run_activity WHERE run = {} RETURNING at, sent, delivered, read, failed) "
+    "INSERT INTO run_activity (run, at, sent, delivered, read, failed) "
+    "SELECT {}, at, sum(sent), sum(delivered), sum(read), sum(failed) FROM gone GROUP BY at"
+)
+
+
+async def _tallies(run_ids: Sequence[int]) -> dict[int, dict[tuple[str, int | None], int]]:
+    rows = await Message.raw(_COUNTS, list(run_ids))
+    out: dict[int, dict[tuple[str, int | None], int]] = {run_id: {} for run_id in run_ids}
+    pieces: dict[int, int] = {}
+    for row in rows:
+        if row["n"]:
+            out[row["run"]][(row["status"], row["error_code"])] = int(row["n"])
+        pieces[row["run"]] = pieces.get(row["run"], 0) + int(row["pieces"])
+    for run_id, count in pieces.items():
+        if count - len(out[run_id]) > FOLD_AT:
+            await Message.raw(_FOLD_TALLY, run_id, run_id)
+    return out
+
+
+async def status_counts(run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Rows per status of each run (statuses with no rows are absent)."""
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, by_key in (await _tallies(run_ids)).items():
+        per_status: dict[str, int] = {}
+        for (status, _), n in by_key.items():
+            per_status[status] = per_status.get(status, 0) + n
+        counts[run_id] = {status: n for status, n in per_status.items() if n}
+    return counts
+
+
+async def error_counts(run_id: int, statuses: Sequence[str]) -> dict[tuple[str, int | None], int]:
+    """Rows of a run in ``statuses`` per (status, error code)."""
+    by_key = (await _tallies([run_id]))[run_id]
+    return {key: n for key, n in by_key.items() if key[0] in statuses and n}
+
+
+async def activity(run_id: int, *, start: datetime, bucket_s: int) -> list[dict[str, Any]]:
+    """Rows of a run sent, delivered, read and failed per ``bucket_s`` seconds (a multiple of 10) from ``start``.
+
+    Returns:
+        ``{"at", "sent", "delivered", "read", "failed"}`` per bucket with any, oldest first.
+    """
+    rows = await Message.raw(_ACTIVITY, max(bucket_s, ACTIVITY_BUCKET_S), utc(start), run_id)
+    if sum(int(row["pieces"]) - int(row["slots"]) for row in rows) > FOLD_AT:
+        await Message.raw(_FOLD_ACTIVITY, run_id, run_id)
+    return [dict(row) for row in rows]
