@@ -168,6 +168,7 @@ async def store_reads(run_id: int, repeats: int) -> list[tuple[str, str, list[fl
     """Each store read of the run page alone, to see where its time goes."""
     from datetime import UTC, datetime
 
+    from hub.status import MessageStatus as S
     from hub.store import breakdown, queries
 
     progress = await queries.run_progress(run_id)
@@ -177,7 +178,7 @@ async def store_reads(run_id: int, repeats: int) -> list[tuple[str, str, list[fl
         "run_progress": lambda: queries.run_progress(run_id),
         "run_failures": lambda: queries.run_failures(run_id),
         "run_waits (sampled)": lambda: queries.run_waits(run_id, sample=breakdown.SAMPLE),
-        "reason_groups (skipped, canceled)": lambda: breakdown.reason_groups(run_id, ("skipped", "canceled")),
+        "reason_groups (skipped, canceled)": lambda: breakdown.reason_groups(run_id, (S.SKIPPED, S.CANCELED)),
         "replied_count": lambda: breakdown.replied_count(run_id, start),
         "run_timeline": lambda: breakdown.run_timeline(
             run_id, start=start, bucket_s=max(10, int((datetime.now(UTC) - start).total_seconds() / 120))

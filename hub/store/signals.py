@@ -10,13 +10,15 @@ from hub.status import MessageStatus
 from hub.store.rows import utc
 from hub.store.tables import Message
 
-__all__ = ["WAITING_CAP", "CallbackLag", "callback_lag", "send_rate"]
+__all__ = ["RECENT_EVENTS", "WAITING_CAP", "CallbackLag", "callback_lag", "send_rate"]
 
 S = MessageStatus
 #: Handed to Twilio, no status callback yet.
 _AWAITING_CALLBACK = (S.ACCEPTED.value, S.QUEUED.value)
 #: Rows counted at most when measuring the callback backlog (the page says "at least" past it).
 WAITING_CAP = 10_000
+#: Status events looked through for the latest callback.
+RECENT_EVENTS = 100_000
 
 
 class CallbackLag(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,7 +27,7 @@ class CallbackLag(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         last_callback_at: when the latest status callback arrived (UTC), None if none in the recent history.
         waiting: rows handed to Twilio with no callback yet (capped at :data:`WAITING_CAP`).
-        oldest_waiting_s: age of the oldest of them, in seconds.
+        oldest_waiting_s: age of the oldest of those counted, in seconds.
     """
 
     last_callback_at: datetime | None
@@ -41,9 +43,11 @@ async def send_rate(now: datetime, window_s: float = 60.0) -> float:
 
 async def callback_lag(now: datetime) -> CallbackLag:
     """The latest callback's time, and the rows still waiting for their first one."""
+    # Among the latest RECENT_EVENTS events only: a ledger of worker events with no callback is not scanned whole.
     last = await Message.raw(
         "SELECT max(at) AS at FROM (SELECT at FROM status_event WHERE source = 'callback' "
-        "ORDER BY id DESC LIMIT 1) AS latest"
+        "AND id > (SELECT coalesce(max(id), 0) - {} FROM status_event) ORDER BY id DESC LIMIT 1) AS latest",
+        RECENT_EVENTS,
     )
     waiting = await Message.raw(
         "SELECT count(*) AS n, min(sent_at) AS oldest FROM (SELECT sent_at FROM message "

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Router, get
+from litestar import Response, Router, get
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -23,7 +23,7 @@ from hub.ui.messages import MessagePages
 from hub.ui.runs import RunPages
 from hub.ui.session import csrf_secret
 
-__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "template_config", "ui_handlers"]
+__all__ = ["CSRF_COOKIE", "CSRF_HEADER", "SECURITY_HEADERS", "template_config", "ui_handlers"]
 
 _HERE = Path(__file__).resolve().parent
 #: The CSRF cookie (readable by the page's script: htmx sends it back as a header) and the header it goes in.
@@ -43,6 +43,21 @@ def _environment() -> Environment:
 def template_config() -> TemplateConfig[Any]:
     """Jinja templates of the dashboard (autoescaped)."""
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(_environment()))
+
+
+#: Every dashboard answer: never framed by another site (its buttons act), no referrer beyond this origin.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def _secure(response: Response[Any]) -> Response[Any]:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 @get("/", include_in_schema=False, name="root")
@@ -73,6 +88,7 @@ def ui_handlers(api_keys: tuple[str, ...]) -> list[Any]:
         middleware=middleware,
         exception_handlers=handlers,
         include_in_schema=False,
+        after_request=_secure,
     )
     login = Router(
         path="/ui",
@@ -80,6 +96,7 @@ def ui_handlers(api_keys: tuple[str, ...]) -> list[Any]:
         middleware=middleware,
         exception_handlers={Exception: error_page},
         include_in_schema=False,
+        after_request=_secure,
     )
     static = create_static_files_router(path="/ui/static", directories=[_HERE / "static"], include_in_schema=False)
     return [root, pages, login, static]

@@ -43,7 +43,7 @@ def _tier_budget(settings: Settings, now: datetime) -> dict[str, Any] | None:
 
 async def _queue_depth(settings: Settings) -> dict[str, int] | str:
     if settings.redis.is_embedded:
-        return "kept in the worker process's embedded Redis"
+        return "Kept in the worker process's embedded Redis"
     from hub.api.metrics import queue_depths
 
     try:

@@ -222,3 +222,13 @@ def test_the_vendored_scripts_are_served(make_client: Make) -> None:
     client = make_client(keys=[API_KEY])
     assert client.get("/ui/static/vendor/htmx-2.0.11.min.js").status_code == 200
     assert client.get("/ui/static/vendor/uPlot-1.6.32.iife.min.js").status_code == 200
+
+
+def test_dashboard_pages_refuse_to_be_framed(make_client: Make) -> None:
+    client = make_client(keys=[API_KEY])
+    login_page = client.get("/ui/login")
+    log_in(client)
+    for response in (login_page, client.get("/ui/"), client.get("/ui/health")):
+        assert response.status_code == 200
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]

@@ -3,7 +3,7 @@ from piccolo.engine import engine_finder
 
 ID = "2026-12-07T06:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "run tallies: per-run counts by status and error code, and sends per 10 s, kept by triggers"
+DESCRIPTION = "run tallies (counts by status and error code, sends per 10 s, kept by triggers); error code index"
 
 # Counts a run's pages need without scanning its rows. Each statement that writes `message` appends its net
 # change (new rows' counts minus old rows', from the statement's transition tables): append-only, so concurrent
@@ -31,6 +31,8 @@ FORWARDS = [
     )
     """,
     "CREATE INDEX IF NOT EXISTS run_activity_run ON run_activity (run, at)",
+    # The message search by error code, newest first (only rows with a code are in it).
+    "CREATE INDEX IF NOT EXISTS message_error_code ON message (error_code, id) WHERE error_code IS NOT NULL",
     """
     CREATE OR REPLACE FUNCTION hub_tally_rows() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -97,6 +99,7 @@ FORWARDS = [
     """,
 ]
 BACKWARDS = [
+    "DROP INDEX IF EXISTS message_error_code",
     "DROP TRIGGER IF EXISTS message_tally_update ON message",
     "DROP TRIGGER IF EXISTS message_tally_insert ON message",
     "DROP FUNCTION IF EXISTS hub_tally_rows()",
