@@ -9,25 +9,11 @@ import pytest
 import yaml
 from litestar import Litestar
 from litestar.testing import TestClient
+from ui_support import CAMPAIGN
 
 from hub.api.app import create_app
 from hub.api.enqueue import RecordingEnqueuer
 from hub.config import Settings, load_settings
-
-API_KEY = "ui-test-key"
-CAMPAIGN = """\
-name: hello
-description: Say hello
-body: "Hi {{ first_name }}, use {{ code }}"
-vars: {code: HELLO24}
-audience:
-  recipients:
-    - {phone: "+14155550100", first_name: Ada}
-    - {phone: "+14155550101", first_name: Bo}
-schedule:
-  cron: "0 9 * * MON"
-  timezone: Europe/Berlin
-"""
 
 
 async def _ok() -> None:

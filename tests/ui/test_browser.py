@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from browser_support import launched_browser, require_browser, screenshot, serving
-from conftest import API_KEY
 from ledger_support import FAILURE, make_run, reply, send
+from ui_support import API_KEY
 
 from hub.api.app import create_app
 from hub.api.enqueue import RecordingEnqueuer

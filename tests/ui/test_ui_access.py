@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import API_KEY
 from litestar import Litestar
 from litestar.testing import TestClient
+from ui_support import API_KEY
 
 from hub.status import RunState
 from hub.store import db, queries
