@@ -105,7 +105,7 @@ def test_activity_counts_each_milestone_in_its_bucket(pg_settings: Settings) -> 
     run_id = a_run(12)
     send(run_id, 4, "delivered", at=T0)
     send(run_id, 3, "read", at=T0 + timedelta(seconds=25))
-    send(run_id, 2, "failed", code=30008, at=T0 + timedelta(seconds=65))
+    send(run_id, 2, "failed", code=63016, at=T0 + timedelta(seconds=65))
 
     points = run(tallies.activity(run_id, start=T0, bucket_s=60))
 
