@@ -120,7 +120,9 @@ async def _send_claimed(
     reached_transport = False
     try:
         # A rejected/paused/disabled template pauses the run and gives the row back (hub.templates.guard).
-        if await template_guard.hold_if_blocked(record.id, record.run_id, record.content_sid, claimed_at=now):
+        if await template_guard.hold_if_blocked(
+            record.id, record.run_id, record.content_sid, claimed_at=now, settings=settings
+        ):
             return
         if contacts is None:
             contact = await queries.get_contact(record.recipient)

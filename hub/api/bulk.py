@@ -107,7 +107,7 @@ async def _send(
         strict: an invalid number fails the request (422) instead of being recorded as rejected.
         answer: the response body from the plan, the run id and the ids of the stored rows.
     """
-    await ensure_sendable(spec.content_sid)  # 409: rejected, paused or disabled template
+    await ensure_sendable(spec.content_sid, settings)  # 409: rejected, paused or disabled template
     due = due_time(send_at, datetime.now(UTC))
 
     async def prepare() -> SendPlan:

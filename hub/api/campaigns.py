@@ -157,7 +157,7 @@ async def sendable_campaign(settings: Settings, name: str) -> CampaignSpec:
     if not spec.enabled:
         raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
     message = spec.one_message()  # 422 for a journey
-    await ensure_sendable(message.content_sid)  # 409: rejected, paused or disabled template
+    await ensure_sendable(message.content_sid, settings)  # 409: rejected, paused or disabled template
     # A template that does not compile would reject every recipient: refuse the run (422) instead.
     compile_message(message, settings, name=spec.name, source=display_path(spec.source, settings))
     return spec

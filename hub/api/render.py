@@ -157,11 +157,11 @@ class RenderController(Controller):
         if data.campaign:
             spec = lookup_campaign(settings, data.campaign)
             content_sid = spec.one_message().content_sid
-            await ensure_sendable(content_sid)  # 409, as the send answers for a blocked template
+            await ensure_sendable(content_sid, settings)  # 409, as the send answers for a blocked template
             items = _held(_campaign_items(spec, data, settings), spec, settings)
         else:
             content_sid = data.content_sid
-            await ensure_sendable(content_sid)
+            await ensure_sendable(content_sid, settings)
             items = _ad_hoc_items(data, settings)
         items = await _checked(items, content_sid, settings)
         rendered = sum(1 for item in items if item.status == "ok")

@@ -1,35 +1,38 @@
-"""The one check every send entry point makes: a template that is rejected, paused or disabled is not sent.
+"""The one check every send entry point makes: only an ``approved`` content template is sent.
 
-Entry points (API run creation and sends, ``hub send``) call :func:`assert_sendable` before creating a run.
-The send actor calls :func:`hold_if_blocked` after claiming a row and :func:`hold_after_error` when Twilio
-answers with a "template blocked" code, so a template that becomes paused mid-run pauses its run instead of
-failing every remaining message.
+Entry points (API run creation and sends, ``hub send``, the scheduler) call :func:`assert_sendable` before creating
+a run. The send actor calls :func:`hold_if_blocked` after claiming a row and :func:`hold_after_error` when Twilio
+answers with a "template blocked" code, so a template that is not (or no longer) approved pauses its run instead
+of failing every remaining message. With Twilio configured, a template the registry does not hold as approved is
+looked up at Twilio first.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from hub.errors import HubError, SendError
 from hub.status import RunState
-from hub.templates.approval import TEMPLATE_BLOCKED_CODES, blocks_sending, refusal_reason
+from hub.store import queries
+from hub.templates.approval import APPROVED, TEMPLATE_BLOCKED_CODES, blocks_sending, normalize_status, refusal_reason
+from hub.templates.registry import TemplateNotFound, refresh_template
+from hub.templates.status_cache import STATUS_CACHE_S, cached, forget_cached_statuses, remember
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.store.templates import TemplateRecord
 
 log = logging.getLogger(__name__)
 
-#: How long the send path trusts a registry status it read, seconds (one lookup per template, not per message).
-STATUS_CACHE_S = 5.0
-
-_cache: dict[str, tuple[float, str | None, str | None]] = {}
-
 
 class TemplateNotSendable(HubError):
-    """The message's content template is rejected, paused or disabled.
+    """The message's content template is not approved (or Twilio could not say that it is).
 
     Attributes:
         content_sid: the template.
-        status: its approval status.
+        status: its approval status (``unknown``: not at Twilio; ``unverified``: Twilio could not be asked).
         reason: the full sentence (also ``str(exc)``).
     """
 
@@ -40,52 +43,84 @@ class TemplateNotSendable(HubError):
         self.reason = reason
 
 
-async def assert_sendable(content_sid: str | None) -> None:
-    """Refuse a template the registry knows to be rejected, paused or disabled.
+async def assert_sendable(content_sid: str | None, *, settings: Settings | None = None) -> None:
+    """Refuse a template that is not ``approved``.
 
-    Templates not in the registry, and messages without a template, pass: the registry is advisory for
-    templates managed elsewhere. Needs the store connected.
+    With Twilio configured in ``settings``, a template the registry does not hold, or holds as not approved, is
+    looked up at Twilio first (and registered): only Twilio's ``approved`` passes. A template the registry holds as
+    rejected, paused or disabled is refused without asking. Without Twilio (the simulator,
+    or no ``settings``) a template the registry does not know passes: there is nobody to ask and nothing real is
+    sent. Needs the store connected.
 
     Raises:
-        TemplateNotSendable: with the reason (status and WhatsApp's rejection reason).
+        TemplateNotSendable: with the reason (its status and WhatsApp's rejection reason, or why Twilio could
+            not say).
     """
     if not content_sid:
         return
-    from hub.store import queries
-
     record = await queries.get_template(content_sid)
-    if record is None or record.content_sid != content_sid:
+    if record is not None and record.content_sid != content_sid:
+        record = None  # a template *named* like this sid: not the one sent
+    if _worth_asking(record) and _twilio(settings):
+        assert settings is not None
+        record = await _ask_twilio(content_sid, settings)
+    if record is None:
         return
-    if blocks_sending(record.approval_status):
-        reason = refusal_reason(record.friendly_name, content_sid, record.approval_status, record.rejection_reason)
-        raise TemplateNotSendable(content_sid, record.approval_status, reason)
+    status = normalize_status(record.approval_status)
+    if status != APPROVED:
+        reason = refusal_reason(record.friendly_name, content_sid, status, record.rejection_reason)
+        raise TemplateNotSendable(content_sid, status, reason)
 
 
-async def _blocked_reason(content_sid: str) -> str | None:
-    now = time.monotonic()
-    cached = _cache.get(content_sid)
-    if cached is not None and now - cached[0] < STATUS_CACHE_S:
-        return cached[2]
+def _worth_asking(record: TemplateRecord | None) -> bool:
+    """Unknown, or on its way to approval (unsubmitted, received, pending): Twilio may know better. A blocked one
+    (rejected, paused, disabled) stays blocked until the registry is refreshed on purpose."""
+    return record is None or (record.approval_status != APPROVED and not blocks_sending(record.approval_status))
+
+
+def _twilio(settings: Settings | None) -> bool:
+    return settings is not None and settings.effective_transport == "twilio"
+
+
+async def _ask_twilio(content_sid: str, settings: Settings) -> TemplateRecord:
+    """The template's approval as Twilio has it now, recorded in the registry."""
+    from hub.transport.content import ContentApiError, ContentClient
+
+    client = ContentClient(settings)
     try:
-        await assert_sendable(content_sid)
+        return await refresh_template(client, content_sid)
+    except TemplateNotFound:
+        reason = f"content template {content_sid} does not exist at Twilio; it cannot be sent"
+        raise TemplateNotSendable(content_sid, "unknown", reason) from None
+    except ContentApiError as exc:
+        reason = f"content template {content_sid}: its approval could not be read at Twilio ({exc}); not sent"
+        raise TemplateNotSendable(content_sid, "unverified", reason) from None
+    finally:
+        client.close()
+
+
+async def _blocked_reason(content_sid: str, settings: Settings | None) -> str | None:
+    known = cached(content_sid)
+    if known is not None:
+        return known[1]
+    try:
+        await assert_sendable(content_sid, settings=settings)
     except TemplateNotSendable as exc:
-        _cache[content_sid] = (now, exc.status, exc.reason)
+        remember(content_sid, exc.status, exc.reason)
         return exc.reason
-    _cache[content_sid] = (now, None, None)
+    remember(content_sid, APPROVED, None)
     return None
 
 
-def forget_cached_statuses() -> None:
-    """Drop the send path's status cache (after a sync, and in tests)."""
-    _cache.clear()
-
-
 async def _pause(message_id: int, run_id: int, reason: str, code: int | None, claimed_at: datetime | None) -> None:
-    from hub.store import queries
-
     # The row goes back to owed (not failed): resuming the run after the template recovers sends it.
     await queries.release_for_retry(
-        message_id, next_attempt_at=datetime.now(UTC), error_code=code, error_message=reason, claimed_at=claimed_at
+        message_id,
+        next_attempt_at=datetime.now(UTC),
+        error_code=code,
+        error_message=reason,
+        claimed_at=claimed_at,
+        count_attempt=False,
     )
     paused = await queries.set_run_state(run_id, RunState.PAUSED, from_states=[RunState.RUNNING, RunState.SCHEDULED])
     if paused is not None:
@@ -93,9 +128,14 @@ async def _pause(message_id: int, run_id: int, reason: str, code: int | None, cl
 
 
 async def hold_if_blocked(
-    message_id: int, run_id: int, content_sid: str | None, *, claimed_at: datetime | None = None
+    message_id: int,
+    run_id: int,
+    content_sid: str | None,
+    *,
+    claimed_at: datetime | None = None,
+    settings: Settings | None = None,
 ) -> bool:
-    """Send-path hook after a claim: when the template is blocked, give the row back and pause its run.
+    """Send-path hook after a claim: when the template is not approved, give the row back and pause its run.
 
     ``claimed_at`` is the caller's claim (:mod:`hub.claims`): a row claimed again since is left alone.
 
@@ -104,7 +144,7 @@ async def hold_if_blocked(
     """
     if not content_sid:
         return False
-    reason = await _blocked_reason(content_sid)
+    reason = await _blocked_reason(content_sid, settings)
     if reason is None:
         return False
     await _pause(message_id, run_id, reason, None, claimed_at)
@@ -121,12 +161,10 @@ async def hold_after_error(
     """
     if not content_sid or exc.code not in TEMPLATE_BLOCKED_CODES:
         return False
-    from hub.store import queries
-
     record = await queries.set_template_status(content_sid, "paused", rejection_reason=exc.message)
     name = record.friendly_name if record is not None else content_sid
     reason = refusal_reason(name, content_sid, "paused", f"Twilio {exc.code}: {exc.message}")
-    _cache[content_sid] = (time.monotonic(), "paused", reason)
+    remember(content_sid, "paused", reason)
     await _pause(message_id, run_id, reason, exc.code, claimed_at)
     return True
 

@@ -16,7 +16,7 @@ from hub.errors import HubError
 from hub.store import queries
 from hub.store.templates import TemplateRecord
 from hub.templates.approval import normalize_status, parse_category
-from hub.templates.guard import forget_cached_statuses
+from hub.templates.status_cache import forget_cached_statuses
 from hub.templates.variables import body_problems, declared_variables
 
 if TYPE_CHECKING:

@@ -174,3 +174,56 @@ def test_template_paused_in_registry_never_reaches_twilio(
     assert run(queries.get_run(run_id)).state == RunState.PAUSED  # type: ignore[union-attr]
     assert _statuses(run_id) == [MessageStatus.PENDING, MessageStatus.PENDING]
     assert fake.stats()["requests"] == 0
+
+
+def _created_template(client: Client, name: str = "not_submitted") -> str:
+    created = client.post(
+        "/v1/templates",
+        json={"friendly_name": name, "body": "Hi {{1}}, order {{2}} is ready", "variables": {"1": "Ada", "2": "7"}},
+    ).json()
+    return str(created["content_sid"])
+
+
+def test_a_template_never_submitted_is_refused_by_the_api(
+    client: Client, settings: Settings, enqueuer: RecordingEnqueuer
+) -> None:
+    sid = _created_template(client)
+    _campaign(settings, "draft", sid)
+    answer = client.post("/v1/campaigns/draft/runs", json={})
+    assert answer.status_code == 409
+    assert "is unsubmitted" in answer.json()["detail"]
+    assert enqueuer.fan_outs == []
+
+
+def test_a_template_approved_at_twilio_since_the_registry_read_is_looked_up_and_sent(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer
+) -> None:
+    sid = _created_template(client)  # the registry says unsubmitted
+    set_approval(fake, sid, "approved")  # approved elsewhere (the Twilio console)
+    _campaign(settings, "fresh", sid)
+    assert client.post("/v1/campaigns/fresh/runs", json={}).status_code == 202
+    assert run(queries.get_template(sid)).approval_status == "approved"  # type: ignore[union-attr]
+
+
+def test_a_content_sid_twilio_does_not_know_is_refused(client: Client, enqueuer: RecordingEnqueuer) -> None:
+    sid = "HX" + "0" * 32
+    answer = client.post("/v1/messages", json={"to": PHONES[0], "content_sid": sid, "content_variables": {"1": "A"}})
+    assert answer.status_code == 409
+    assert "does not exist at Twilio" in answer.json()["detail"]
+    assert enqueuer.sends == []
+
+
+def test_a_template_no_longer_approved_pauses_the_run_before_any_create(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer, worker: Worker
+) -> None:
+    sid = _approved_template(client, fake)
+    _campaign(settings, "orders", sid)
+    run_id = _start_run(client, enqueuer, "orders")
+    # The template goes back to not approved (unsubmitted) at Twilio and in the registry before the sends
+    set_approval(fake, sid, "unsubmitted")
+    run(queries.set_template_status(sid, "unsubmitted"))
+    actors.fan_out_run.send(run_id)
+    _drain(worker)
+    assert run(queries.get_run(run_id)).state == RunState.PAUSED  # type: ignore[union-attr]
+    assert _statuses(run_id) == [MessageStatus.PENDING, MessageStatus.PENDING]
+    assert fake.stats()["requests"] == 0
