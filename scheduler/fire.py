@@ -228,7 +228,8 @@ class Firer:
             moved = _run_sync(store.set_run_state(run.id, RunState.RUNNING, from_states=[RunState.SCHEDULED], now=now))
             if moved is not None:
                 log.info("run %d is due: started", run.id)
-                self.start_run(run.id)
+                if run.campaign:  # an API send wrote its rows already: the due sweep sends them, no fan-out
+                    self.start_run(run.id)
                 started.append(run.id)
         return started
 

@@ -51,6 +51,11 @@ def ledger_rows(plan: SendPlan, send_at: datetime | None) -> list[NewMessage]:
     rows.extend(
         NewMessage(recipient=to, status=MessageStatus.REJECTED, error_message=reason) for to, reason in plan.rejected
     )
+    # A repeat written exactly as the first is not stored again (one row per recipient); otherwise it is a
+    # ``skipped`` row, as in a campaign's audience.
+    rows.extend(
+        NewMessage(recipient=to, status=MessageStatus.SKIPPED, error_message=reason) for to, reason in plan.skipped
+    )
     return rows
 
 
@@ -62,9 +67,11 @@ async def _plan(spec: MessageSpec, recipients: list[RawRecipient], settings: Set
 
 async def _store(plan: SendPlan, send_at: datetime | None, kind: str) -> tuple[int, list[int]]:
     """Create the run and its rows (call inside the request's transaction); the ids of the owed rows."""
-    total = len(plan.accepted) + len(plan.rejected)
+    total = len(plan.accepted) + len(plan.rejected) + len(plan.skipped)
+    # Scheduled until due: the scheduler starts it then (start_due_runs), when its rows fall due.
+    state = RunState.SCHEDULED if send_at is not None else RunState.RUNNING
     run, _ = await queries.create_run(
-        campaign=None, kind=kind, trigger="api", state=RunState.RUNNING, scheduled_at=send_at, total=total
+        campaign=None, kind=kind, trigger="api", state=state, scheduled_at=send_at, total=total
     )
     ids = await queries.insert_messages(run.id, ledger_rows(plan, send_at))
     # Every row of an API run is written here: its fan-out is complete, so the run can finish once nothing is owed.
@@ -123,8 +130,15 @@ async def _send(
 
 def _bulk_result(plan: SendPlan, run_id: int, ids: list[int]) -> BulkSendResult:
     rejected = [Rejected(to=to, reason=reason) for to, reason in plan.rejected]
-    log.info("bulk send: run %r, %d accepted, %d rejected", run_id, len(plan.accepted), len(rejected))
-    return BulkSendResult(run_id=run_id, accepted=len(plan.accepted), rejected=rejected)
+    skipped = [Rejected(to=to, reason=reason) for to, reason in plan.skipped]
+    log.info(
+        "bulk send: run %r, %d accepted, %d rejected, %d skipped",
+        run_id,
+        len(plan.accepted),
+        len(rejected),
+        len(skipped),
+    )
+    return BulkSendResult(run_id=run_id, accepted=len(plan.accepted), rejected=rejected, skipped=skipped)
 
 
 def _single_result(plan: SendPlan, run_id: int, ids: list[int]) -> MessageAccepted:

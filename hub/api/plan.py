@@ -91,10 +91,12 @@ class Planned(msgspec.Struct, frozen=True):
 
 
 class SendPlan(msgspec.Struct, frozen=True):
-    """What a send request amounts to. ``rejected`` holds ``(as written, reason)`` in request order."""
+    """What a send request amounts to. ``rejected`` (invalid numbers) and ``skipped`` (a number given twice) hold
+    ``(as written, reason)`` in request order."""
 
     accepted: list[Planned]
     rejected: list[tuple[str, str]]
+    skipped: list[tuple[str, str]] = []
 
 
 def message_spec(
@@ -210,6 +212,7 @@ def plan_send(
     region = settings.phones.default_region
     accepted: list[Planned] = []
     rejected: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []  # as a campaign's audience skips a repeated number
     seen: dict[str, str] = {}
     for raw in recipients:
         try:
@@ -220,7 +223,7 @@ def plan_send(
             rejected.append((raw.to, f"invalid phone number: {exc}"))
             continue
         if phone in seen:
-            rejected.append((raw.to, f"duplicate of {seen[phone]}"))
+            skipped.append((raw.to, f"duplicate of {seen[phone]}"))
             continue
         seen[phone] = raw.field
         try:
@@ -228,4 +231,4 @@ def plan_send(
         except RenderError as exc:
             raise Unprocessable(str(exc), field=raw.field) from None
         accepted.append(Planned(message=message, vars=raw.vars))
-    return SendPlan(accepted=accepted, rejected=rejected)
+    return SendPlan(accepted=accepted, rejected=rejected, skipped=skipped)

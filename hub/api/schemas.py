@@ -138,10 +138,11 @@ class Rejected(_Out):
     reason: str
 
 
-class BulkSendResult(_Out):
+class BulkSendResult(_Out, omit_defaults=True):
     run_id: int
     accepted: int
     rejected: list[Rejected]
+    skipped: list[Rejected] = []  # numbers given twice, sent once; left out when none (the original answer's shape)
 
 
 class HistoryEntry(_Out):

@@ -192,7 +192,7 @@ def _progress(run: RunRecord, counts: dict[str, int], recent: int, window_s: flo
     return RunProgress(
         run=run,
         counts=counts,
-        total=max(run.total or 0, sum(counts.values())),
+        total=sum(counts.values()),  # the rows written: a duplicate not stored is not counted
         owed=owed,
         rate_per_second=rate,
         eta_seconds=eta,

@@ -84,13 +84,13 @@ def test_plan_renders_each_recipient_with_its_vars(settings: Settings) -> None:
     assert plan.rejected == []
 
 
-def test_plan_rejects_invalid_and_duplicate_numbers_with_reasons(settings: Settings) -> None:
+def test_plan_rejects_invalid_and_skips_duplicate_numbers_with_reasons(settings: Settings) -> None:
     recipients = raw_recipients(None, ["+14155550100", "12", "whatsapp:+14155550100"])
     plan = plan_send(spec(body="Hi"), recipients, settings)
     assert [p.message.to for p in plan.accepted] == ["+14155550100"]
-    assert [to for to, _ in plan.rejected] == ["12", "whatsapp:+14155550100"]
+    assert [to for to, _ in plan.rejected] == ["12"]
     assert plan.rejected[0][1].startswith("invalid phone number")
-    assert plan.rejected[1][1] == "duplicate of phone_numbers[0]"
+    assert plan.skipped == [("whatsapp:+14155550100", "duplicate of phone_numbers[0]")]
 
 
 def test_plan_strict_numbers_raises_with_field(settings: Settings) -> None:

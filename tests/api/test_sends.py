@@ -129,8 +129,9 @@ def test_bulk_send_accepts_valid_and_lists_every_rejected(
     assert response.status_code == 202
     body = response.json()
     assert body["accepted"] == 2
-    assert [r["to"] for r in body["rejected"]] == ["bogus", "+14155550100"]
-    assert all(r["reason"] for r in body["rejected"])
+    assert [r["to"] for r in body["rejected"]] == ["bogus"]
+    assert [s["to"] for s in body["skipped"]] == ["+14155550100"]
+    assert all(r["reason"] for r in body["rejected"] + body["skipped"])
     assert messages_of(body["run_id"]) == [
         ("+14155550100", "pending", "Hi Ada"),
         ("+14155550101", "pending", "Hi Bo"),
