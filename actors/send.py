@@ -29,7 +29,7 @@ from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
 from hub.templates import guard as template_guard
-from hub.twilio_rules import validity_period_s
+from hub.twilio_rules import TEMPLATE_TOO_LONG_CODE, validity_period_s
 from hub.webhooks import status_callback_url
 from scheduler.budget import BUDGET_WINDOW
 from scheduler.tier_budget import AsyncTierBudget, budget_key
@@ -123,6 +123,10 @@ async def _send_claimed(
         if await template_guard.hold_if_blocked(
             record.id, record.run_id, record.content_sid, claimed_at=now, settings=settings
         ):
+            return
+        too_long = template_guard.cached_text_refusal(record.content_sid, record.content_variables)
+        if too_long is not None:  # Twilio would take it and fail it (63021): refused here, nothing sent
+            await _final(claim, MessageStatus.FAILED, TEMPLATE_TOO_LONG_CODE, too_long)
             return
         if contacts is None:
             contact = await queries.get_contact(record.recipient)

@@ -16,6 +16,8 @@ from typing import NamedTuple
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 #: Longest WhatsApp template text once its variables are substituted (63021 beyond it).
 TEMPLATE_TEXT_MAX = 1024
+#: Twilio's code for content WhatsApp refuses (a template's text over :data:`TEMPLATE_TEXT_MAX`).
+TEMPLATE_TOO_LONG_CODE = 63021
 #: Twilio's largest ``ValidityPeriod``, seconds.
 MAX_VALIDITY_S = 36_000
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -68,6 +70,7 @@ __all__ = [
     "CONTENT_SID",
     "MAX_VALIDITY_S",
     "TEMPLATE_TEXT_MAX",
+    "TEMPLATE_TOO_LONG_CODE",
     "Refusal",
     "request_refusal",
     "template_text",

@@ -17,7 +17,7 @@ from hub.api.enqueue import Enqueuer
 from hub.api.errors import Unprocessable
 from hub.api.idempotency import Created, idempotent
 from hub.api.openapi import error_responses
-from hub.api.plan import RawRecipient, SendPlan, due_time, plan_send, raw_recipients, spec_of
+from hub.api.plan import Planned, RawRecipient, SendPlan, due_time, plan_send, raw_recipients, spec_of
 from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import MessageSpec
@@ -25,6 +25,7 @@ from hub.config import Settings
 from hub.status import MessageStatus, RunState
 from hub.store import queries
 from hub.store.records import NewMessage
+from hub.templates.guard import text_refusal
 
 __all__ = ["BulkSendController", "LegacyBulkSendController", "SendMessageController", "ledger_rows"]
 
@@ -81,6 +82,24 @@ async def _store(plan: SendPlan, send_at: datetime | None, kind: str) -> tuple[i
     return run.id, ids
 
 
+def _within_template_limit(plan: SendPlan, body: str | None, *, strict: bool) -> SendPlan:
+    """The plan without the recipients whose template text would pass WhatsApp's 1,024 characters (63021):
+    rejected with the reason, or (``strict``) a 422."""
+    if not body:
+        return plan
+    accepted: list[Planned] = []
+    rejected = list(plan.rejected)
+    for planned in plan.accepted:
+        reason = text_refusal(body, planned.message.content_variables)
+        if reason is None:
+            accepted.append(planned)
+        elif strict:
+            raise Unprocessable(reason, field="content_variables")
+        else:
+            rejected.append((planned.message.to, reason))
+    return SendPlan(accepted=accepted, rejected=rejected)
+
+
 def _enqueue_later(enqueuer: Enqueuer, run_id: int, ids: list[int], send_at: datetime | None) -> Any:
     """What to queue after the commit: the owed rows when due now (later ones are the due sweep's)."""
     if send_at is not None or not ids:
@@ -114,11 +133,12 @@ async def _send(
         strict: an invalid number fails the request (422) instead of being recorded as rejected.
         answer: the response body from the plan, the run id and the ids of the stored rows.
     """
-    await ensure_sendable(spec.content_sid, settings)  # 409: rejected, paused or disabled template
+    template = await ensure_sendable(spec.content_sid, settings)  # 409: a template that is not approved
     due = due_time(send_at, datetime.now(UTC))
 
     async def prepare() -> SendPlan:
-        return await _plan(spec, recipients, settings, strict=strict)
+        plan = await _plan(spec, recipients, settings, strict=strict)
+        return _within_template_limit(plan, template.body if template is not None else None, strict=strict)
 
     async def store(plan: SendPlan) -> Created:
         run_id, ids = await _store(plan, due, kind)

@@ -137,11 +137,11 @@ def _content_client(settings: NamedDependency[Settings]) -> Iterator[ContentClie
         client.close()
 
 
-async def ensure_sendable(content_sid: str | None, settings: Settings | None = None) -> None:
+async def ensure_sendable(content_sid: str | None, settings: Settings | None = None) -> TemplateRecord | None:
     """The run/send guard for API entry points: 409 with the reason when the template is not approved (with Twilio
-    configured in ``settings``, an unknown one is looked up there first)."""
+    configured in ``settings``, an unknown one is looked up there first); the registry's record of it, if any."""
     try:
-        await assert_sendable(content_sid, settings=settings)
+        return await assert_sendable(content_sid, settings=settings)
     except TemplateNotSendable as exc:
         raise Conflict(exc.reason, field="content_sid") from None
 

@@ -10,6 +10,7 @@ looked up at Twilio first.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,8 @@ from hub.status import RunState
 from hub.store import queries
 from hub.templates.approval import APPROVED, TEMPLATE_BLOCKED_CODES, blocks_sending, normalize_status, refusal_reason
 from hub.templates.registry import TemplateNotFound, refresh_template
-from hub.templates.status_cache import STATUS_CACHE_S, cached, forget_cached_statuses, remember
+from hub.templates.status_cache import STATUS_CACHE_S, cached, cached_body, forget_cached_statuses, remember
+from hub.twilio_rules import template_too_long
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -43,7 +45,7 @@ class TemplateNotSendable(HubError):
         self.reason = reason
 
 
-async def assert_sendable(content_sid: str | None, *, settings: Settings | None = None) -> None:
+async def assert_sendable(content_sid: str | None, *, settings: Settings | None = None) -> TemplateRecord | None:
     """Refuse a template that is not ``approved``.
 
     With Twilio configured in ``settings``, a template the registry does not hold, or holds as not approved, is
@@ -52,12 +54,15 @@ async def assert_sendable(content_sid: str | None, *, settings: Settings | None 
     or no ``settings``) a template the registry does not know passes: there is nobody to ask and nothing real is
     sent. Needs the store connected.
 
+    Returns:
+        The registry's record of the template (None: no template, or one nobody could be asked about).
+
     Raises:
         TemplateNotSendable: with the reason (its status and WhatsApp's rejection reason, or why Twilio could
             not say).
     """
     if not content_sid:
-        return
+        return None
     record = await queries.get_template(content_sid)
     if record is not None and record.content_sid != content_sid:
         record = None  # a template *named* like this sid: not the one sent
@@ -65,11 +70,23 @@ async def assert_sendable(content_sid: str | None, *, settings: Settings | None 
         assert settings is not None
         record = await _ask_twilio(content_sid, settings)
     if record is None:
-        return
+        return None
     status = normalize_status(record.approval_status)
     if status != APPROVED:
         reason = refusal_reason(record.friendly_name, content_sid, status, record.rejection_reason)
         raise TemplateNotSendable(content_sid, status, reason)
+    return record
+
+
+def text_refusal(body: str | None, variables: Mapping[str, str] | None) -> str | None:
+    """Why a template's text with these variables would fail with 63021 (over 1,024 characters), or None when it
+    fits or the text is not known (a template managed outside the registry: Twilio decides)."""
+    return template_too_long(body, variables) if body else None
+
+
+def cached_text_refusal(content_sid: str | None, variables: Mapping[str, str] | None) -> str | None:
+    """:func:`text_refusal` with the text the send path's last check read (:func:`hold_if_blocked` warms it)."""
+    return text_refusal(cached_body(content_sid), variables) if content_sid else None
 
 
 def _worth_asking(record: TemplateRecord | None) -> bool:
@@ -104,11 +121,11 @@ async def _blocked_reason(content_sid: str, settings: Settings | None) -> str | 
     if known is not None:
         return known[1]
     try:
-        await assert_sendable(content_sid, settings=settings)
+        record = await assert_sendable(content_sid, settings=settings)
     except TemplateNotSendable as exc:
         remember(content_sid, exc.status, exc.reason)
         return exc.reason
-    remember(content_sid, APPROVED, None)
+    remember(content_sid, APPROVED, None, record.body if record is not None else None)
     return None
 
 
@@ -173,7 +190,9 @@ __all__ = [
     "STATUS_CACHE_S",
     "TemplateNotSendable",
     "assert_sendable",
+    "cached_text_refusal",
     "forget_cached_statuses",
     "hold_after_error",
     "hold_if_blocked",
+    "text_refusal",
 ]

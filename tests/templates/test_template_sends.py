@@ -227,3 +227,55 @@ def test_a_template_no_longer_approved_pauses_the_run_before_any_create(
     assert run(queries.get_run(run_id)).state == RunState.PAUSED  # type: ignore[union-attr]
     assert _statuses(run_id) == [MessageStatus.PENDING, MessageStatus.PENDING]
     assert fake.stats()["requests"] == 0
+
+
+LONG_BODY = "Hello {{1}}! " + "x" * 990  # 1,003 characters with the placeholder: room for a short name only
+
+
+def _long_approved_template(client: Client, fake: FakeTwilioHandle) -> str:
+    created = client.post(
+        "/v1/templates", json={"friendly_name": "long_one", "body": LONG_BODY, "variables": {"1": "Ada"}}
+    ).json()
+    sid = str(created["content_sid"])
+    set_approval(fake, sid, "approved")
+    assert client.get(f"/v1/templates/{sid}").json()["approval_status"] == "approved"
+    return sid
+
+
+def test_a_template_over_1024_characters_with_its_variables_is_422_before_any_send(
+    client: Client, fake: FakeTwilioHandle, enqueuer: RecordingEnqueuer
+) -> None:
+    sid = _long_approved_template(client, fake)
+    payload = {"to": PHONES[0], "content_sid": sid, "content_variables": {"1": "y" * 40}}
+    answer = client.post("/v1/messages", json=payload)
+    assert (answer.status_code, answer.json()["field"]) == (422, "content_variables")
+    assert "63021" in answer.json()["detail"]
+    assert enqueuer.sends == []
+
+
+def test_a_bulk_send_rejects_only_the_recipients_whose_template_text_is_too_long(
+    client: Client, fake: FakeTwilioHandle
+) -> None:
+    sid = _long_approved_template(client, fake)
+    recipients = [{"to": PHONES[0], "name": "Ada"}, {"to": PHONES[1], "name": "B" * 40}]
+    payload = {"recipients": recipients, "content_sid": sid, "content_variables": {"1": "{{ name }}"}}
+    answer = client.post("/v1/bulk-send", json=payload).json()
+    assert answer["accepted"] == 1
+    assert [(r["to"], "63021" in r["reason"]) for r in answer["rejected"]] == [(PHONES[1], True)]
+
+
+def test_the_send_path_fails_a_template_too_long_for_its_recipient_without_calling_twilio(
+    client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer, worker: Worker
+) -> None:
+    sid = _long_approved_template(client, fake)
+    text = campaign_yaml("long", sid, {"1": "{{ first_name }}"}, phone=PHONES[0])
+    text += f'    - {{phone: "{PHONES[1]}", first_name: {"B" * 40}}}\n'
+    (Path(settings.paths.campaigns) / "long.yaml").write_text(text, encoding="utf-8")
+    run_id = _start_run(client, enqueuer, "long")
+    actors.fan_out_run.send(run_id)
+    _drain(worker)
+    items, _ = run(queries.list_messages(run_id=run_id, limit=10))
+    by_phone = {item.recipient: item for item in items}
+    assert (by_phone[PHONES[1]].status, by_phone[PHONES[1]].error_code) == (MessageStatus.FAILED, 63021)
+    assert by_phone[PHONES[0]].status == MessageStatus.QUEUED
+    assert fake.stats()["accepted"] == 1
