@@ -103,3 +103,7 @@ class PermanentSendError(SendError):
 
 class AmbiguousSendError(SendError):
     """The request may have reached Twilio (timeout after sending): the outcome is unknown, never re-send blindly."""
+
+
+class AmbiguousTemplate(HubError):
+    """Several registered templates share a friendly name and none is the one approved: name it by sid."""

@@ -13,12 +13,13 @@ from litestar.params import FromPath, JSONBody
 from hub.api.errors import ApiError, Conflict, NotFound, Unprocessable
 from hub.api.openapi import error_responses
 from hub.config import Settings
-from hub.errors import ConfigError
+from hub.errors import AmbiguousTemplate, ConfigError
 from hub.store import queries
 from hub.store.templates import TemplateRecord
 from hub.templates.guard import TemplateNotSendable, assert_sendable
 from hub.templates.registry import (
     InvalidTemplate,
+    TemplateNameTaken,
     TemplateNotFound,
     create_template,
     refresh_template,
@@ -153,6 +154,10 @@ async def _guarded(call: Awaitable[TemplateRecord]) -> TemplateRecord:
         raise twilio_failure(exc) from None
     except TemplateNotFound as exc:
         raise NotFound(str(exc)) from None
+    except TemplateNameTaken as exc:
+        raise Conflict(str(exc), field="friendly_name") from None
+    except AmbiguousTemplate as exc:
+        raise Conflict(str(exc), field="sid_or_name") from None
     except InvalidTemplate as exc:
         raise Unprocessable(str(exc), field=exc.field) from None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from hub.errors import AmbiguousTemplate
 from hub.store.rows import loads, utc, when
 from hub.store.tables import ContentTemplate
 
@@ -85,19 +86,40 @@ async def upsert_template(record: TemplateRecord) -> TemplateRecord:
     return _record(rows[0])
 
 
+def choose_named(name: str, records: list[TemplateRecord]) -> TemplateRecord | None:
+    """The template a friendly name means (pure): the only one, else the one approved.
+
+    Raises:
+        AmbiguousTemplate: several share the name and not exactly one of them is approved.
+    """
+    if len(records) <= 1:
+        return records[0] if records else None
+    approved = [record for record in records if record.approval_status == "approved"]
+    if len(approved) == 1:
+        return approved[0]
+    sids = ", ".join(record.content_sid for record in records)
+    raise AmbiguousTemplate(
+        f"{len(records)} templates are named {name!r} ({sids}) and {len(approved)} approved: name one by its sid"
+    )
+
+
+async def templates_named(name: str) -> list[TemplateRecord]:
+    """Every registered template with this friendly name, oldest first."""
+    rows = await ContentTemplate.select().where(ContentTemplate.friendly_name == name).order_by(ContentTemplate.id)
+    return [_record(row) for row in rows]
+
+
 async def get_template(sid_or_name: str) -> TemplateRecord | None:
-    """The template with this content sid (``HX...``), else the newest one with this friendly name."""
+    """The template with this content sid (``HX...``), else the one this friendly name means (:func:`choose_named`).
+
+    Raises:
+        AmbiguousTemplate: the name is shared and no single one of them is approved.
+    """
     if _SID.match(sid_or_name):
         row = await ContentTemplate.select().where(ContentTemplate.content_sid == sid_or_name).first()
         if row is not None:
             return _record(row)
-    row = (
-        await ContentTemplate.select()
-        .where(ContentTemplate.friendly_name == sid_or_name)
-        .order_by(ContentTemplate.id, ascending=False)
-        .first()
-    )
-    return _record(row) if row else None
+    return choose_named(sid_or_name, await templates_named(sid_or_name))
 
 
 async def list_templates() -> list[TemplateRecord]:
@@ -147,9 +169,11 @@ async def set_template_status(
 
 __all__ = [
     "TemplateRecord",
+    "choose_named",
     "get_template",
     "list_templates",
     "set_template_status",
     "template_statuses",
+    "templates_named",
     "upsert_template",
 ]

@@ -31,6 +31,10 @@ class TemplateNotFound(HubError):
     """No template with that sid or friendly name, in the registry or at Twilio."""
 
 
+class TemplateNameTaken(HubError):
+    """A template with this friendly name is registered already: names are unique in the registry."""
+
+
 class InvalidTemplate(HubError):
     """A template or submission Twilio/WhatsApp would refuse; ``field`` names the request field at fault."""
 
@@ -87,6 +91,12 @@ async def create_template(
     problems = body_problems(body, samples)
     if problems:
         raise InvalidTemplate("; ".join(problems), field="body")
+    taken = await queries.templates_named(friendly_name)
+    if taken:
+        # A name must say which template it means (sends, `hub templates show`); Twilio itself would allow it.
+        raise TemplateNameTaken(
+            f"a template named {friendly_name!r} exists ({taken[0].content_sid}): pick another name"
+        )
     info = await asyncio.to_thread(
         client.create, friendly_name=friendly_name, language=language, body=body, variables=dict(samples)
     )

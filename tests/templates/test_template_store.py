@@ -8,6 +8,7 @@ import pytest
 from template_support import run
 
 from hub.config import Settings
+from hub.errors import AmbiguousTemplate
 from hub.store import queries
 from hub.store.tables import ContentTemplate
 from hub.store.templates import TemplateRecord
@@ -39,12 +40,26 @@ def test_upsert_inserts_then_updates_by_sid(store: Settings) -> None:
     assert len(run(queries.list_templates())) == 1
 
 
-def test_get_by_sid_or_newest_friendly_name(store: Settings) -> None:
+def test_get_by_sid_or_by_its_only_friendly_name(store: Settings) -> None:
     run(queries.upsert_template(_record(SID_A, "promo")))
-    run(queries.upsert_template(_record(SID_B, "promo")))
     assert run(queries.get_template(SID_A)).content_sid == SID_A  # type: ignore[union-attr]
-    assert run(queries.get_template("promo")).content_sid == SID_B  # type: ignore[union-attr]
+    assert run(queries.get_template("promo")).content_sid == SID_A  # type: ignore[union-attr]
     assert run(queries.get_template("nothing")) is None
+
+
+def test_a_shared_friendly_name_means_the_approved_one(store: Settings) -> None:
+    run(queries.upsert_template(_record(SID_A, "promo", approval_status="approved")))
+    run(queries.upsert_template(_record(SID_B, "promo")))  # a newer copy, never submitted
+    assert run(queries.get_template("promo")).content_sid == SID_A  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("statuses", [("unsubmitted", "unsubmitted"), ("approved", "approved")])
+def test_a_shared_friendly_name_without_one_approved_is_ambiguous(store: Settings, statuses: tuple[str, str]) -> None:
+    run(queries.upsert_template(_record(SID_A, "promo", approval_status=statuses[0])))
+    run(queries.upsert_template(_record(SID_B, "promo", approval_status=statuses[1])))
+    with pytest.raises(AmbiguousTemplate, match=SID_B):
+        run(queries.get_template("promo"))
+    assert run(queries.get_template(SID_B)).content_sid == SID_B  # type: ignore[union-attr]
 
 
 def test_set_status_records_reason_and_sync_time(store: Settings) -> None:

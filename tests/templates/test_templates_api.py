@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -39,6 +40,33 @@ def test_submit_then_fetch_follows_the_approval_to_approved(client: Client) -> N
     assert (submitted.json()["approval_status"], submitted.json()["category"]) == ("received", "UTILITY")
     statuses = [client.get(f"/v1/templates/{sid}").json()["approval_status"] for _ in range(2)]
     assert statuses == ["pending", "approved"]
+
+
+def test_a_friendly_name_taken_is_409_and_nothing_is_created_at_twilio(client: Client, fake: FakeTwilioHandle) -> None:
+    first = _create(client, name="welcome_msg")
+    payload = {"friendly_name": "welcome_msg", "body": "Hello {{1}}", "variables": {"1": "Bo"}}
+    answer = client.post("/v1/templates", json=payload)
+    assert (answer.status_code, answer.json()["field"]) == (409, "friendly_name")
+    assert first["content_sid"] in answer.json()["detail"]
+    assert list(fake.fake.content.store.contents) == [first["content_sid"]]
+
+
+def test_a_name_shared_by_templates_made_elsewhere_reads_the_approved_one_else_409(
+    client: Client, fake: FakeTwilioHandle
+) -> None:
+    from template_support import run
+
+    from hub.store import queries
+
+    sid = _create(client, name="promo")["content_sid"]
+    # A second content resource with the same name, registered by `hub templates sync` from another account user.
+    other = msgspec.structs.replace(run(queries.get_template(sid)), content_sid="HX" + "c" * 32)
+    run(queries.upsert_template(other))
+    answer = client.get("/v1/templates/promo")
+    assert (answer.status_code, answer.json()["field"]) == (409, "sid_or_name")
+    set_approval(fake, sid, "approved")
+    run(queries.set_template_status(sid, "approved"))
+    assert client.get("/v1/templates/promo").json()["content_sid"] == sid
 
 
 def test_template_is_found_by_friendly_name(client: Client) -> None:
