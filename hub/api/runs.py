@@ -201,7 +201,7 @@ class RunController(Controller):
             runs, next_cursor = await queries.runs_page(campaign=campaign, states=states, cursor=cursor, limit=limit)
         except ValueError as exc:  # the store's word for a cursor it did not issue
             raise Unprocessable(f"invalid cursor: {exc}", field="cursor") from None
-        items = [run_read(await progress_or_404(run.id)) for run in runs]
+        items = [run_read(progress) for progress in await queries.runs_progress(runs)]
         return RunList(items=items, next_cursor=next_cursor)
 
     @get(

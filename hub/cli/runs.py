@@ -53,9 +53,7 @@ def list_command(ctx: Context, campaign: str | None, states: tuple[str, ...], li
         click.echo("no runs" + (" match" if campaign or states or cursor else " yet"))
         return
     click.echo(_HEADER)
-    for run in runs:
-        progress = db.run_sync(queries.run_progress(run.id))
-        if progress is not None:
-            click.echo(run_line(progress))
+    for progress in db.run_sync(queries.runs_progress(runs)):
+        click.echo(run_line(progress))
     if next_cursor is not None:
         click.echo(f"more: hub runs list --cursor {next_cursor}" + ("" if limit == 20 else f" --limit {limit}"))
