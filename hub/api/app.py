@@ -77,8 +77,8 @@ def create_app(
 
         warn_if_open(settings)
         if connect_store:
-            # On the app's own loop: a PostgreSQL pool belongs to the loop that made it.
-            await db.connect(settings)
+            # On the app's own loop: a PostgreSQL pool belongs to the loop that made it; short statement limits.
+            await db.connect(settings, interactive=True)
         if freeze_gc:
             freeze_startup_objects()
         try:

@@ -25,7 +25,13 @@ from piccolo.table import Table
 from hub.config import Settings, redact_url
 from hub.errors import HubError
 from hub.store.embedded import EMBEDDED, database_url
-from hub.store.engines import HubEngine, LoopPoolPostgresEngine, build_engine
+from hub.store.engines import (
+    BACKGROUND_COMMAND_TIMEOUT_S,
+    INTERACTIVE_COMMAND_TIMEOUT_S,
+    HubEngine,
+    LoopPoolPostgresEngine,
+    build_engine,
+)
 from hub.store.piccolo_app import APP_NAME
 from hub.store.tables import TABLES
 
@@ -86,16 +92,22 @@ def engine_for_piccolo() -> HubEngine:
     return use_engine(database_url(load_settings()))
 
 
-async def connect(settings: Settings) -> None:
+async def connect(settings: Settings, *, interactive: bool = False) -> None:
     """Bind the tables to ``settings.database.url`` and open the running loop's pool.
 
     Idempotent; call it once per event loop at start-up (further loops get a pool on first use anyway). With
     ``embedded`` it starts the embedded server first, or reuses the one running on the same data folder.
+
+    Args:
+        interactive: the loop serves requests: its statements time out after
+            :data:`~hub.store.engines.INTERACTIVE_COMMAND_TIMEOUT_S` (else the background limit), so a stalled
+            database is an answer (503) within 2 s rather than a hung request.
     """
     url = settings.database.url
     if url == EMBEDDED:
         url = await asyncio.to_thread(database_url, settings)
-    await use_engine(url).ensure_pool()
+    timeout_s = INTERACTIVE_COMMAND_TIMEOUT_S if interactive else BACKGROUND_COMMAND_TIMEOUT_S
+    await use_engine(url).ensure_pool(command_timeout_s=timeout_s)
 
 
 async def disconnect() -> None:

@@ -53,6 +53,10 @@ INSERT_WITH_CHECKPOINT_SQL = _INSERT + ", mark AS (UPDATE run SET checkpoint = $
 
 _json = msgspec.json.Encoder()
 
+# A big batch (a 20,000-number bulk send through the API) may outlast the pool's statement limit: it gets this
+# much time per row when that is longer.
+_SECONDS_PER_ROW = 0.0005
+
 
 def _text(value: Any) -> str:
     return _json.encode(value).decode()
@@ -105,5 +109,5 @@ async def insert_postgres(
     if checkpoint is not None:
         sql = INSERT_WITH_CHECKPOINT_SQL
         args.append(checkpoint)
-    inserted = await engine.fetch(sql, args)
+    inserted = await engine.fetch(sql, args, at_least_s=len(rows) * _SECONDS_PER_ROW)
     return list(inserted[0]["pending"] or [])

@@ -1,24 +1,34 @@
-"""A TCP proxy that can be cut: the hub's processes reach PostgreSQL through it, so a test can take the database
-away from them for a few seconds without touching the shared server."""
+"""A TCP proxy that can be cut or stalled: the hub's processes reach PostgreSQL through it, so a test can take the
+database away from them for a few seconds without touching the shared server.
+
+Cut: connections are aborted and refused (the database is gone). Stall: nothing is relayed either way and new
+connections are accepted but never answered, as when packets are dropped rather than refused; what was held is
+delivered when it flows again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class CuttableProxy:
-    """Forward ``127.0.0.1:port`` to ``target_host:target_port`` on a background loop.
+    """Forward ``127.0.0.1:port`` to ``target_host:target_port`` (or the Unix socket ``unix_path``) on a background
+    loop.
 
-    :meth:`cut` aborts every open connection and refuses new ones (they are closed at once) until :meth:`restore`.
+    :meth:`cut` aborts every open connection and refuses new ones (they are closed at once) until :meth:`restore`;
+    :meth:`stall` holds every byte and every new connection until :meth:`restore`.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, unix_path: str | None = None) -> None:
         self.target = (target_host, target_port)
+        self.unix_path = unix_path
         self.port = 0
         self.up = True
         self.cuts = 0
+        self._flowing: asyncio.Event | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -36,6 +46,8 @@ class CuttableProxy:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         server = await asyncio.start_server(self._client, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -48,8 +60,13 @@ class CuttableProxy:
         if not self.up:
             writer.transport.abort()
             return
+        assert self._flowing is not None
+        await self._flowing.wait()
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            if self.unix_path is not None:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.unix_path)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
@@ -59,7 +76,9 @@ class CuttableProxy:
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            assert self._flowing is not None
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):
@@ -78,8 +97,20 @@ class CuttableProxy:
 
         self._loop.call_soon_threadsafe(run)
 
+    def stall(self) -> None:
+        """Relay nothing and answer no new connection until :meth:`restore` (nothing is closed or refused)."""
+        assert self._flowing is not None
+        self._loop.call_soon_threadsafe(self._flowing.clear)
+
     def restore(self) -> None:
-        self._loop.call_soon_threadsafe(setattr, self, "up", True)
+        """Accept and relay again (after a cut or a stall)."""
+
+        def run() -> None:
+            self.up = True
+            assert self._flowing is not None
+            self._flowing.set()
+
+        self._loop.call_soon_threadsafe(run)
 
     def close(self) -> None:
         if self._stop is not None:
@@ -88,4 +119,22 @@ class CuttableProxy:
             self._thread.join(5)
 
 
-__all__ = ["CuttableProxy"]
+def proxy_for(database_url: str) -> CuttableProxy:
+    """A started proxy to the server of ``database_url`` (TCP, or the Unix socket of an embedded server)."""
+    parts = urlsplit(database_url)
+    socket_dir = dict(parse_qsl(parts.query)).get("host")
+    port = parts.port or 5432
+    unix_path = f"{socket_dir}/.s.PGSQL.{port}" if socket_dir and socket_dir.startswith("/") else None
+    return CuttableProxy(parts.hostname or "127.0.0.1", port, unix_path).start()
+
+
+def through(database_url: str, proxy: CuttableProxy) -> str:
+    """``database_url`` reaching its server through ``proxy`` (``127.0.0.1:PORT``, no socket folder)."""
+    parts = urlsplit(database_url)
+    user = parts.netloc.rpartition("@")[0]
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])
+    netloc = f"{user}@127.0.0.1:{proxy.port}" if user else f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+__all__ = ["CuttableProxy", "proxy_for", "through"]

@@ -162,17 +162,24 @@ def twilio_faults(
 API_KEY = "chaos-api-key"
 
 
-def _probe(api_url: str, run_id: int) -> dict[str, int]:
-    """One request to each kind of route while the database is away: route -> HTTP status."""
+def _probe(api_url: str, run_id: int) -> tuple[dict[str, int], dict[str, float]]:
+    """One request to each kind of route while the database is away: route -> HTTP status, and route -> seconds."""
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    out: dict[str, int] = {}
+    body = {"to": h.phone(999_999), "body": "during the outage"}
+    requests = {
+        "GET /readyz": ("GET", "/readyz", {}),
+        "GET /v1/runs/{id}": ("GET", f"/v1/runs/{run_id}", {"headers": auth}),
+        "GET /v1/messages": ("GET", "/v1/messages", {"headers": auth}),
+        "POST /v1/messages": ("POST", "/v1/messages", {"headers": auth, "json": body}),
+    }
+    statuses: dict[str, int] = {}
+    seconds: dict[str, float] = {}
     with httpx.Client(base_url=api_url, timeout=15) as client:
-        out["GET /readyz"] = client.get("/readyz").status_code
-        out["GET /v1/runs/{id}"] = client.get(f"/v1/runs/{run_id}", headers=auth).status_code
-        out["GET /v1/messages"] = client.get("/v1/messages", headers=auth).status_code
-        body = {"to": h.phone(999_999), "body": "during the outage"}
-        out["POST /v1/messages"] = client.post("/v1/messages", json=body, headers=auth).status_code
-    return out
+        for name, (method, path, extra) in requests.items():
+            started = time.monotonic()
+            statuses[name] = client.request(method, path, **extra).status_code
+            seconds[name] = round(time.monotonic() - started, 2)
+    return statuses, seconds
 
 
 def database_outage(
@@ -184,8 +191,10 @@ def database_outage(
     outage_s: float = 4.0,
     workers: int = 2,
     threads: int = 8,
+    stall: bool = False,
 ) -> tuple[Verdict, dict[str, int]]:
-    """Workers and `hub api` reach PostgreSQL through a proxy that is cut for ``outage_s`` mid-run.
+    """Workers and `hub api` reach PostgreSQL through a proxy that is cut (or, with ``stall``, stops relaying
+    without closing or refusing anything) for ``outage_s`` mid-run.
 
     Returns:
         The verdict, and the API's answers during the outage (route -> status).
@@ -201,15 +210,21 @@ def database_outage(
         run_id, _ = s.create_run(phones)
         time.sleep(duration_s / 3)
         before = h.status_counts(s.database_url)
-        s.proxy.cut()
+        started = time.monotonic()
+        if stall:
+            s.proxy.stall()
+        else:
+            s.proxy.cut()
         time.sleep(0.5)
-        answers = _probe(f"http://127.0.0.1:{api_port}", run_id)
-        time.sleep(max(0.0, outage_s - 0.5))
+        answers, seconds = _probe(f"http://127.0.0.1:{api_port}", run_id)
+        time.sleep(max(0.0, outage_s - (time.monotonic() - started)))
         s.proxy.restore()
         s.settle()
         verdict = s.verdict(phones)
+        kind = "stall" if stall else "outage"
         report(
-            f"outage: {outage_s} s at {before.get('pending', 0)} pending, API during it: {answers}; {verdict.line()}"
+            f"{kind}: {outage_s} s at {before.get('pending', 0)} pending, API during it: {answers}"
+            f" (seconds: {seconds}); {verdict.line()}"
         )
         return verdict, answers
 

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import dramatiq
 
 from tests.chaos import harness as h
 from tests.chaos.ledger_check import Verdict, judge
-from tests.chaos.proxy import CuttableProxy
+from tests.chaos.proxy import CuttableProxy, proxy_for, through
 
 #: Sweeps run this far in the future so rows idle for a moment count as lost (the sweeper's 30 s idle rule).
 REQUEUE_SHIFT = timedelta(seconds=31)
@@ -42,13 +41,7 @@ class Stack:
         self.procs = h.Processes(folder, folder / "config.yaml")
         self.fake = h.FakeTwilio(self.procs, hang_s=config.pop("hang_s", 6.0))
         # The hub's processes reach the database through the proxy when there is one; this process directly.
-        child_url = database_url
-        if proxy is not None:
-            parts = urlsplit(database_url)
-            user = parts.netloc.rpartition("@")[0]
-            child_url = urlunsplit(
-                parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}" if user else f"127.0.0.1:{proxy.port}")
-            )
+        child_url = database_url if proxy is None else through(database_url, proxy)
         self.config_path = h.write_config(
             folder, database_url=child_url, redis_url=redis.url, fake_url=self.fake.url, **config
         )
@@ -177,8 +170,7 @@ def stack(admin_url: str, *, proxy: bool = False, **config: Any) -> Iterator[Sta
     """
     folder = Path(tempfile.mkdtemp(prefix="hub-chaos-"))
     redis = h.PrivateRedis(folder).start()
-    server = urlsplit(admin_url)
-    cuttable = CuttableProxy(server.hostname or "127.0.0.1", server.port or 5432).start() if proxy else None
+    cuttable = proxy_for(admin_url) if proxy else None
     try:
         with h.fresh_database(admin_url) as database_url:
             built = Stack(folder, redis, database_url, proxy=cuttable, **config)

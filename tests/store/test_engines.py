@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from db_fixtures import settings_for
 from helpers_store import run_with
 
 from hub.config import Settings
 from hub.errors import ConfigError
 from hub.store import db
 from hub.store import queries as q
+from tests.chaos.proxy import CuttableProxy, proxy_for, through
 
 
 @pytest.mark.parametrize(
@@ -96,3 +100,43 @@ def test_current_engine_before_connect_is_an_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(db, "_engine", None)
     with pytest.raises(HubError):
         db.current_engine()
+
+
+@pytest.fixture
+def stalling_settings(pg_url: str, tmp_path: Path) -> Iterator[tuple[Settings, CuttableProxy]]:
+    """The test ledger reached through a proxy the test can stall."""
+    proxy = proxy_for(pg_url)
+    try:
+        yield settings_for(tmp_path, through(pg_url, proxy)), proxy
+    finally:
+        proxy.restore()
+        db.reset()
+        proxy.close()
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_a_stalled_database_is_a_timeout_on_an_interactive_loop_and_the_pool_recovers(
+    stalling_settings: tuple[Settings, CuttableProxy], in_transaction: bool
+) -> None:
+    settings, proxy = stalling_settings
+
+    async def read() -> object:
+        if not in_transaction:
+            return await q.get_run(1)
+        async with db.transaction():
+            return await q.get_run(1)
+
+    async def scenario() -> tuple[bool, object]:
+        await db.connect(settings, interactive=True)
+        await q.get_run(1)  # the pool holds an open connection when the stall begins
+        proxy.stall()
+        try:
+            await read()
+        except TimeoutError:
+            timed_out = True
+        else:
+            timed_out = False
+        proxy.restore()
+        return timed_out, await read()
+
+    assert asyncio.run(scenario()) == (True, None)
