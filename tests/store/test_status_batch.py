@@ -39,9 +39,9 @@ def statements(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[s
     sent: list[str] = []
     original = engine.fetch
 
-    async def fetch(sql: str, args: Any) -> Any:
+    async def fetch(sql: str, args: Any, **options: Any) -> Any:
         sent.append(sql)
-        return await original(sql, args)
+        return await original(sql, args, **options)
 
     monkeypatch.setattr(engine, "fetch", fetch)
     return sent

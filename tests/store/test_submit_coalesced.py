@@ -27,12 +27,14 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     seen: list[str] = []
     fetch = LoopPoolPostgresEngine.fetch
 
-    async def counting(self: LoopPoolPostgresEngine, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    async def counting(
+        self: LoopPoolPostgresEngine, sql: str, args: Sequence[Any], **options: Any
+    ) -> list[dict[str, Any]]:
         if sql == SUBMIT_BATCH_SQL:
             seen.append("batch")
         elif sql == SUBMIT_SQL:
             seen.append("single")
-        return await fetch(self, sql, args)
+        return await fetch(self, sql, args, **options)
 
     monkeypatch.setattr(LoopPoolPostgresEngine, "fetch", counting)
     yield seen
