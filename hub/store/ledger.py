@@ -73,12 +73,13 @@ async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None 
     """:func:`claim_for_send` for many rows in one statement (``send_batch``): the same rules per row.
 
     Returns:
-        The rows claimed by this call (any order); an id that is not claimable now is simply absent.
+        The rows claimed by this call, in id order (``RETURNING`` promises no order, and the sends go out in this
+        one); an id that is not claimable now is simply absent.
     """
     if not message_ids:
         return []
     rows = await claim_batch_postgres(current_engine(), list(message_ids), when(now))  # hub.store.send_sql
-    return [message_record(row) for row in rows]
+    return [message_record(row) for row in sorted(rows, key=lambda row: int(row["id"]))]
 
 
 async def mark_submitted(

@@ -30,6 +30,16 @@ async def test_batch_claim_returns_only_the_rows_claimable_now(db_settings: Sett
     assert {(r.status, r.attempts, r.claimed_at) for r in claimed} == {(S.SENDING, 1, at(2))}
 
 
+async def test_batch_claim_returns_the_rows_in_id_order(db_settings: Settings) -> None:
+    _, ids = await run_with(20)
+    await q.claim_for_send(ids[5], at(1))
+    await q.release_for_retry(ids[5], next_attempt_at=at(1), error_code=None, error_message=None)  # updated last
+
+    claimed = await q.claim_batch_for_send(list(reversed(ids)), at(2))
+
+    assert [r.id for r in claimed] == ids
+
+
 async def test_overlapping_concurrent_batch_claims_claim_each_row_once(db_settings: Settings) -> None:
     _, ids = await run_with(30)
     batches = [ids[:20], ids[10:], list(reversed(ids)), ids[::2]]
