@@ -180,8 +180,9 @@ class StatusCallback(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def dedupe_key(self) -> str:
-        """Twilio's idempotency token when present, else ``sid:status:event``."""
-        return self.idempotency_token or f"{self.sid}:{self.status}:{self.event_type or ''}"
+        """``sid:status:event``: one report per status of a message. Not Twilio's idempotency token: the same
+        report delivered once without it and once with it would be stored twice."""
+        return f"{self.sid}:{self.status}:{self.event_type or ''}"
 
     @property
     def message_status(self) -> MessageStatus | None:

@@ -91,6 +91,10 @@ def change_columns(new: MessageStatus, update: StatusUpdate) -> dict[str, Any]:
     if new in {S.FAILED, S.UNDELIVERED}:
         values["error_code"] = update.error_code
         values["error_message"] = update.error_message
+    elif new in {S.SENT, S.DELIVERED, S.READ}:
+        # This attempt got through: an earlier attempt's error (kept in the history) no longer describes the row.
+        values["error_code"] = None
+        values["error_message"] = None
     if new in FINAL:
         values["finished_at"] = at
     return values

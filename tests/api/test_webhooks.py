@@ -151,6 +151,17 @@ def test_retry_with_same_idempotency_token_is_stored_once(client: TestClient[Lit
     assert [e.status for e in record.history if e.source == "callback"] == ["delivered"]
 
 
+def test_the_same_callback_without_then_with_an_idempotency_token_is_stored_once(
+    client: TestClient[Litestar],
+) -> None:
+    message_id = submitted_message("SM13")
+    assert post_status(client, callback("SM13", "delivered")) == 204
+    assert post_status(client, callback("SM13", "delivered"), headers={"I-Twilio-Idempotency-Token": "tok-9"}) == 204
+    record = run(queries.get_message(message_id, with_history=True))
+    assert record is not None
+    assert [e.status for e in record.history if e.source == "callback"] == ["delivered"]
+
+
 def test_callback_before_sid_is_parked_then_applied(client: TestClient[Litestar]) -> None:
     message_id = submitted_message(None)
     assert post_status(client, callback("SM12", "delivered")) == 204

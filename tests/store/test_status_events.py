@@ -10,6 +10,7 @@ from helpers_store import at, run_with, submitted
 from hub.config import Settings
 from hub.status import MessageStatus as S
 from hub.store import queries as q
+from hub.store.tables import Message
 
 pytestmark = pytest.mark.anyio
 
@@ -48,6 +49,22 @@ async def test_delivered_stamps_delivered_at_and_finished_at(db_settings: Settin
 
     message = await q.get_message(message_id)
     assert message is not None and (message.delivered_at, message.finished_at) == (at(10), at(10))
+
+
+@pytest.mark.parametrize("status", ["sent", "delivered", "read"])
+async def test_a_message_that_got_through_on_a_later_attempt_keeps_no_earlier_error(
+    db_settings: Settings, status: str
+) -> None:
+    message_id = await submitted()
+    # The first attempt's error on the row, as a failed create or callback leaves it.
+    await Message.update({Message.error_code: 30001, Message.error_message: "queue overflow"}).where(
+        Message.id == message_id
+    )
+
+    assert await q.apply_status(report(status)) == "applied"
+
+    message = await q.get_message(message_id)
+    assert message is not None and (message.error_code, message.error_message) == (None, None)
 
 
 async def test_read_without_delivered_is_applied(db_settings: Settings) -> None:

@@ -103,12 +103,14 @@ def test_parse_status_reads_the_fields() -> None:
         63024,
         "not on WhatsApp",
     )
-    assert (cb.to, cb.from_, cb.message_status, cb.dedupe_key) == (
+    assert (cb.to, cb.from_, cb.message_status, cb.idempotency_token) == (
         "whatsapp:+14155550100",
         "whatsapp:+14155238886",
         MessageStatus.UNDELIVERED,
         "tok-1",
     )
+    # The same report with or without Twilio's token is one report.
+    assert cb.dedupe_key == f"{PARAMS['MessageSid']}:undelivered:"
     assert cb.raw["ErrorCode"] == "63024"
 
 
