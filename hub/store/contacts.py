@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from hub.store.db import current_engine
+from hub.store import sql
 from hub.store.records import ContactRecord, InboundRecord
 from hub.store.rows import chunks, utc, when
 from hub.store.tables import Contact, InboundMessage
 
-#: Phones per ``IN (...)`` lookup.
+#: Phones per lookup.
 _LOOKUP_CHUNK = 1000
+_GET_CONTACTS = sql.statements("contacts")["get_contacts"]
 
 
 def _contact(row: dict[str, Any]) -> ContactRecord:
@@ -27,8 +28,7 @@ def _contact(row: dict[str, Any]) -> ContactRecord:
 
 async def get_contact(phone: str) -> ContactRecord | None:
     """What we know about ``phone`` (E.164), or None."""
-    # Every send reads its contact: by hand, Piccolo's builder cost as much as the query (bench/profile_send.py).
-    rows = await current_engine().fetch("SELECT * FROM contact WHERE phone = $1", [phone])
+    rows = await sql.fetch(_GET_CONTACTS, {"phones": [phone]})
     return _contact(rows[0]) if rows else None
 
 
@@ -36,9 +36,8 @@ async def get_contacts(phones: Iterable[str]) -> dict[str, ContactRecord]:
     """What we know about each of ``phones`` (E.164), by phone; phones we know nothing about are absent."""
     wanted = sorted(set(phones))
     found: dict[str, ContactRecord] = {}
-    engine = current_engine()
     for chunk in chunks(wanted, _LOOKUP_CHUNK):
-        rows = await engine.fetch("SELECT * FROM contact WHERE phone = ANY($1::varchar[])", [list(chunk)])
+        rows = await sql.fetch(_GET_CONTACTS, {"phones": list(chunk)})
         found.update((row["phone"], _contact(row)) for row in rows)
     return found
 

@@ -9,7 +9,7 @@ from typing import Any
 from hub.status import FINAL, MessageStatus, from_twilio
 from hub.store.db import current_engine
 from hub.store.events import apply_parked, record_event
-from hub.store.insert_sql import insert_postgres
+from hub.store.inserts import insert_rows
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
@@ -24,7 +24,7 @@ async def insert_messages(
 ) -> list[int]:
     """Write ledger rows in bulk; a row whose ``(run, recipient, step)`` exists is left alone.
 
-    One statement of column arrays (:mod:`hub.store.insert_sql`), whatever the row count, written by hand:
+    One statement of column arrays (``sql/ledger.sql``: ``insert_messages``), whatever the row count, written by hand:
     Piccolo's builder costs ~0.2 ms per row, many times the database's own work.
 
     Args:
@@ -38,7 +38,7 @@ async def insert_messages(
         Ids of the newly inserted ``pending`` rows, ascending: exactly the rows to enqueue. Re-running
         the same rows returns [].
     """
-    return await insert_postgres(current_engine(), run_id, rows, when(now), checkpoint=checkpoint)
+    return await insert_rows(run_id, rows, when(now), checkpoint=checkpoint)
 
 
 def _held_runs(now: datetime) -> Any:
