@@ -5,20 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Unprocessable
 from hub.api.idempotency import Created, idempotent
 from hub.api.openapi import error_responses
 from hub.api.plan import Planned, RawRecipient, SendPlan, due_time, plan_send, raw_recipients, spec_of
-from hub.api.schemas import BulkSendCreate, BulkSendResult, LegacyBulkSend, MessageAccepted, MessageCreate, Rejected
+from hub.api.schemas import (
+    BULK_EXAMPLES,
+    SEND_EXAMPLES,
+    BulkSendCreate,
+    BulkSendResult,
+    LegacyBulkSend,
+    MessageAccepted,
+    MessageCreate,
+    Rejected,
+    json_body,
+)
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
@@ -191,7 +200,7 @@ class SendMessageController(Controller):
     )
     async def send_message(
         self,
-        data: JSONBody[MessageCreate],
+        data: Annotated[MessageCreate, json_body(*SEND_EXAMPLES)],
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],
@@ -224,7 +233,7 @@ class BulkSendController(Controller):
     )
     async def bulk(
         self,
-        data: JSONBody[BulkSendCreate],
+        data: Annotated[BulkSendCreate, json_body(*BULK_EXAMPLES)],
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],
@@ -247,7 +256,7 @@ class LegacyBulkSendController(Controller):
     )
     async def legacy(
         self,
-        data: JSONBody[LegacyBulkSend],
+        data: Annotated[LegacyBulkSend, json_body(BULK_EXAMPLES[0])],
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],

@@ -6,13 +6,13 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import NotFound, Unprocessable
@@ -20,7 +20,7 @@ from hub.api.idempotency import Created, idempotent
 from hub.api.openapi import error_responses
 from hub.api.plan import due_time
 from hub.api.runs import progress_or_404, run_read
-from hub.api.schemas import CampaignList, CampaignRead, RunCreate, RunRead
+from hub.api.schemas import RUN_EXAMPLES, CampaignList, CampaignRead, RunCreate, RunRead, json_body
 from hub.api.templates import ensure_sendable
 from hub.campaigns.files import display_path
 from hub.campaigns.loader import load_campaigns
@@ -133,7 +133,7 @@ class CampaignController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],
-        data: JSONBody[RunCreate | None] = None,
+        data: Annotated[RunCreate | None, json_body(*RUN_EXAMPLES)] = None,
     ) -> Response[Any]:
         body = data or RunCreate()
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 
 from hub.api.campaigns import lookup_campaign
 from hub.api.errors import Unprocessable
 from hub.api.openapi import error_responses
 from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, raw_recipients, spec_of
-from hub.api.schemas import RenderItem, RenderRequest, RenderResult
+from hub.api.schemas import RENDER_EXAMPLES, RenderItem, RenderRequest, RenderResult, json_body
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import CampaignSpec, MessageSpec
 from hub.config import Settings
@@ -151,7 +151,9 @@ class RenderController(Controller):
         status_code=200,
         responses=error_responses(404),
     )
-    async def render(self, data: JSONBody[RenderRequest], settings: NamedDependency[Settings]) -> RenderResult:
+    async def render(
+        self, data: Annotated[RenderRequest, json_body(*RENDER_EXAMPLES)], settings: NamedDependency[Settings]
+    ) -> RenderResult:
         if not 1 <= data.limit <= MAX_RENDER_LIMIT:
             raise Unprocessable(f"limit must be between 1 and {MAX_RENDER_LIMIT}", field="limit")
         if data.campaign:

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar.params import PathParameter, QueryParameter
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
+from litestar.params import Body, BodyKwarg, PathParameter, QueryParameter
 
 __all__ = [
     "MAX_ID",
@@ -37,6 +39,7 @@ __all__ = [
     "RunRead",
     "RunWait",
     "Timestamp",
+    "json_body",
 ]
 
 
@@ -54,6 +57,26 @@ QueryTime = Annotated[str | None, QueryParameter(schema_extra={"format": "date-t
 #: A moment on the wire: an RFC 3339 string with an offset (``2026-12-01T09:00:00Z``), never a number.
 #: Declared as a string so msgspec cannot read a number as epoch seconds; ``hub.api.plan.due_time`` parses it.
 Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"format": "date-time"}})]
+
+
+def json_body(*examples: dict[str, Any]) -> BodyKwarg:
+    """A JSON request body with examples: for readers of the document, and schemathesis's examples phase."""
+    return Body(media_type=RequestEncodingType.JSON, examples=[Example(value=example) for example in examples])
+
+
+SEND_EXAMPLES = (
+    {"to": "+14155550100", "body": "Hello from WhatsApp Hub"},
+    {"to": "+14155550101", "body": "Your code is 1234", "send_at": "2030-01-01T09:00:00Z"},
+)
+BULK_EXAMPLES = (
+    {"phone_numbers": ["+14155550100", "+14155550101"], "message": "Hello from WhatsApp Hub"},
+    {
+        "recipients": [{"to": "+14155550100", "name": "Ada"}, {"to": "+14155550101", "name": "Bo"}],
+        "body": "Hi {{ name }}",
+    },
+)
+RENDER_EXAMPLES = ({"to": "+14155550100", "body": "Hi {{ name | default('there') }}"},)
+RUN_EXAMPLES = ({"send_at": "2030-01-01T09:00:00Z"},)
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -60,6 +60,8 @@ def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if len(schema.get("allOf", [])) == 1:  # a body with examples: {"allOf": [{"$ref": ...}], "examples": [...]}
+        schema = schema["allOf"][0]
     ref = schema.get("$ref")
     return dict(document["components"]["schemas"][ref.rsplit("/", 1)[-1]]) if ref else schema
 
