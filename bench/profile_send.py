@@ -77,7 +77,7 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
 
 def coalesced(rt: object) -> str:
     """Calls per coalesced round trip (window checks, slot reservations, submits): how well the loop batches them."""
-    from hub.store.send_sql import SUBMITS
+    from hub.store.sends import SUBMITS
 
     parts = []
     for name, coalescer in (

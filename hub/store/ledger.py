@@ -13,7 +13,7 @@ from hub.store.inserts import insert_rows
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
-from hub.store.send_sql import SUBMITS, Submit, claim_batch_postgres, claim_postgres, submit_postgres
+from hub.store.sends import SUBMITS, Submit, claim_rows, submit_one
 from hub.store.tables import Message, Run
 
 S = MessageStatus
@@ -65,8 +65,8 @@ async def claim_for_send(message_id: int, now: datetime | None = None) -> Messag
         The claimed row, or None: not pending (claimed, sent, canceled...), not due yet
         (``send_at`` / ``next_attempt_at`` in the future), or its run is paused, canceled or expired.
     """
-    claimed = await claim_postgres(current_engine(), message_id, when(now))  # hand-written (hub.store.send_sql)
-    return message_record(claimed) if claimed is not None else None
+    claimed = await claim_rows([message_id], when(now))  # sql/send.sql: claim (a batch of one)
+    return message_record(claimed[0]) if claimed else None
 
 
 async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None = None) -> list[MessageRecord]:
@@ -78,7 +78,7 @@ async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None 
     """
     if not message_ids:
         return []
-    rows = await claim_batch_postgres(current_engine(), list(message_ids), when(now))  # hub.store.send_sql
+    rows = await claim_rows(list(message_ids), when(now))  # sql/send.sql: claim
     return [message_record(row) for row in sorted(rows, key=lambda row: int(row["id"]))]
 
 
@@ -106,11 +106,12 @@ async def mark_submitted(
     at = when(now)
     reported = from_twilio(twilio_status) or S.ACCEPTED
     engine = current_engine()
-    # One hand-written statement (hub.store.send_sql).
+    # One statement (sql/send.sql: submit).
+    submit = Submit(engine, message_id, sid, reported, source, at, claimed_at)
     if engine.current_transaction.get() is not None:  # inside the caller's transaction: not shared
-        found = await submit_postgres(engine, message_id, sid, reported, source, at, claimed_at)
+        found = await submit_one(submit)
     else:  # with the submits of the same few ms on this loop, in one statement
-        found = await SUBMITS(Submit(engine, message_id, sid, reported, source, at, claimed_at))
+        found = await SUBMITS(submit)
     if found is None:
         return None
     submitted, parked = found

@@ -1,5 +1,5 @@
 """mark_submitted on PostgreSQL: concurrent submits on one loop are written by one statement, each caller getting
-the answer it would have got alone (hub.store.send_sql.SUBMITS)."""
+the answer it would have got alone (hub.store.sends.SUBMITS)."""
 
 from __future__ import annotations
 
@@ -16,24 +16,23 @@ from hub.status import MessageStatus as S
 from hub.store import db
 from hub.store import queries as q
 from hub.store.engines import LoopPoolPostgresEngine
-from hub.store.send_sql import SUBMIT_BATCH_SQL, SUBMIT_SQL
+from hub.store.sql import statements as sql_statements
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The submit statements run (``batch`` or ``single``), in order."""
-    seen: list[str] = []
+def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The submit statements run, in order: how many rows each wrote (``1``: a row alone)."""
+    seen: list[int] = []
     fetch = LoopPoolPostgresEngine.fetch
+    submit = sql_statements("send")["submit"].text
 
     async def counting(
         self: LoopPoolPostgresEngine, sql: str, args: Sequence[Any], **options: Any
     ) -> list[dict[str, Any]]:
-        if sql == SUBMIT_BATCH_SQL:
-            seen.append("batch")
-        elif sql == SUBMIT_SQL:
-            seen.append("single")
+        if sql == submit:
+            seen.append(len(args[0]))  # the ids array
         return await fetch(self, sql, args, **options)
 
     monkeypatch.setattr(LoopPoolPostgresEngine, "fetch", counting)
@@ -53,12 +52,12 @@ async def worker_events(message_id: int) -> list[tuple[str, str | None]]:
     return [(event.status, event.sid) for event in message.history if event.source == "worker"]
 
 
-async def test_concurrent_submits_are_written_by_one_statement(pg_settings: Settings, statements: list[str]) -> None:
+async def test_concurrent_submits_are_written_by_one_statement(pg_settings: Settings, statements: list[int]) -> None:
     ids = await claimed(5)
 
     rows = await asyncio.gather(*(q.mark_submitted(i, f"SM{i}", "queued", now=at(2)) for i in ids))
 
-    assert statements == ["batch"]
+    assert statements == [5]
     assert [(r.id, r.sid, r.status, r.sent_at) for r in rows if r is not None] == [
         (i, f"SM{i}", S.QUEUED, at(2)) for i in ids
     ]
@@ -66,14 +65,14 @@ async def test_concurrent_submits_are_written_by_one_statement(pg_settings: Sett
 
 
 async def test_a_row_not_in_sending_is_left_alone_and_its_caller_told(
-    pg_settings: Settings, statements: list[str]
+    pg_settings: Settings, statements: list[int]
 ) -> None:
     ids = await claimed(2)
     _, (pending,) = await run_with(1)
 
     rows = await asyncio.gather(*(q.mark_submitted(i, f"SM{i}", "queued", now=at(2)) for i in [*ids, pending]))
 
-    assert statements == ["batch"]
+    assert statements == [3]
     assert [r.status if r else None for r in rows] == [S.QUEUED, S.QUEUED, None]
     untouched = await q.get_message(pending)
     assert untouched is not None and (untouched.status, untouched.sid) == (S.PENDING, None)
@@ -91,7 +90,7 @@ async def test_a_row_the_sweeper_gave_up_on_is_recorded_from_unknown(pg_settings
     assert [(r.status, r.finished_at) for r in rows if r is not None] == [(S.FAILED, at(2)), (S.FAILED, at(2))]
 
 
-async def test_one_callers_failure_is_raised_to_it_alone(pg_settings: Settings, statements: list[str]) -> None:
+async def test_one_callers_failure_is_raised_to_it_alone(pg_settings: Settings, statements: list[int]) -> None:
     # Given three claimed rows, two of them submitted with the same sid (unique): the batch statement fails
     first, second, third = await claimed(3)
 
@@ -103,7 +102,7 @@ async def test_one_callers_failure_is_raised_to_it_alone(pg_settings: Settings, 
     )
 
     # Then each was written alone: the first and the third hold their sids, the second's caller has the error
-    assert statements == ["batch", "single", "single", "single"]
+    assert statements == [3, 1, 1, 1]
     assert isinstance(outcomes[1], asyncpg.UniqueViolationError)
     assert [getattr(o, "sid", None) for o in (outcomes[0], outcomes[2])] == ["SMsame", "SMother"]
     left = await q.get_message(second)
@@ -111,7 +110,7 @@ async def test_one_callers_failure_is_raised_to_it_alone(pg_settings: Settings, 
 
 
 async def test_the_same_row_twice_in_one_batch_is_written_once_in_call_order(
-    pg_settings: Settings, statements: list[str]
+    pg_settings: Settings, statements: list[int]
 ) -> None:
     (message_id,) = await claimed(1)
 
@@ -136,11 +135,11 @@ async def test_a_parked_report_is_applied_to_its_row_of_a_batch(pg_settings: Set
     assert [r.status for r in rows if r is not None] == [S.DELIVERED, S.QUEUED]
 
 
-async def test_a_submit_inside_a_transaction_runs_in_it_alone(pg_settings: Settings, statements: list[str]) -> None:
+async def test_a_submit_inside_a_transaction_runs_in_it_alone(pg_settings: Settings, statements: list[int]) -> None:
     (message_id,) = await claimed(1)
 
     async with db.transaction():
         row = await q.mark_submitted(message_id, "SMtx", "queued", now=at(2))
 
     assert row is not None and row.sid == "SMtx"
-    assert statements == ["single"]
+    assert statements == [1]

@@ -1,0 +1,39 @@
+-- name: claim(ids, now, held_states)
+-- Claim every row of :ids that is pending, due and whose run is not held (paused, canceled, expired): the only
+-- way into 'sending' (attempts + 1, claimed_at). The rows after; one that another worker holds is simply not
+-- returned (row locks make concurrent claims of one row exclusive). One row is a list of one. The run condition
+-- is ledger.due_condition's.
+UPDATE message SET status = 'sending', attempts = attempts + 1, claimed_at = :now, updated_at = :now
+WHERE id = ANY(:ids::bigint[]) AND status = 'pending'
+  AND (send_at IS NULL OR send_at <= :now) AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+  AND NOT EXISTS (SELECT 1 FROM run WHERE run.id = message.run
+                  AND (run.state = ANY(:held_states::varchar[]) OR run.expires_at <= :now))
+RETURNING *;
+
+-- name: submit(ids, sids, from_sending, from_unknown, ats, finished_sending, finished_unknown, reported, sources, claims)
+-- Record Twilio's answer on 'sending' / 'unknown' rows, one array element per row (distinct ids): the sid, the
+-- status it moves to from either state (and finished_at when that is final), the history event. A row moves only
+-- while it carries the writer's claim (claimed_at; null: whoever holds it). Each row after, with whether reports
+-- for its sid are parked: the lookup reads the snapshot before this statement, so the events inserted here are
+-- not counted. One row is a list of one.
+WITH input AS (
+    SELECT * FROM unnest(:ids::bigint[], :sids::text[], :from_sending::text[], :from_unknown::text[],
+                         :ats::timestamptz[], :finished_sending::timestamptz[], :finished_unknown::timestamptz[],
+                         :reported::text[], :sources::text[], :claims::timestamptz[])
+         AS i(id, sid, from_sending, from_unknown, at, finished_sending, finished_unknown, reported, source, claim)
+), moved AS (
+    UPDATE message SET sid = input.sid, sent_at = input.at, updated_at = input.at,
+           status = CASE message.status WHEN 'sending' THEN input.from_sending ELSE input.from_unknown END,
+           finished_at = CASE message.status WHEN 'sending' THEN input.finished_sending ELSE input.finished_unknown END
+    FROM input
+    WHERE message.id = input.id AND message.status IN ('sending', 'unknown')
+      AND (input.claim IS NULL OR message.claimed_at = input.claim)
+    RETURNING message.*
+), history AS (
+    INSERT INTO status_event (message, sid, status, source, payload, applied, at)
+    SELECT moved.id, moved.sid, input.reported, input.source, '{}', true, moved.sent_at
+    FROM moved JOIN input ON input.id = moved.id
+)
+SELECT moved.*, EXISTS (SELECT 1 FROM status_event
+                        WHERE status_event.sid = moved.sid AND status_event.message IS NULL) AS parked
+FROM moved;
