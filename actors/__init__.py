@@ -18,17 +18,17 @@ from actors.broker import build_broker, placeholder_broker
 dramatiq.set_broker(placeholder_broker())
 
 from actors import runtime  # noqa: E402
-from actors.batch import send_batch  # noqa: E402
+from actors.enqueue import enqueue_sends  # noqa: E402
 from actors.fan_out import fan_out_run  # noqa: E402
 from actors.runtime import Runtime, TransportFactory  # noqa: E402
-from actors.send import enqueue_sends, send_message  # noqa: E402
+from actors.send import send_batch  # noqa: E402
 from actors.sweep import sweep, sweep_once  # noqa: E402
 from hub.config import Settings  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 #: Every actor, so :func:`setup` can move them to the configured broker.
-ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (send_message, send_batch, fan_out_run)
+ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (send_batch, fan_out_run)
 
 
 def setup(
@@ -80,4 +80,4 @@ def _setup_from_environment() -> None:
 _setup_from_environment()
 
 
-__all__ = ["ACTORS", "enqueue_sends", "fan_out_run", "send_batch", "send_message", "setup", "sweep", "sweep_once"]
+__all__ = ["ACTORS", "enqueue_sends", "fan_out_run", "send_batch", "setup", "sweep", "sweep_once"]

@@ -17,7 +17,6 @@ from actors.middleware.inflight import Inflight
 from actors.middleware.lifecycle import Lifecycle
 from actors.middleware.limits import Limits
 from actors.middleware.retries import build_retries
-from actors.middleware.throttle import Throttle
 from actors.runtime import AsyncRedisFactory
 from hub.config import Settings
 
@@ -39,17 +38,17 @@ def embedded_server() -> fakeredis.FakeServer:
         return _embedded_server
 
 
-#: Actors whose live messages are counted for the sweeper: name -> counter field prefix (before the first argument,
-#: a ledger row id for ``send_message``, each id of its list for ``send_batch``, a run id for ``fan_out_run``).
-INFLIGHT_ACTORS = {"send_message": "", "send_batch": "", "fan_out_run": "run:"}
+#: Actors whose live messages are counted for the sweeper: name -> counter field prefix (before each ledger row id of
+#: the send actor's list, before the run id of ``fan_out_run``).
+INFLIGHT_ACTORS = {"send_batch": "", "fan_out_run": "run:"}
 
 
 def middleware_stack(settings: Settings, limits: Limits | None) -> list[Middleware]:
     """The middleware of every broker we build, in order.
 
     ``AgeLimit`` drops nothing (no actor sets ``max_age``) but is kept for ad-hoc actors; ``TimeLimit`` caps a
-    message at 10 minutes (``send_message`` sets its own, shorter limit); the throttle runs last among the
-    ``before_process_message`` hooks so a message it holds has passed every other check.
+    message at 10 minutes (the send actor sets its own, shorter limit). Pacing is not a middleware: the send
+    actor takes each row's slot itself, after the reads the send depends on (:mod:`actors.pacing`).
     """
     return [
         AgeLimit(),
@@ -64,7 +63,6 @@ def middleware_stack(settings: Settings, limits: Limits | None) -> list[Middlewa
             namespace=limits.namespace if limits else NAMESPACE,
             actors=INFLIGHT_ACTORS,
         ),
-        Throttle(limits=limits, per_second=settings.rate_limits.per_second),
     ]
 
 

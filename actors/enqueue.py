@@ -1,5 +1,5 @@
-"""Enqueueing owed ledger rows: as ``send_batch`` messages of ``sending.batch_size`` ids (or one ``send_message``
-each when it is 1), with the options the throttle reads, pipelined on Redis."""
+"""Enqueueing owed ledger rows: as send actor messages of ``sending.batch_size`` ids, each with its run and the
+run's cap, pipelined on Redis."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
 from actors import runtime
+from actors.batch import batch_kwargs
 from actors.middleware.inflight import batched, inflight_of
-from actors.middleware.throttle import RUN_ID_OPTION, RUN_RATE_OPTION
+from actors.send import send_batch
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -39,12 +40,8 @@ def run_rate(meta: dict[str, Any]) -> float | None:
 
 
 def send_options(run_id: int, meta: dict[str, Any]) -> dict[str, Any]:
-    """Message options for a ``send_message`` of run ``run_id`` (read by the throttle)."""
-    options: dict[str, Any] = {RUN_ID_OPTION: run_id}
-    rate = run_rate(meta)
-    if rate is not None:
-        options[RUN_RATE_OPTION] = rate
-    return options
+    """The send actor's keyword arguments for rows of run ``run_id``: the run, and its own cap when it has one."""
+    return batch_kwargs(run_rate(meta), run_id)
 
 
 def campaign_rate(settings: Settings, name: str) -> float | None:
@@ -71,7 +68,7 @@ def campaign_rate(settings: Settings, name: str) -> float | None:
 
 
 def run_send_options(run: RunRecord, settings: Settings) -> dict[str, Any]:
-    """Message options for a ``send_message`` of ``run``: its own cap from its meta, else from its campaign file."""
+    """:func:`send_options` for ``run``: its own cap from its meta, else from its campaign file."""
     meta = dict(run.meta)
     if run_rate(meta) is None and run.campaign:
         rate = campaign_rate(settings, run.campaign)
@@ -96,49 +93,57 @@ def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *,
 
 
 def enqueue_rows(message_ids: Iterable[int], *, options: dict[str, Any]) -> int:
-    """Enqueue the sends of owed ledger rows (fan-out, API, sweeper, due sweep, recovery): ``send_batch``
-    messages of ``sending.batch_size`` ids, or one ``send_message`` each when it is 1.
+    """Enqueue the sends of owed ledger rows (fan-out, API, sweeper, due sweep, recovery): send actor messages
+    of ``sending.batch_size`` ids (1: a batch of one per row).
 
     The size is the settings the process's actors were set up with (:func:`actors.setup`), the same that chose
     the broker these messages go to.
+
+    Args:
+        message_ids: owed rows, best of one run.
+        options: :func:`send_options` of their run (empty when they have none in common).
 
     Returns:
         How many ids were enqueued.
     """
     size = runtime.current().settings.sending.batch_size
-    if size > 1:
-        from actors.batch import send_batch
+    return enqueue_batches(send_batch, message_ids, options=options, size=size)
 
-        return enqueue_batches(send_batch, message_ids, options=options, size=size)
-    from actors.send import send_message
 
-    return enqueue_many(send_message, message_ids, options=options)
+def enqueue_sends(message_ids: list[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None) -> int:
+    """Enqueue the sends of ``message_ids``, pipelined (the API's and start-up recovery's entry point).
+
+    Args:
+        message_ids: ledger row ids (owed rows).
+        run_id: their run, when they share one and it may carry its own rate cap.
+        meta: that run's meta (``rate_limit.per_second``).
+
+    Returns:
+        How many ids were enqueued.
+    """
+    options = send_options(run_id, meta or {}) if run_id is not None else {}
+    return enqueue_rows(message_ids, options=options)
 
 
 def enqueue_batches(
     actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any], size: int
 ) -> int:
-    """Enqueue ``actor(ids, run_rate=..., run_id=...)`` (``send_batch``) per ``size`` ids, pipelined like
+    """Enqueue ``actor(ids, run_rate=..., run_id=...)`` (the send actor) per ``size`` ids, pipelined like
     :func:`enqueue_many`.
 
     Args:
-        actor: ``send_batch``.
+        actor: the send actor.
         message_ids: ledger row ids, best of one run (its id and cap travel with each batch).
-        options: :func:`send_options` of their run, kept on each message; the run's id and cap also go into its
-            kwargs (``send_batch`` paces each send and checks its run itself; the throttle does not hold it).
+        options: :func:`send_options` of their run: the messages' keyword arguments.
         size: ids per message.
 
     Returns:
         How many ids were enqueued.
     """
     ids = list(message_ids)
-    rate = options.get(RUN_RATE_OPTION)
-    run_id = options.get(RUN_ID_OPTION)
-    kwargs: dict[str, Any] = {"run_rate": float(rate)} if rate else {}
-    if run_id is not None:
-        kwargs["run_id"] = int(run_id)
+    kwargs = batch_kwargs(options.get("run_rate"), options.get("run_id"))
     messages = [
-        actor.message_with_options(args=(ids[start : start + size],), kwargs=kwargs, **options)
+        actor.message_with_options(args=(ids[start : start + size],), kwargs=kwargs)
         for start in range(0, len(ids), size)
     ]
     _enqueue_all(actor.broker, messages)
@@ -193,6 +198,7 @@ __all__ = [
     "enqueue_batches",
     "enqueue_many",
     "enqueue_rows",
+    "enqueue_sends",
     "run_rate",
     "run_send_options",
     "send_options",

@@ -76,6 +76,12 @@ class RunStates:
             return hold  # running, or read by this call
         return hold_of(await self.get(run_id, max_age_s=0.0), now)
 
+    def known(self, run_id: int) -> RunRecord | None:
+        """Run ``run_id`` as last read, whatever its age, without reading (None when never read or unknown): for
+        the moment between a send's slot and its HTTP call, where nothing may wait."""
+        known = self._known.get(run_id)
+        return known[1] if known is not None else None
+
     async def get(self, run_id: int, *, max_age_s: float | None = None) -> RunRecord | None:
         """The run as read at most ``max_age_s`` (default ``ttl_s``) ago; concurrent callers on one loop share a
         read in progress."""

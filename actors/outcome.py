@@ -1,4 +1,4 @@
-"""What a send attempt leads to: the pure decisions of ``send_message`` (session window, error handling)."""
+"""What a send attempt leads to: the pure decisions of the send actor (session window, error handling)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,12 @@
-"""Pacing inside ``send_batch``: slots reserved before a wave of rows is claimed, each row sent at its slot.
+"""The pacer: send slots from the shared GCRA buckets (:mod:`hub.pace` decides), taken on the worker's event loop.
 
-The throttle middleware paces ``send_message`` before the claim, so the claim, the contact read and the recipient
-window ran between the slot and the HTTP call; on a starved worker that took hundreds of ms and sends whose slots
-fell in one second reached Twilio in the next, on top of that second's own (bench/RESULTS.md, issue 8). A batch
-instead reserves the slots of its next rows first (:meth:`Pacer.reserve_wave`: the same GCRA buckets, shared with
-the throttle, at most :data:`HORIZON_MS` ahead), claims exactly that many rows, and sends each at one of those
-slots (:class:`SlotPool`). So the rows claimed but not yet sent, across every worker, are bounded by the slots the
-bucket holds within the horizon (``per_second`` x 1 s), and a killed worker strands no more than that.
-
-A send that wakes more than :data:`MAX_LATE_MS` after its slot drops it and takes a new one instead of sending
-late: lateness then only lowers a 1-s window, never raises it above the cap.
+A batch reserves the slots of its next wave of rows before it claims them (:meth:`Pacer.reserve_wave`, at most a
+second ahead), so the rows claimed but not yet sent, across every worker, are bounded by the slots the buckets
+hold within the horizon. Each row then takes its slot after the reads its send depends on (:meth:`Pacer.acquire`):
+a wave slot still usable, else a new one; once it is due, the send's last read (its run's state, cached) is made,
+and the last check before the HTTP call is that it did not make the send too late for the slot. A slot's time is
+counted from the moment it was asked for (the earliest the bucket can have granted it), so a Redis or database
+stall turns slots into missed ones, never into a burst.
 """
 
 from __future__ import annotations
@@ -19,39 +16,33 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from actors.middleware.limits import AsyncSlots, Slot
-from actors.middleware.throttle import decide
+from actors.middleware.limits import AsyncSlots
+from hub.pace import (
+    HORIZON_MS,
+    MAX_BLOCK_MS,
+    MAX_LATE_MS,
+    WAVE_LEAD_MS,
+    WAVE_MAX_BLOCK_MS,
+    Slot,
+    buckets_for,
+    decide,
+    is_late,
+)
 
-#: A send that wakes this long after its slot (ms) does not use it: it takes a new one. The goal is every 1-s
-#: window within 5 % of the cap: sends up to 40 ms late can carry at most 4 % of a second's slots into the next
-#: window, at any cap, while a stricter bound drops more slots on a busy machine, and each dropped slot is a send
-#: missing from its window (20 ms gave windows of 73-75 at 80/s under load 2-7; bench/RESULTS.md).
-MAX_LATE_MS = 40.0
-#: How far ahead a slot may be reserved, ms (as the throttle).
-HORIZON_MS = 1000.0
-#: Longest one send waits for its slots, ms; past it the row is given back (a run capped at a few per minute).
-#: Longer than the throttle's: a batch's sends wait on the event loop, not in a thread each.
-MAX_BLOCK_MS = 30_000.0
-
-# Longest single sleep while polling for a slot beyond the horizon, ms.
+# Longest single sleep while polling for a slot beyond the horizon, ms: a stopping worker is not held up.
 _MAX_NAP_MS = 1000.0
 
-Reserve = Callable[[str, float], Awaitable[Slot]]
+#: ``(bucket, per_second, lead_ms) -> Slot``.
+Reserve = Callable[[str, float, float], Awaitable[Slot]]
 
 
-def buckets_for(run_id: int | None, run_rate: float | None, per_second: float) -> list[tuple[str, float]]:
-    """The buckets one send takes, in order (pure): the run's own cap when below the sender's, then the sender's."""
-    buckets: list[tuple[str, float]] = []
-    if run_rate and run_rate < per_second and run_id is not None:
-        buckets.append((f"run:{run_id}", float(run_rate)))
-    buckets.append(("sender", per_second))
-    return buckets
+class Taken(NamedTuple):
+    """A bucket's next slot (monotonic seconds), or None with the delay (ms) after which to try again."""
 
-
-def is_late(woke_s: float, slot_s: float, *, max_late_ms: float = MAX_LATE_MS) -> bool:
-    """Whether a send that woke at ``woke_s`` missed its slot at ``slot_s`` (both in seconds on one clock)."""
-    return (woke_s - slot_s) * 1000 > max_late_ms
+    at: float | None
+    retry_ms: float
 
 
 class SlotPool:
@@ -81,16 +72,15 @@ class SlotPool:
 
 @dataclass
 class Pacer:
-    """Takes the slots of one send at a time, on the worker's event loop.
+    """Takes send slots on the worker's event loop.
 
     Args:
-        reserve: ``(bucket, per_second) -> Slot`` (:meth:`AsyncSlots.reserve` with the horizon bound).
+        reserve: ``(bucket, per_second, lead_ms) -> Slot`` (:meth:`AsyncSlots.reserve` with the horizon bound).
         per_second: the sender cap, messages per second.
         clock: monotonic seconds, injected for tests.
         sleep: ``asyncio.sleep``, injected for tests.
-        max_late_ms: see :data:`MAX_LATE_MS`.
-        horizon_ms: see :data:`HORIZON_MS`.
-        max_block_ms: see :data:`MAX_BLOCK_MS`.
+        stopping: True once the worker stops (a waiting send then gives its row back).
+        on_wait: called with the seconds a send slept for its slot (metrics).
     """
 
     reserve: Reserve
@@ -101,101 +91,133 @@ class Pacer:
     horizon_ms: float = HORIZON_MS
     max_block_ms: float = MAX_BLOCK_MS
     stopping: Callable[[], bool] = lambda: False
+    on_wait: Callable[[float], None] = lambda _seconds: None
     missed: int = field(default=0)  # slots dropped because the send woke too late, for tests and metrics
-    #: When :meth:`reserve_wave` found no slot: ms until the first bucket's next slot (beyond the horizon).
-    beyond_ms: float = field(default=0.0)
 
     @classmethod
-    def on(cls, slots: AsyncSlots, per_second: float, *, stopping: Callable[[], bool]) -> Pacer:
+    def on(
+        cls,
+        slots: AsyncSlots,
+        per_second: float,
+        *,
+        stopping: Callable[[], bool],
+        on_wait: Callable[[float], None] = lambda _seconds: None,
+    ) -> Pacer:
         """A pacer on the shared buckets of ``slots`` that gives up once ``stopping()`` holds."""
 
-        def reserve(bucket: str, rate: float) -> Awaitable[Slot]:
-            return slots.reserve(bucket, rate, horizon_ms=HORIZON_MS)
+        def reserve(bucket: str, rate: float, lead_ms: float) -> Awaitable[Slot]:
+            return slots.reserve(bucket, rate, horizon_ms=HORIZON_MS, lead_ms=lead_ms)
 
-        return cls(reserve=reserve, per_second=per_second, stopping=stopping)
+        return cls(reserve=reserve, per_second=per_second, stopping=stopping, on_wait=on_wait)
 
-    async def reserve_wave(self, run_id: int | None, run_rate: float | None, want: int) -> list[float]:
+    async def next_slot(self, bucket: str, rate: float, *, max_block_ms: float, lead_ms: float = 0.0) -> Taken:
+        """The next slot of ``bucket``, polling while it lies beyond the horizon for up to ``max_block_ms``.
+
+        The one loop around :func:`hub.pace.decide`. The slot is dated from the moment it was asked for: the
+        bucket granted it no earlier, so an answer delayed by a stall can only make the send late, never early.
+        """
+        began = self.clock()
+        while True:
+            if self.stopping():
+                return Taken(None, 1.0)
+            asked = self.clock()
+            slot = await self.reserve(bucket, rate, lead_ms)
+            jitter = 0.0 if slot.granted else random.uniform(0, self.horizon_ms / 2)
+            decision = decide(
+                slot,
+                blocked_ms=(asked - began) * 1000,
+                horizon_ms=self.horizon_ms,
+                max_block_ms=max_block_ms,
+                jitter_ms=jitter,
+            )
+            if decision.action == "go":
+                return Taken(asked + slot.wait_ms / 1000, 0.0)
+            if decision.action == "requeue":
+                return Taken(None, max(decision.wait_ms, 1.0))
+            await self.sleep(min(decision.wait_ms, _MAX_NAP_MS) / 1000)
+
+    async def reserve_wave(self, run_id: int | None, run_rate: float | None, want: int) -> Taken | list[float]:
         """Reserve up to ``want`` slots of a send's first bucket that start within the horizon.
 
-        One probe first; when it is granted, as many more as the bucket can still fit within the horizon at its
-        rate are asked for at once (all of a batch at high caps), again until one is refused or ``want`` is met.
-        A refused reservation takes nothing, so asking for more than fits wastes no slot.
+        Each slot starts at least :data:`hub.pace.WAVE_LEAD_MS` ahead (the rows are claimed and read first). The
+        first slot is waited for (:meth:`next_slot`, up to :data:`hub.pace.WAVE_MAX_BLOCK_MS`); then as many
+        more as the bucket can still fit within the horizon at its rate are asked for at once (all of a batch at
+        high caps), again until one is refused or ``want`` is met. A refused reservation takes nothing, so asking
+        for more than fits wastes no slot.
 
         Returns:
-            The reserved slots as monotonic seconds, ascending; empty when the bucket has none within the horizon
-            (then :attr:`beyond_ms` says how far its next slot is).
+            The reserved slots as monotonic seconds, ascending; or, when none came in time, the :class:`Taken`
+            that says after how long to try again.
         """
         bucket, rate = buckets_for(run_id, run_rate, self.per_second)[0]
-        probe = await self.reserve(bucket, rate)
-        if not probe.granted:
-            self.beyond_ms = probe.wait_ms
-            return []
-        slots = [self.clock() + probe.wait_ms / 1000]
-        latest_ms = probe.wait_ms
+        first = await self.next_slot(bucket, rate, max_block_ms=WAVE_MAX_BLOCK_MS, lead_ms=WAVE_LEAD_MS)
+        if first.at is None:
+            return first
+        slots = [first.at]
         while len(slots) < want:
-            room = int((self.horizon_ms - latest_ms) * rate / 1000)
-            asked = min(want - len(slots), max(1, room))
-            answers = await asyncio.gather(*(self.reserve(bucket, rate) for _ in range(asked)))
-            answered = self.clock()
+            room = int((self.horizon_ms - (slots[-1] - self.clock()) * 1000) * rate / 1000)
+            asked_for = min(want - len(slots), max(1, room))
+            asked = self.clock()
+            answers = await asyncio.gather(*(self.reserve(bucket, rate, WAVE_LEAD_MS) for _ in range(asked_for)))
             granted = [answer.wait_ms for answer in answers if answer.granted]
-            slots.extend(answered + wait_ms / 1000 for wait_ms in granted)
-            if len(granted) < asked:
+            slots.extend(asked + wait_ms / 1000 for wait_ms in granted)
+            if len(granted) < asked_for:
                 break
-            latest_ms = max(granted)
+            slots.sort()
         return sorted(slots)
 
-    async def acquire(self, run_id: int | None, run_rate: float | None, *, first_slot_at: float | None = None) -> float:
-        """Wait until this send may go now.
+    async def acquire(
+        self,
+        run_id: int | None,
+        run_rate: float | None,
+        *,
+        first_slot_at: float | None = None,
+        check: Callable[[], Awaitable[bool]] | None = None,
+    ) -> float | None:
+        """Wait until this send may go now: a slot of each of its buckets, woken for in time.
 
         Args:
             run_id: the send's run (its own bucket when ``run_rate`` is below the sender cap).
             run_rate: the run's cap, messages per second.
-            first_slot_at: a slot of the first bucket already reserved for this send (monotonic seconds, from
-                :meth:`reserve_wave`); used when the send wakes for it in time, else a new one is taken.
+            first_slot_at: a slot of the first bucket already reserved for this send (from :meth:`reserve_wave`);
+                used when the send wakes for it in time, else a new one is taken.
+            check: the reads the send depends on, made once the last slot is due (the run's state, cached); False
+                when they hold the send. Lateness is checked after them: a slot missed while they stalled is
+                dropped and a new one taken, so nothing awaited stands between the check and the HTTP call.
 
         Returns:
-            0 when the send may go now; else the ms after which to try again (no slot came within
-            ``max_block_ms``, or the worker is stopping; the caller gives the row back).
+            0 when the send may go now; None when ``check`` held it; else the ms after which to try again (no
+            slot came within ``max_block_ms``, or the worker is stopping; the caller gives the row back).
         """
-        blocked_ms = 0.0
-        for index, (bucket, rate) in enumerate(buckets_for(run_id, run_rate, self.per_second)):
-            reserved = first_slot_at if index == 0 else None
+        began = self.clock()
+        buckets = buckets_for(run_id, run_rate, self.per_second)
+        for index, (bucket, rate) in enumerate(buckets):
+            slot_at = first_slot_at if index == 0 else None
             while True:
-                if self.stopping():
-                    return 1.0
-                if reserved is not None:
-                    answered, slot_at, reserved = self.clock(), reserved, None
-                else:
-                    slot = await self.reserve(bucket, rate)
-                    answered = self.clock()
-                    jitter = 0.0 if slot.granted else random.uniform(0, self.horizon_ms / 2)
-                    decision = decide(
-                        slot,
-                        blocked_ms=blocked_ms,
-                        horizon_ms=self.horizon_ms,
-                        max_block_ms=self.max_block_ms,
-                        jitter_ms=jitter,
-                    )
-                    if decision.action == "requeue":
-                        return max(decision.wait_ms, 1.0)
-                    if decision.action == "poll":
-                        nap_ms = min(decision.wait_ms, _MAX_NAP_MS)  # short naps: a stopping worker is not held up
-                        await self.sleep(nap_ms / 1000)
-                        blocked_ms += nap_ms
-                        continue
-                    slot_at = answered + slot.wait_ms / 1000
-                if slot_at > answered:
-                    await self.sleep(slot_at - answered)
+                if slot_at is None:
+                    spent_ms = (self.clock() - began) * 1000
+                    taken = await self.next_slot(bucket, rate, max_block_ms=max(0.0, self.max_block_ms - spent_ms))
+                    if taken.at is None:
+                        return taken.retry_ms
+                    slot_at = taken.at
+                now = self.clock()
+                if slot_at > now:
+                    await self.sleep(slot_at - now)
                 if self.stopping():  # the slot goes unused: it only lowers its window
                     return 1.0
-                woke = self.clock()
-                if not is_late(woke, slot_at, max_late_ms=self.max_late_ms):
+                last = index == len(buckets) - 1
+                if last and check is not None and not await check():
+                    return None
+                # Only the sender's slot must not be spent late (its 1-s windows are the cap Twilio holds us to); a
+                # run's own slot used late is still one send per slot of the run, and a new one may be far away.
+                if not last or not is_late(self.clock(), slot_at, max_late_ms=self.max_late_ms):
                     break
                 self.missed += 1
-                blocked_ms += max(0.0, woke - answered) * 1000
-                if blocked_ms > self.max_block_ms:
+                slot_at = None
+                if (self.clock() - began) * 1000 > self.max_block_ms:
                     return self.horizon_ms
+        self.on_wait(self.clock() - began)
         return 0.0
 
 
-__all__ = ["HORIZON_MS", "MAX_BLOCK_MS", "MAX_LATE_MS", "Pacer", "SlotPool", "buckets_for", "is_late"]
+__all__ = ["Pacer", "SlotPool", "Taken"]

@@ -30,7 +30,7 @@ class Runtime:
 
     Args:
         settings: the hub settings.
-        limits: the Redis rate-limit scripts (sync; used by the throttle in worker threads).
+        limits: the Redis the limiters share (sync client and key prefix).
         async_redis: builds an asyncio Redis client on the running loop (per-recipient window in the actor).
         transport_factory: builds the transport; defaults to :func:`hub.transport.build_transport`.
         namespace: Redis key prefix of the limits.
@@ -55,7 +55,7 @@ class Runtime:
         self._transport_factory = transport_factory
         self.transport: Transport | None = None
         self.recipients: AsyncRecipientWindow | None = None
-        self.slots: AsyncSlots | None = None  # send slots taken on the loop (send_batch)
+        self.slots: AsyncSlots | None = None  # send slots taken on the loop
         # Set when the worker begins a clean stop: a batch gives back the rows it has not sent yet.
         self.stopping = threading.Event()
         self._redis: Any = None

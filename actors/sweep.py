@@ -2,7 +2,7 @@
 and finish runs.
 
 Safe anywhere (worker, scheduler, ``hub run``) and any number of times at once: every step is a compare-and-set
-in the ledger, an extra ``send_message`` for a row is harmless (its claim fails), and so is an extra
+in the ledger, an extra send message for a row is harmless (its claim fails), and so is an extra
 ``fan_out_run`` (it inserts no row twice and enqueues only rows it inserted).
 """
 
@@ -23,6 +23,7 @@ from dramatiq.common import current_millis, dq_name
 from actors import runtime
 from actors.enqueue import enqueue_rows, run_send_options
 from actors.middleware.inflight import inflight_of
+from actors.send import send_batch
 from hub.claims import claim_lease
 from hub.config import Settings
 from hub.status import RunState
@@ -64,10 +65,8 @@ def sweep(settings: Settings, now: datetime | None = None, *, broker: dramatiq.B
         now: the sweep time (UTC); defaults to now.
         broker: where to re-enqueue; defaults to the actors' broker.
     """
-    from actors.send import send_message
-
     now = now or datetime.now(UTC)
-    broker = broker or send_message.broker
+    broker = broker or send_batch.broker
     requeue_dead_workers(broker)
     stale = run_sync(queries.stale_sending(now - stale_after(settings), now=now))
     if stale:
@@ -180,12 +179,10 @@ def enqueue_owed(run_id: int, settings: Settings, *, broker: dramatiq.Broker | N
     Returns:
         How many rows were enqueued.
     """
-    from actors.send import send_message
-
     run = run_sync(queries.get_run(run_id))
     if run is None:
         return 0
-    broker = broker or send_message.broker
+    broker = broker or send_batch.broker
     now = datetime.now(UTC)
     return _requeue_lost_rows(
         broker, now, run_id=run_id, options=lambda: run_send_options(run, settings), idle_since=now

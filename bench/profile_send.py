@@ -1,4 +1,4 @@
-"""Profile the send path without Dramatiq: ``send_message``'s coroutine on one event loop, N rows, C in flight.
+"""Profile the send path without Dramatiq: the send actor's coroutine on one event loop, N rows, C in flight.
 
     .venv/bin/python bench/profile_send.py --messages 3000 --concurrency 16 [--profile] [--uvloop]
     .venv/bin/python bench/profile_send.py --messages 3000 --batch 100 --concurrency 2 [--profile] [--uvloop]
@@ -20,8 +20,7 @@ import bench_common as bc
 
 async def main_async(args: argparse.Namespace, config: Path) -> None:
     import actors
-    from actors.batch import send_batch
-    from actors.send import send_message
+    from actors.send import send_batch
     from hub.config import load_settings
     from hub.faketwilio import FakeConfig, FakeTwilio, serve
     from hub.store import db, queries
@@ -37,23 +36,15 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
     run, _ = await queries.create_run(campaign=None, kind="bulk", trigger="api")
     rows = [NewMessage(recipient=bc.phone(i), body=f"Hi #{i}") for i in range(args.messages)]
     ids = await queries.insert_messages(run.id, rows)
-    body = send_message.fn.__wrapped__  # the coroutine function under async_to_sync
-    batch_body = send_batch.fn.__wrapped__
+    batch_body = send_batch.fn.__wrapped__  # the coroutine function under async_to_sync
     gate = asyncio.Semaphore(args.concurrency)
-
-    async def one(message_id: int) -> None:
-        async with gate:
-            await body(message_id)
 
     async def one_batch(batch: list[int]) -> None:
         async with gate:
             await batch_body(batch)
 
-    work = (
-        [one_batch(ids[i : i + args.batch]) for i in range(0, len(ids), args.batch)]
-        if args.batch
-        else [one(i) for i in ids]
-    )
+    size = args.batch or 1
+    work = [one_batch(ids[i : i + size]) for i in range(0, len(ids), size)]
 
     profiler = None
     if args.profile:
@@ -67,7 +58,7 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
     if profiler is not None:
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False)[:12000])
-    mode = f"send_batch of {args.batch}" if args.batch else "send_message"
+    mode = f"send_batch of {size}"
     rate = len(ids) / elapsed
     print(f"{len(ids)} sends in {elapsed:.2f} s = {rate:,.0f}/s ({mode}, {args.concurrency} in flight)")
     print(coalesced(rt))
@@ -96,7 +87,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
-        "--batch", type=int, default=0, help="ids per send_batch (0: send_message per id); --concurrency counts batches"
+        "--batch",
+        type=int,
+        default=0,
+        help="ids per send_batch (0: a batch of one per id); --concurrency counts batches",
     )
     parser.add_argument("--uvloop", action="store_true")
     args = parser.parse_args()

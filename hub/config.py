@@ -163,7 +163,7 @@ class SendingSettings(_Section, frozen=True):
     """How owed ledger rows go to the workers."""
 
     #: Ledger rows per ``send_batch`` message (one claim statement, one contact read, sends overlapped on the
-    #: worker's event loop); 1 sends each row as its own ``send_message``.
+    #: worker's event loop); 1 sends each row as a batch of one.
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
 
 

@@ -20,7 +20,7 @@ __all__ = ["DueMessages", "default_sweeps"]
 
 log = logging.getLogger(__name__)
 
-#: Enqueues ``send_message`` for ledger rows of one run (None: run unknown), with that run's rate cap.
+#: Enqueues the sends of ledger rows of one run (None: run unknown), with that run's rate cap.
 EnqueueMessages = Callable[[Sequence[int], "RunRecord | None"], Any]
 #: Ids fetched per page of the due-message sweep.
 DUE_PAGE = 1000
@@ -48,7 +48,7 @@ class DueMessages:
     keeps its campaign's pace.
 
     Args:
-        enqueue: enqueues ``send_message(id)`` for each id of one run.
+        enqueue: enqueues the sends of the ids of one run.
         start: the instant the scheduler started.
     """
 

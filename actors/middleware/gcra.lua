@@ -3,9 +3,11 @@
 --
 -- KEYS[i]      the bucket key of reservation i; it holds the theoretical arrival time (TAT) of the next free
 --              slot, in microseconds. Several reservations may name the same bucket.
--- ARGV[3i-2]   emission interval in microseconds (1e6 / rate per second).
--- ARGV[3i-1]   horizon in microseconds: a slot further ahead than this is not reserved.
--- ARGV[3i]     now in microseconds, or "" to use the Redis server clock (shared by every host).
+-- ARGV[4i-3]   emission interval in microseconds (1e6 / rate per second).
+-- ARGV[4i-2]   horizon in microseconds: a slot further ahead than this is not reserved.
+-- ARGV[4i-1]   now in microseconds, or "" to use the Redis server clock (shared by every host).
+-- ARGV[4i]     lead in microseconds: the slot starts no earlier than this after now (the caller has work to do
+--              before it can use it; an idle bucket's capacity is shifted, not lost).
 --
 -- Returns one {granted, wait_us} per reservation: granted = 1 means the slot starting wait_us from now is
 -- reserved for the caller, who must wait that long and then go; granted = 0 means nothing was reserved and
@@ -13,20 +15,21 @@
 local server_now
 local answers = {}
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[3 * i - 2])
-  local horizon = tonumber(ARGV[3 * i - 1])
+  local interval = tonumber(ARGV[4 * i - 3])
+  local horizon = tonumber(ARGV[4 * i - 2])
+  local lead = tonumber(ARGV[4 * i])
   local now
-  if ARGV[3 * i] == "" then
+  if ARGV[4 * i - 1] == "" then
     if server_now == nil then
       local t = redis.call("TIME")
       server_now = tonumber(t[1]) * 1000000 + tonumber(t[2])
     end
     now = server_now
   else
-    now = tonumber(ARGV[3 * i])
+    now = tonumber(ARGV[4 * i - 1])
   end
   local tat = tonumber(redis.call("GET", KEYS[i]) or "0")
-  local slot = math.max(tat, now)
+  local slot = math.max(tat, now + lead)
   local wait = slot - now
   if wait > horizon then
     answers[i] = {0, wait}

@@ -43,8 +43,8 @@ class Inflight(Middleware):
         client: sync Redis client; None leaves the middleware inert (the placeholder broker).
         namespace: key prefix.
         actors: tracked actor name -> field prefix; the field is the prefix plus the actor's first argument
-            (``""`` for ``send_message``, whose argument is a ledger row id, and for ``send_batch``, whose argument
-            is a list of them; ``"run:"`` for ``fan_out_run``).
+            (``""`` for the send actor, whose argument is a list of ledger row ids; ``"run:"`` for
+            ``fan_out_run``, whose argument is a run id).
     """
 
     def __init__(self, *, client: Any = None, namespace: str = "hub", actors: Mapping[str, str] | None = None) -> None:
@@ -61,7 +61,7 @@ class Inflight(Middleware):
         args = [str(x) for pair in deltas for x in pair]
         self._script(keys=[self.key], args=args, client=client or self.client)
 
-    def live(self, ids: list[int], *, actor: str = "send_message") -> set[int]:
+    def live(self, ids: list[int], *, actor: str = "send_batch") -> set[int]:
         """The ids among ``ids`` (first arguments of ``actor``) that have at least one live Dramatiq message."""
         prefix = self.actors.get(actor)
         if self.client is None or not ids or prefix is None:
@@ -71,7 +71,7 @@ class Inflight(Middleware):
 
     def fields_of(self, message: Any) -> list[str]:
         """The counter fields of ``message``: one per id of its first argument (an id, or a list of ids for
-        ``send_batch``, so a queued batch keeps every one of its rows live); none when its actor is not tracked."""
+        the send actor, so a queued batch keeps every one of its rows live); none when its actor is not tracked."""
         prefix = self.actors.get(message.actor_name)
         if prefix is None or not message.args:
             return []

@@ -1,19 +1,17 @@
 """Rate-limit state in Redis: shared send-slot buckets (GCRA) and the per-recipient window, as atomic Lua scripts.
 
-Each script takes n items in one call (``gcra.lua``, ``window.lua``). The sync :class:`Limits` (the throttle, in
-worker threads) passes one. The async twins on the worker's event loop coalesce the calls of one loop made close
-together (a batch's sends reach their window check and their slot at the same moment) into one script call:
-one round trip and one script run instead of n, each caller still getting its own answer (bench/RESULTS.md,
-issue 8: the two per-send Redis calls were ~40 % of ``send_batch``'s loop time).
+One class per limiter, each on the worker loop's asyncio client. Each script takes n items in one call
+(``gcra.lua``, ``window.lua``): the calls of one loop made close together (a batch's sends reach their window
+check and their slot at the same moment) run as one script call, each caller still getting its own answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from hub.coalesce import Coalescer
+from hub.pace import Slot
 
 #: How long the first call waits for company before its script runs, seconds. The calls worth gathering come
 #: from the same loop iteration (a batch's sends resuming together), so a short wait suffices; it only delays a
@@ -34,34 +32,20 @@ WINDOW_LUA = _script("window.lua")
 _Item = tuple[str, list[str]]
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """The answer of one bucket.
-
-    Attributes:
-        granted: True when a slot ``wait_ms`` from now is reserved for the caller (it must wait, then go).
-            False when nothing was reserved: the earliest slot is ``wait_ms`` away, beyond the horizon.
-        wait_ms: milliseconds from now.
-    """
-
-    granted: bool
-    wait_ms: float
-
-
 def bucket_key(namespace: str, name: str) -> str:
-    """The Redis key of send-slot bucket ``name`` (``sender`` or ``run:42``): one spelling for the sync and async
-    clients, which must share each cap."""
+    """The Redis key of send-slot bucket ``name`` (``sender`` or ``run:42``)."""
     return f"{namespace}:throttle:{name}"
 
 
 def recipient_key(namespace: str, phone: str) -> str:
-    """The Redis key of ``phone``'s per-recipient window (shared by the sync and async clients)."""
+    """The Redis key of ``phone``'s per-recipient window."""
     return f"{namespace}:recipient:{phone}"
 
 
-def _gcra_item(key: str, per_second: float, horizon_ms: float, now_us: int | None) -> _Item:
+def _gcra_item(key: str, per_second: float, horizon_ms: float, now_us: int | None, lead_ms: float) -> _Item:
     interval_us = 1_000_000.0 / per_second
-    return key, [f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", "" if now_us is None else str(now_us)]
+    now = "" if now_us is None else str(now_us)
+    return key, [f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", now, f"{lead_ms * 1000:.0f}"]
 
 
 def _window_item(key: str, message_id: int, max_sends: int, window_s: float, now_ms: int | None) -> _Item:
@@ -80,7 +64,8 @@ def _split(items: list[_Item]) -> tuple[list[str], list[str]]:
 
 
 class Limits:
-    """The Redis scripts every worker process shares. Sync: it is called from Dramatiq worker threads.
+    """The Redis the limiters share, as the broker's process sees it: its sync client (queues, the sweeper's
+    counters) and the key prefix. The limiters themselves run on the worker loop's asyncio client.
 
     Args:
         client: a ``redis.Redis`` (or ``fakeredis.FakeRedis``) client.
@@ -90,53 +75,17 @@ class Limits:
     def __init__(self, client: Any, *, namespace: str = "hub") -> None:
         self.client = client
         self.namespace = namespace
-        self._gcra = client.register_script(GCRA_LUA)
-        self._window = client.register_script(WINDOW_LUA)
-
-    def preload(self) -> None:
-        """Load the scripts on the server ahead of use (a NOSCRIPT reply closes a TcpFakeServer connection)."""
-        for body in (GCRA_LUA, WINDOW_LUA):
-            self.client.script_load(body)
-
-    def bucket_key(self, name: str) -> str:
-        """The Redis key of bucket ``name`` (``sender`` or ``run:42``)."""
-        return bucket_key(self.namespace, name)
-
-    def reserve(self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None) -> Slot:
-        """Reserve the next send slot of ``bucket`` when it starts within ``horizon_ms``.
-
-        Args:
-            bucket: bucket name (see :meth:`bucket_key`).
-            per_second: the bucket's rate, messages per second (> 0).
-            horizon_ms: how far ahead a slot may be reserved, in milliseconds.
-            now_us: current time in microseconds; None uses the Redis server clock (shared by every host).
-        """
-        key, args = _gcra_item(self.bucket_key(bucket), per_second, horizon_ms, now_us)
-        return _slot(self._gcra(keys=[key], args=args)[0])
-
-    def recipient_wait_ms(
-        self, phone: str, message_id: int, *, max_sends: int, window_s: float, now_ms: int | None = None
-    ) -> int:
-        """Record a send to ``phone`` if it has room in its window; else return how long until it has (ms).
-
-        Checking the same ``message_id`` again is free (a retried message does not count twice).
-
-        Returns:
-            0 when the send was recorded, else the wait in milliseconds.
-        """
-        key, args = _window_item(recipient_key(self.namespace, phone), message_id, max_sends, window_s, now_ms)
-        return int(self._window(keys=[key], args=args)[0])
 
 
 class AsyncSlots:
-    """The send-slot buckets on an asyncio Redis client: ``send_batch`` takes each send's slot on the event loop,
-    right before its HTTP call (same script and keys as :meth:`Limits.reserve`, so both actors share the caps).
+    """The send-slot buckets (GCRA) on an asyncio Redis client: the send actor takes each send's slot on the event
+    loop, right before its HTTP call; every worker shares the caps through the same keys.
 
     Concurrent :meth:`reserve` calls on one loop run as one script call, in the order they were made.
 
     Args:
         client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
-        namespace: the same key prefix as :class:`Limits`.
+        namespace: key prefix, so tests and deployments sharing one Redis do not share limits.
         coalesce_delay_s: see :data:`COALESCE_DELAY_S`.
     """
 
@@ -148,9 +97,20 @@ class AsyncSlots:
             self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
         )
 
-    async def reserve(self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None) -> Slot:
-        """Async twin of :meth:`Limits.reserve`."""
-        return await self.calls(_gcra_item(bucket_key(self.namespace, bucket), per_second, horizon_ms, now_us))
+    async def reserve(
+        self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None, lead_ms: float = 0.0
+    ) -> Slot:
+        """Reserve the next send slot of ``bucket`` when it starts within ``horizon_ms``.
+
+        Args:
+            bucket: bucket name (``sender`` or ``run:42``).
+            per_second: the bucket's rate, messages per second (> 0).
+            horizon_ms: how far ahead a slot may be reserved, in milliseconds.
+            now_us: current time in microseconds; None uses the Redis server clock (shared by every host).
+            lead_ms: the slot starts at least this far ahead (the caller has reads to do before it can use it).
+        """
+        key = bucket_key(self.namespace, bucket)
+        return await self.calls(_gcra_item(key, per_second, horizon_ms, now_us, lead_ms))
 
     async def _run(self, items: list[_Item]) -> list[Slot]:
         keys, args = _split(items)
@@ -158,13 +118,13 @@ class AsyncSlots:
 
 
 class AsyncRecipientWindow:
-    """The per-recipient window on an asyncio Redis client (used inside the async send actor).
+    """The per-recipient window on an asyncio Redis client (used inside the send actor).
 
     Concurrent :meth:`wait_ms` calls on one loop run as one script call, in the order they were made.
 
     Args:
         client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
-        namespace: the same key prefix as :class:`Limits`.
+        namespace: key prefix, so tests and deployments sharing one Redis do not share limits.
         coalesce_delay_s: see :data:`COALESCE_DELAY_S`.
     """
 
@@ -179,7 +139,13 @@ class AsyncRecipientWindow:
     async def wait_ms(
         self, phone: str, message_id: int, *, max_sends: int, window_s: float, now_ms: int | None = None
     ) -> int:
-        """Async twin of :meth:`Limits.recipient_wait_ms` (same script, same keys)."""
+        """Record a send to ``phone`` if it has room in its window; else return how long until it has (ms).
+
+        Checking the same ``message_id`` again is free (a retried message does not count twice).
+
+        Returns:
+            0 when the send was recorded, else the wait in milliseconds.
+        """
         return await self.calls(
             _window_item(recipient_key(self.namespace, phone), message_id, max_sends, window_s, now_ms)
         )

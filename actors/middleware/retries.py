@@ -2,7 +2,7 @@
 
 There are two retry budgets, and they never mix:
 
-1. **Send attempts live in the ledger.** A classified Twilio failure is settled by ``send_message`` itself after
+1. **Send attempts live in the ledger.** A classified Twilio failure is settled by the send actor itself after
    its claim: a transient error puts the row back to ``pending`` with ``next_attempt_at`` (exponential backoff
    with jitter, ``Retry-After`` wins) and re-enqueues the message with exactly that delay, while the row's
    ``attempts`` are within ``retries.max_retries``; past it, the row ends ``failed``. The budget is the row's,
@@ -19,7 +19,7 @@ error after the claim: Twilio may have the message, so the row stays ``sending``
 ``unknown``), and the classified errors that mean "retrying cannot help" (:data:`NEVER_RETRY`).
 :func:`should_retry` is the one predicate, wired as ``Retries(retry_when=...)``.
 
-Throttling never raises (see :mod:`actors.middleware.throttle`), so pacing never spends either budget.
+Pacing never raises (see :mod:`actors.pacing`), so it never spends either budget.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from hub.errors import AmbiguousSendError, CampaignError, ConfigError, HubError,
 
 
 class ClaimAbandoned(HubError):
-    """An unexpected error after ``send_message`` claimed its row: the Twilio call may have happened.
+    """An unexpected error after the send actor claimed its row: the Twilio call may have happened.
 
     Never retried: re-sending could message the recipient twice. The sweeper turns the stale ``sending`` row
     into ``unknown``.

@@ -19,7 +19,7 @@ class Enqueuer(Protocol):
     def enqueue_sends(
         self, message_ids: Sequence[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None
     ) -> None:
-        """Queue one send per ledger row id; with their run's id and meta, so the throttle applies its cap."""
+        """Queue one send per ledger row id; with their run's id and meta, so the send actor applies its cap."""
 
     def enqueue_fan_out(self, run_id: int) -> None:
         """Queue the fan-out of a campaign run."""

@@ -106,6 +106,6 @@ class InProcess:
 
 
 def _enqueue_sends(ids: Any) -> int:
-    from actors.send import enqueue_sends
+    from actors.enqueue import enqueue_sends
 
     return enqueue_sends(list(ids))

@@ -52,7 +52,7 @@ def recover(
 
     Args:
         enqueue_fan_out: queues ``fan_out_run(run_id)``.
-        enqueue_sends: queues ``send_message(id)`` for each id.
+        enqueue_sends: queues the sends of the ids.
         now: the instant rows must be due by (UTC); defaults to now.
     """
     from hub.store import queries

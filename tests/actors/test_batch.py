@@ -1,4 +1,4 @@
-"""send_batch: many rows per Dramatiq message, each settled exactly as send_message would settle it."""
+"""The send actor with many rows per Dramatiq message, each settled as it would be alone."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_batch_delivered_twice_sends_each_row_once(harness: Harness) -> None:
     assert {harness.message(i).status for i in ids} == {MessageStatus.QUEUED}
 
 
-def test_mixed_batch_settles_each_row_as_send_message_would(harness: Harness) -> None:
+def test_mixed_batch_settles_each_row_as_it_would_be_alone(harness: Harness) -> None:
     # Given six rows: one claimed by another worker, one opted out, one due in 200 ms, one meeting a transient
     # failure, one a permanent failure, and a plain one
     elsewhere, opted, later, transient, permanent, plain = PHONES
@@ -55,7 +55,7 @@ def test_mixed_batch_settles_each_row_as_send_message_would(harness: Harness) ->
     # When they travel in one batch and every follow-up message is processed
     actors.send_batch.send(ids)
     harness.drain()
-    # Then each row ends where send_message leaves it
+    # Then each row ends where a batch of one leaves it
     status = {phone: harness.message(by_phone[phone]) for phone in PHONES}
     assert status[elsewhere].status == MessageStatus.SENDING  # never sent by the batch
     assert harness.transport.sends_to(elsewhere) == 0
@@ -104,9 +104,9 @@ def test_raise_first(outcomes: list[BaseException | None], raised: type[BaseExce
         raise_first(outcomes)
 
 
-@pytest.mark.parametrize(("size", "actor"), [(100, "send_batch"), (1, "send_message")])
+@pytest.mark.parametrize(("size", "batches"), [(100, 1), (1, 3)])
 def test_enqueue_sends_follows_the_configured_batch_size(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, size: int, actor: str
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, size: int, batches: int
 ) -> None:
     rt = actors.runtime.current()
     monkeypatch.setattr(rt, "settings", msgspec.structs.replace(rt.settings, sending=SendingSettings(batch_size=size)))
@@ -114,7 +114,8 @@ def test_enqueue_sends_follows_the_configured_batch_size(
     actors.enqueue_sends(ids)
     queued = harness.queued_sends()
     assert sorted(i for i, _ in queued) == sorted(ids)
-    assert {m.actor_name for _, m in queued} == {actor}
+    assert {m.actor_name for _, m in queued} == {"send_batch"}
+    assert len({m.message_id for _, m in queued}) == batches
 
 
 def test_enqueued_batches_carry_their_run_and_its_cap(harness: Harness) -> None:

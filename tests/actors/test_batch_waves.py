@@ -11,7 +11,7 @@ import pytest
 from actor_harness import Harness, wait_until
 
 import actors
-from actors.batch import run_states
+from actors.holds import run_states
 from actors.pacing import HORIZON_MS
 from hub.rendering import OutboundMessage
 from hub.status import MessageStatus

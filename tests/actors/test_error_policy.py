@@ -24,7 +24,7 @@ def test_a_persistent_429_never_fails_the_message(harness: Harness) -> None:
     )
     _, (message_id,) = harness.new_run(PHONES[:1])
     # When the message is processed until nothing is left
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
     harness.drain()
     # Then it was sent once the limit lifted, and no 429 used up an attempt
     record = harness.message(message_id)
@@ -61,7 +61,7 @@ def test_a_sender_level_error_mid_run_pauses_the_run_with_nothing_failed(harness
 def test_after_a_callback_opts_the_contact_out_the_next_send_is_skipped(harness: Harness) -> None:
     # Given a message Twilio took, then reported undelivered because the user blocked the business (63014)
     _, (first,) = harness.new_run(PHONES[:1])
-    actors.send_message.send(first)
+    actors.send_batch.send([first])
     harness.drain()
     sid = harness.message(first).sid
     assert sid is not None
@@ -69,7 +69,7 @@ def test_after_a_callback_opts_the_contact_out_the_next_send_is_skipped(harness:
     harness.run(q.apply_status(blocked, retries=harness.settings.retries))
     # When the next message to that contact is processed
     _, (second,) = harness.new_run(PHONES[:1])
-    actors.send_message.send(second)
+    actors.send_batch.send([second])
     harness.drain()
     # Then it is skipped: one create only
     assert harness.message(second).status == MessageStatus.SKIPPED
@@ -84,7 +84,7 @@ def test_a_message_goes_with_validity_period_from_its_runs_expiry(
 ) -> None:
     expires_at = datetime.now(UTC) + expires_in if expires_in is not None else None
     _, (message_id,) = harness.new_run(PHONES[:1], expires_at=expires_at)
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
     harness.drain()
     (call,) = harness.transport.calls
     validity = call.msg.validity_period_s

@@ -64,8 +64,8 @@ def test_fan_out_run_twice_creates_no_second_row_and_no_second_send(harness: Har
     assert len(harness.transport.calls) == 2
 
 
-def test_fan_out_passes_the_campaign_rate_to_the_throttle(harness: Harness, run_id: int) -> None:
+def test_fan_out_passes_the_campaign_rate_to_the_send_actor(harness: Harness, run_id: int) -> None:
     actors.fan_out_run.fn(run_id)
     queued = harness.queued_sends()
     assert len(queued) == 2
-    assert all(m.options["run_rate"] == 5 and m.options["run_id"] == run_id for _, m in queued)
+    assert all(m.kwargs == {"run_rate": 5, "run_id": run_id} for _, m in queued)

@@ -14,7 +14,7 @@ import pytest
 from actor_harness import Harness
 
 import actors
-from actors import send as single
+from actors import row
 from hub.claims import claim_lease
 from hub.config import Settings
 from hub.status import MessageStatus
@@ -59,7 +59,7 @@ def stalled(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     )
     frozen = FrozenWorker()
     actors.runtime.current().clock = frozen.clock
-    monkeypatch.setattr(single.template_guard, "hold_if_blocked", frozen.hold)
+    monkeypatch.setattr(row.template_guard, "hold_if_blocked", frozen.hold)
     harness = Harness(settings, broker, redis, transport, namespace)
     yield harness, frozen
     frozen.thaw()
@@ -96,7 +96,7 @@ def test_a_worker_stalled_past_its_lease_sends_nothing_and_writes_nothing(
     harness, frozen = stalled
     # Given a worker stopped right after claiming a row
     _, (message_id,) = harness.new_run([PHONE])
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
     harness.start()
     assert frozen.claimed.wait(10)
     # When, past its lease, the row is taken, claimed by another worker and sent by it

@@ -11,10 +11,10 @@ from typing import Any
 
 import fakeredis
 import pytest
-import redis
 import redis.asyncio
 
-from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots, Limits, Slot
+from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots
+from hub.pace import Slot
 
 S = 1_000_000  # microseconds per second
 
@@ -23,17 +23,17 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(params=["fakeredis", "redis"])
 async def clients(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, Any]]:
-    """An asyncio and a sync Redis client on one server: fakeredis, or the real server (keys of this test's
-    namespace removed after)."""
+    """Two asyncio Redis clients on one server (two worker processes): fakeredis, or the real server (keys of
+    this test's namespace removed after)."""
     if request.param == "fakeredis":
         server = fakeredis.FakeServer()
-        yield fakeredis.FakeAsyncRedis(server=server), fakeredis.FakeRedis(server=server)
+        yield fakeredis.FakeAsyncRedis(server=server), fakeredis.FakeAsyncRedis(server=server)
         return
     url = request.getfixturevalue("redis_url")
     real = redis.asyncio.Redis.from_url(url)
-    sync = redis.Redis.from_url(url)
-    yield real, sync
-    sync.close()
+    other = redis.asyncio.Redis.from_url(url)
+    yield real, other
+    await other.aclose()
     keys = [key async for key in real.scan_iter(match=f"{NAMESPACE}:*")]
     if keys:
         await real.delete(*keys)
@@ -72,13 +72,10 @@ async def test_reservations_of_different_buckets_in_one_call_do_not_share_slots(
     assert [a.wait_ms for a in answers] == [0.0, 0.0, 1000.0]
 
 
-async def test_coalesced_reservations_share_buckets_with_the_sync_limits(clients: tuple[Any, Any]) -> None:
-    sync = Limits(clients[1], namespace=NAMESPACE)
-    assert sync.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) == Slot(True, 0.0)
-    slots = AsyncSlots(clients[0], namespace=NAMESPACE)
-    answers = await asyncio.gather(*(slots.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) for _ in range(2)))
-    assert answers == [Slot(True, 100.0), Slot(True, 200.0)]
-    assert sync.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) == Slot(True, 300.0)
+async def test_reservations_of_two_clients_share_one_bucket(clients: tuple[Any, Any]) -> None:
+    first, second = AsyncSlots(clients[0], namespace=NAMESPACE), AsyncSlots(clients[1], namespace=NAMESPACE)
+    assert await first.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) == Slot(True, 0.0)
+    assert await second.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) == Slot(True, 100.0)
 
 
 async def test_server_clock_reservations_in_one_call_are_spaced_by_the_interval(client: Any) -> None:

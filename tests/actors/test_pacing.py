@@ -1,4 +1,4 @@
-"""send_batch's pacing: slots taken right before each send, shared with the throttle, late slots dropped.
+"""The pacer: slots taken right before each send, late slots dropped, stalls never turned into bursts.
 
 Pure slot arithmetic on a virtual clock (fakeredis buckets given explicit times): no timing assertions.
 """
@@ -13,8 +13,9 @@ from itertools import pairwise
 import fakeredis
 import pytest
 
-from actors.middleware.limits import AsyncSlots, Limits, Slot
-from actors.pacing import Pacer, SlotPool, buckets_for, is_late
+from actors.middleware.limits import AsyncSlots
+from actors.pacing import Pacer, SlotPool, Taken
+from hub.pace import WAVE_LEAD_MS, Slot, buckets_for, is_late
 
 
 class VirtualClock:
@@ -41,8 +42,8 @@ class VirtualClock:
 def _pacer(server: fakeredis.FakeServer, clock: VirtualClock, per_second: float) -> Pacer:
     slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p")
 
-    def reserve(bucket: str, rate: float) -> Awaitable[Slot]:
-        return slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us())
+    def reserve(bucket: str, rate: float, lead_ms: float) -> Awaitable[Slot]:
+        return slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
 
     return Pacer(reserve=reserve, per_second=per_second, clock=clock, sleep=clock.sleep)
 
@@ -103,34 +104,35 @@ def test_a_send_that_wakes_late_takes_a_new_slot_and_the_cap_holds() -> None:
     assert max(_per_window(sent).values()) <= 10
 
 
-def test_batch_sends_share_the_sender_bucket_with_the_throttle() -> None:
-    # Given the throttle's sync bucket and send_batch's async bucket on one Redis
-    server = fakeredis.FakeServer()
-    clock = VirtualClock()
-    pacer = _pacer(server, clock, 10.0)
-    throttle = Limits(fakeredis.FakeRedis(server=server), namespace="p")
+def test_a_reservation_answered_after_a_stall_is_not_spent_late() -> None:
+    # Given a Redis that answers every fourth reservation 2 s after it granted the slot
+    server, clock = fakeredis.FakeServer(), VirtualClock()
+    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p")
+    calls = 0
 
-    async def interleaved() -> list[float]:
-        sent = []
-        for _ in range(20):
-            sent.extend(await _send_all(pacer, clock, 1))
-            slot = throttle.reserve("sender", 10.0, horizon_ms=1000, now_us=clock.us())
-            assert slot.granted
-            await clock.sleep(slot.wait_ms / 1000)
-            sent.append(clock())
-        return sent
+    async def stalling(bucket: str, rate: float, lead_ms: float) -> Slot:
+        nonlocal calls
+        calls += 1
+        slot = await slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
+        if calls % 4 == 0:
+            clock.now += 2.0
+        return slot
 
-    # When both take slots, then together they stay within the one cap
-    assert max(_per_window(asyncio.run(interleaved())).values()) <= 10
+    pacer = Pacer(reserve=stalling, per_second=10.0, clock=clock, sleep=clock.sleep)
+    # When 60 sends are paced, then every stalled answer's slot was dropped and no window is above the cap
+    sent = asyncio.run(_send_all(pacer, clock, 60))
+    assert pacer.missed >= 10
+    assert max(_per_window(sent).values()) <= 10
 
 
 def test_a_wave_reserves_only_the_slots_within_the_horizon() -> None:
     # Given an idle sender bucket at 10/s, when a batch of 50 asks for a wave
     clock = VirtualClock()
     slots = asyncio.run(_pacer(fakeredis.FakeServer(), clock, 10.0).reserve_wave(None, None, 50))
-    # Then it holds the slots of the next second (0, 100 ms ... 1000 ms), one interval apart
-    assert len(slots) == 11
-    assert [round(b - a, 3) for a, b in pairwise(slots)] == [0.1] * 10
+    # Then it holds the slots of the next second from its lead on (100 ms ... 1000 ms), one interval apart
+    assert isinstance(slots, list) and len(slots) == 10
+    assert round(slots[0] - clock(), 3) == WAVE_LEAD_MS / 1000
+    assert [round(b - a, 3) for a, b in pairwise(slots)] == [0.1] * 9
 
 
 def test_at_a_high_cap_a_wave_is_the_whole_batch() -> None:
@@ -139,20 +141,30 @@ def test_at_a_high_cap_a_wave_is_the_whole_batch() -> None:
     assert len(slots) == 100
 
 
-def test_a_full_bucket_gives_an_empty_wave_and_says_how_far_its_next_slot_is() -> None:
+def test_a_full_bucket_makes_the_next_wave_wait_for_its_slots_to_enter_the_horizon() -> None:
     # Given a bucket whose horizon another batch already took
     server, clock = fakeredis.FakeServer(), VirtualClock()
-    asyncio.run(_pacer(server, clock, 10.0).reserve_wave(None, None, 50))
-    pacer = _pacer(server, clock, 10.0)
-    # Then the next wave gets nothing, and the next slot is past the horizon
-    assert asyncio.run(pacer.reserve_wave(None, None, 50)) == []
-    assert pacer.beyond_ms > 1000
+    taken = asyncio.run(_pacer(server, clock, 10.0).reserve_wave(None, None, 50))
+    assert isinstance(taken, list)
+    # When the next batch asks, then its first slot comes after the last one taken
+    slots = asyncio.run(_pacer(server, clock, 10.0).reserve_wave(None, None, 50))
+    assert isinstance(slots, list) and slots[0] > taken[-1]
+
+
+def test_a_wave_whose_next_slot_is_past_the_blocking_bound_says_when_to_try_again() -> None:
+    # Given a run capped at one send per 100 s whose one slot is taken
+    server, clock = fakeredis.FakeServer(), VirtualClock()
+    asyncio.run(_pacer(server, clock, 10.0).reserve_wave(7, 0.01, 5))
+    # When the next batch asks, then it gets no slot and a delay of about that long
+    answer = asyncio.run(_pacer(server, clock, 10.0).reserve_wave(7, 0.01, 5))
+    assert isinstance(answer, Taken) and answer.at is None
+    assert answer.retry_ms > 90_000
 
 
 def test_a_wave_of_a_capped_run_reserves_from_the_run_bucket() -> None:
     clock = VirtualClock()
     slots = asyncio.run(_pacer(fakeredis.FakeServer(), clock, 10.0).reserve_wave(7, 2.0, 50))
-    assert len(slots) == 3  # 0, 500 ms, 1000 ms at 2/s
+    assert isinstance(slots, list) and len(slots) == 2  # 100 ms and 600 ms at 2/s
 
 
 def test_wave_slots_go_to_rows_earliest_first_and_missed_ones_are_dropped() -> None:

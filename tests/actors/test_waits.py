@@ -99,7 +99,7 @@ def test_held_message_is_sent_once_the_budget_frees_up(
     _, bob = _send(harness, ADA, BOB)
     # When a day has passed (the budget's entries left the window) and the sweeper runs
     later = datetime.now(UTC) + timedelta(hours=24, minutes=1)
-    monkeypatch.setattr(actors.send, "_now", lambda: later)
+    monkeypatch.setattr(actors.row, "utcnow", lambda: later)
     harness.redis.delete(budget_key(harness.namespace))
     report = sweep(harness.settings, later)
     harness.drain()

@@ -179,6 +179,15 @@ class PrivateRedis:
             self.proc.kill()
             self.proc.wait(10)
 
+    def pause(self, seconds: float) -> None:
+        """Stop the server (SIGSTOP) for ``seconds``, then let it go on: every client's call hangs meanwhile."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            self.proc.send_signal(signal.SIGCONT)
+
     def restart(self, down_s: float = 0.0) -> None:
         self.crash()
         time.sleep(down_s)

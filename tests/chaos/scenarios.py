@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -229,6 +230,47 @@ def database_outage(
         return verdict, answers
 
 
+def pace_through_a_stall(
+    admin_url: str,
+    report: Report,
+    *,
+    what: str,
+    per_second: float = 40.0,
+    seconds: float = 14.0,
+    stall_s: float = 4.0,
+    workers: int = 2,
+    threads: int = 8,
+) -> tuple[Verdict, dict[int, int]]:
+    """A run paced at ``per_second`` while ``what`` (``database``: every byte held by the proxy; ``redis``: the
+    server SIGSTOPped) stalls for ``stall_s`` a third of the way in.
+
+    Returns:
+        The verdict, and the creates Twilio took in each 1-s window (by the fake's clock) from the first on.
+    """
+    recipients = int(per_second * seconds)
+    phones = [h.phone(i) for i in range(recipients)]
+    with stack(admin_url, proxy=True, rate_limits={"per_second": per_second}) as s:
+        assert s.proxy is not None
+        _start_workers(s, workers, threads)
+        s.create_run(phones)
+        time.sleep(seconds / 3)
+        if what == "database":
+            s.proxy.stall()
+            time.sleep(stall_s)
+            s.proxy.restore()
+        else:
+            s.redis.pause(stall_s)
+        s.settle()
+        verdict = s.verdict(phones)
+        times = sorted(float(m["at"]) for m in s.fake.messages())
+        windows = Counter(int(t - times[0]) for t in times)
+        report(
+            f"{what} stalled {stall_s} s at {per_second}/s; creates per second: {dict(sorted(windows.items()))}; "
+            f"{verdict.line()}"
+        )
+        return verdict, dict(windows)
+
+
 def _write_campaigns(folder: Path, count: int, per_campaign: int, fire_at: datetime, spread_s: int) -> list[str]:
     """``count`` one-shot campaigns of ``per_campaign`` recipients, due between ``fire_at`` and ``+spread_s``;
     returns every recipient."""
@@ -292,4 +334,12 @@ def scheduler_race(
         return verdict, runs
 
 
-__all__ = ["MAGIC_OUTCOMES", "database_outage", "redis_loss", "scheduler_race", "twilio_faults", "worker_kills"]
+__all__ = [
+    "MAGIC_OUTCOMES",
+    "database_outage",
+    "pace_through_a_stall",
+    "redis_loss",
+    "scheduler_race",
+    "twilio_faults",
+    "worker_kills",
+]

@@ -65,7 +65,7 @@ class Stack:
 
     def create_run(self, phones: list[str], *, body: str = "chaos {i}") -> tuple[int, list[int]]:
         """A running bulk run with one owed row per phone, its sends enqueued; (run id, row ids)."""
-        from actors.send import enqueue_sends
+        from actors.enqueue import enqueue_sends
         from hub.status import RunState
         from hub.store import db
         from hub.store import queries as q

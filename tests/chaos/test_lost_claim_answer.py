@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-import actors.send
 from hub.config import Settings
 from hub.status import MessageStatus, RunState
 from hub.store import queries as q
@@ -33,22 +32,49 @@ async def test_release_with_claimed_at_gives_back_only_that_claim(db_settings: S
     assert released is not None and (released.status, released.attempts) == (MessageStatus.PENDING, 0)
 
 
-@pytest.mark.anyio
-async def test_claim_whose_answer_is_lost_is_given_back(db_settings: Settings, monkeypatch: Any) -> None:
-    message_id = await _owed_row()
-    claim = q.claim_for_send
+def test_claim_whose_answer_is_lost_is_given_back(pg_settings: Settings, monkeypatch: Any) -> None:
+    import fakeredis
+    import msgspec
+    from dramatiq import Worker
 
-    async def commit_then_lose_answer(mid: int, now: datetime | None = None) -> q.MessageRecord | None:
-        await claim(mid, now)
-        raise ConnectionResetError("connection was closed in the middle of operation")
+    import actors
+    from hub.store import db
+    from hub.transport.fake import FakeTransport
+    from tests.chaos.stack import restore_actors
 
-    monkeypatch.setattr(actors.send.queries, "claim_for_send", commit_then_lose_answer)
-    # When the send's claim commits but raises, the actor re-raises (Dramatiq retries the message)
-    with pytest.raises(ConnectionResetError):
-        await actors.send.send_message.fn.__wrapped__(message_id)  # type: ignore[attr-defined]
-    # Then the row is owed again, claimable by that retry, with no attempt used
-    record = await q.get_message(message_id)
-    assert record is not None and (record.status, record.attempts) == (MessageStatus.PENDING, 0)
+    transport = FakeTransport()
+    retries = msgspec.structs.replace(pg_settings.retries, min_backoff_ms=1, max_backoff_ms=5)
+    broker = actors.setup(
+        msgspec.structs.replace(pg_settings, retries=retries),
+        client=fakeredis.FakeRedis(server=fakeredis.FakeServer()),
+        stub=True,
+        namespace="chaos-claim",
+        transport_factory=lambda _s: transport,
+    )
+    claim, lost = q.claim_batch_for_send, [ConnectionResetError("connection was closed in the middle of operation")]
+
+    async def commit_then_lose_answer(ids: list[int], now: datetime | None = None) -> list[q.MessageRecord]:
+        claimed = await claim(ids, now)
+        if lost:
+            raise lost.pop()
+        return claimed
+
+    monkeypatch.setattr(actors.send.queries, "claim_batch_for_send", commit_then_lose_answer)
+    message_id = db.run_sync(_owed_row())
+    worker = Worker(broker, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        # When the first claim commits but its answer is lost, the batch raises and Dramatiq retries it
+        actors.send_batch.send([message_id])
+        broker.join(actors.send.SEND_QUEUE, fail_fast=False)
+        worker.join()
+    finally:
+        worker.stop()
+        restore_actors()
+    # Then the claim was given back (no attempt used) and the retry sent the row once
+    record = db.run_sync(q.get_message(message_id))
+    assert record is not None and (record.status, record.attempts) == (MessageStatus.QUEUED, 1)
+    assert len(transport.sent) == 1
 
 
 def test_sid_is_recorded_across_a_short_database_outage(pg_settings: Settings, monkeypatch: Any) -> None:
@@ -81,7 +107,7 @@ def test_sid_is_recorded_across_a_short_database_outage(pg_settings: Settings, m
     worker.start()
     try:
         # When Twilio accepts the create but the ledger is unreachable for the first two writes of its sid
-        actors.send.send_message.send(message_id)
+        actors.send_batch.send([message_id])
         broker.join(actors.send.SEND_QUEUE)
         worker.join()
     finally:

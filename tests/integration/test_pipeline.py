@@ -86,8 +86,8 @@ def pipeline(pg_settings: Settings, redis_url: str, fake: FakeTwilioHandle) -> I
 def test_same_dramatiq_message_delivered_twice_creates_once(pipeline: Pipeline) -> None:
     # Given an owed row, when its send is enqueued twice and processed
     (message_id,) = pipeline.owed(["+14155550100"])
-    actors.send_message.send(message_id)
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
+    actors.send_batch.send([message_id])
     pipeline.drain()
     # Then the fake Twilio saw one create and the row holds its sid
     assert pipeline.creates_to("+14155550100") == 1
@@ -97,7 +97,7 @@ def test_same_dramatiq_message_delivered_twice_creates_once(pipeline: Pipeline) 
 
 def test_429_then_success_creates_once_and_is_queued(pipeline: Pipeline) -> None:
     (message_id,) = pipeline.owed(["+15005550003"])  # magic: 429 once
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
     pipeline.drain()
     assert pipeline.creates_to("+15005550003") == 1
     record = pipeline.message(message_id)
@@ -107,7 +107,7 @@ def test_429_then_success_creates_once_and_is_queued(pipeline: Pipeline) -> None
 @pytest.mark.parametrize(("phone", "code"), [("+15005550001", 21211), ("+15005550002", 21610)])
 def test_permanent_code_ends_failed_with_that_code_after_one_call(pipeline: Pipeline, phone: str, code: int) -> None:
     (message_id,) = pipeline.owed([phone])
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
     pipeline.drain()
     record = pipeline.message(message_id)
     assert (record.status, record.error_code, record.attempts) == (MessageStatus.FAILED, code, 1)
@@ -115,8 +115,8 @@ def test_permanent_code_ends_failed_with_that_code_after_one_call(pipeline: Pipe
 
 def test_timeout_after_the_request_is_unknown_and_not_resent(pipeline: Pipeline) -> None:
     (message_id,) = pipeline.owed(["+15005550005"])  # magic: the create hangs past the client timeout
-    actors.send_message.send(message_id)
-    actors.send_message.send(message_id)
+    actors.send_batch.send([message_id])
+    actors.send_batch.send([message_id])
     pipeline.drain()
     record = pipeline.message(message_id)
     assert (record.status, record.attempts) == (MessageStatus.UNKNOWN, 1)

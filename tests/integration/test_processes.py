@@ -14,7 +14,7 @@ import pytest
 from hub_procs import Deployment, deployment, wait_for
 
 from actors.reconcile import quarantine, reconcile_after_sweep
-from actors.send import send_message
+from actors.send import send_batch
 from actors.sweep import requeue_dead_workers, sweep
 from hub.config import Settings
 from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
@@ -73,7 +73,7 @@ def test_worker_killed_mid_run_then_restarted_and_swept_sends_each_recipient_at_
     deploy.start("worker", "-p", "1", "-t", "4", "--no-sweep")
     # ...and the messages the dead worker had taken are handed out again now (Dramatiq does it once a worker's
     # heartbeat is 60 s old): every heartbeat not newer than its death is a dead worker's
-    requeue_dead_workers(send_message.broker, heartbeat_timeout_ms=max(1, int((time.time() - died) * 1000)))
+    requeue_dead_workers(send_batch.broker, heartbeat_timeout_ms=max(1, int((time.time() - died) * 1000)))
     # ...and the restarted worker claims the owed rows (it is up once it claims one) and sends them at 50/s
     wait_for(
         lambda: deploy.count(run_id, S.PENDING) < owed_at_kill,

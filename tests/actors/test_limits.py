@@ -1,7 +1,10 @@
-"""Throttle: GCRA slots in Redis (Lua on fakeredis), the wait decisions, and re-enqueue without using a retry."""
+"""Limits: GCRA slots and the per-recipient window in Redis (Lua on fakeredis), the wait decisions, and a batch
+with no slot in sight going back to the queue with the delay, without using a retry."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import fakeredis
@@ -10,8 +13,9 @@ from actor_harness import Harness, wait_until
 from dramatiq.middleware import Middleware
 
 import actors
-from actors.middleware.limits import Limits, Slot
-from actors.middleware.throttle import Decision, Throttle, decide
+from actors import pacing
+from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots
+from hub.pace import Decision, Slot, decide
 from hub.status import MessageStatus
 
 
@@ -19,18 +23,39 @@ class EnqueueRecorder(Middleware):
     """Remembers the options and delay of every enqueue."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[dict[str, Any], int | None]] = []
+        self.calls: list[tuple[dict[str, Any], list[int], int | None]] = []
 
     def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
-        self.calls.append((dict(message.options), delay))
+        self.calls.append((dict(message.options), list(message.args[0]), delay))
 
 
 S = 1_000_000  # microseconds per second
 
 
+class Limits:
+    """The async limiters on one fakeredis, called from sync test code."""
+
+    def __init__(self) -> None:
+        self.server = fakeredis.FakeServer()
+
+    def _run(self, call: Callable[[Any], Any]) -> Any:
+        async def go() -> Any:
+            return await call(fakeredis.FakeAsyncRedis(server=self.server))
+
+        return asyncio.run(go())
+
+    def reserve(self, bucket: str, per_second: float, **kwargs: Any) -> Slot:
+        return self._run(lambda client: AsyncSlots(client, namespace="t").reserve(bucket, per_second, **kwargs))
+
+    def recipient_wait_ms(self, phone: str, message_id: int, **kwargs: Any) -> int:
+        return self._run(
+            lambda client: AsyncRecipientWindow(client, namespace="t").wait_ms(phone, message_id, **kwargs)
+        )
+
+
 @pytest.fixture
 def limits() -> Limits:
-    return Limits(fakeredis.FakeRedis(server=fakeredis.FakeServer()), namespace="t")
+    return Limits()
 
 
 def test_first_slot_of_an_idle_bucket_is_now(limits: Limits) -> None:
@@ -63,6 +88,11 @@ def test_an_idle_bucket_does_not_bank_a_burst(limits: Limits) -> None:
     assert waits == [0.0, 100.0]
 
 
+def test_a_lead_starts_the_slot_that_far_ahead_without_losing_the_idle_buckets_capacity(limits: Limits) -> None:
+    waits = [limits.reserve("sender", 10, horizon_ms=1000, now_us=100 * S, lead_ms=50).wait_ms for _ in range(2)]
+    assert waits == [50.0, 150.0]
+
+
 def test_buckets_are_independent(limits: Limits) -> None:
     limits.reserve("run:1", 1, horizon_ms=5000, now_us=100 * S)
     assert limits.reserve("run:2", 1, horizon_ms=5000, now_us=100 * S).wait_ms == 0.0
@@ -84,9 +114,9 @@ def test_server_clock_is_used_without_now(limits: Limits) -> None:
         (Slot(False, 1200.0), 0.0, Decision("poll", 200.0)),
         # Barely beyond: never poll faster than the floor.
         (Slot(False, 1000.5), 0.0, Decision("poll", 2.0)),
-        # Far away: give the thread back and let Redis hold the message.
+        # Far away: give the row back and let Redis hold the message.
         (Slot(False, 60_000.0), 0.0, Decision("requeue", 59_000.0)),
-        # Waited long enough already in this thread.
+        # Waited long enough already.
         (Slot(False, 1200.0), 4900.0, Decision("requeue", 200.0)),
     ],
 )
@@ -106,25 +136,25 @@ def test_per_recipient_window_admits_max_then_waits_for_the_oldest(limits: Limit
     assert limits.recipient_wait_ms("+1415", 3, now_ms=61_001, **kwargs) == 0
 
 
-def test_throttled_message_is_requeued_not_retried(harness: Harness) -> None:
-    # Given a sender cap so low that the second message's slot is beyond what a thread may wait for
-    throttle = next(m for m in harness.broker.middleware if isinstance(m, Throttle))
-    throttle.per_second = 0.001  # one message per 1000 s
-    throttle.max_block_ms = 50.0
+def test_a_batch_with_no_slot_in_sight_goes_back_to_the_queue_without_a_retry(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run capped so low that its second row's slot is beyond what a batch may wait for
+    monkeypatch.setattr(pacing, "WAVE_MAX_BLOCK_MS", 50.0)
     enqueued = EnqueueRecorder()
     harness.broker.add_middleware(enqueued)
-    _, ids = harness.new_run(["+14155550100", "+14155550101"])
-    # When both are sent
-    for message_id in ids:
-        actors.send_message.send(message_id)
+    run, ids = harness.new_run(["+14155550100", "+14155550101"])
+    # When both are sent in one batch
+    actors.send_batch.send(ids, run_rate=0.001, run_id=run.id)
     harness.start()
     # The sent row is recorded as submitted only after the transport returns (the fake counts the call first):
     # wait for the ledger, not the transport
-    wait_until(lambda: throttle.requeued >= 1 and _statuses(harness, ids).count(MessageStatus.QUEUED) == 1)
+    wait_until(lambda: _statuses(harness, ids).count(MessageStatus.QUEUED) == 1 and len(enqueued.calls) >= 2)
     # Then one went out, the other was put back with a delay: no retry spent, no dead letter
     assert len(harness.transport.sent) == 1
-    delayed = [(options, delay) for options, delay in enqueued.calls if delay]
-    assert delayed and all(options.get("retries", 0) == 0 for options, _ in delayed)
+    delayed = [(options, args, delay) for options, args, delay in enqueued.calls if delay]
+    assert [args for _, args, _ in delayed] == [[ids[1]]]
+    assert all(options.get("retries", 0) == 0 for options, _, _ in delayed)
     assert harness.broker.dead_letters == []
     assert _statuses(harness, ids) == sorted([MessageStatus.QUEUED, MessageStatus.PENDING])
 

@@ -1,0 +1,101 @@
+"""Pacing arithmetic (pure): which buckets a send takes, what to do with a bucket's answer, when a slot is missed.
+
+A send takes a slot of a GCRA bucket shared by every worker through Redis, at most :data:`HORIZON_MS` ahead, and
+goes at that slot. Slots further ahead are not reserved (idle workers cannot hoard capacity): the worker polls
+until the slot enters the horizon, and past :data:`MAX_BLOCK_MS` it hands the row back to the queue with the
+delay. A send that wakes more than :data:`MAX_LATE_MS` after its slot does not use it (it only lowers that
+window) and takes a new one: lateness never raises a 1-s window above the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+#: A send may use its slot up to this late (ms): at most 4 % of a second's slots spill into the next window at any
+#: cap, while a stricter bound drops more slots on a busy machine (each one a send missing from its window).
+MAX_LATE_MS = 40.0
+#: How far ahead a slot may be reserved, ms.
+HORIZON_MS = 1000.0
+#: Longest a send waits for its slot, ms, before its row goes back to the queue with the delay (a run capped at a
+#: few per minute).
+MAX_BLOCK_MS = 30_000.0
+#: Longest a batch waits for the first slot of its next wave, ms, before its unclaimed ids go back to the queue.
+WAVE_MAX_BLOCK_MS = 5_000.0
+#: A wave's slots start at least this far ahead (ms): its rows are claimed and read first, and a slot that comes
+#: before they are ready would be missed (at a low cap, one slot lost per wave).
+WAVE_LEAD_MS = 100.0
+# Never poll a bucket faster than this, whatever the arithmetic says.
+_MIN_POLL_MS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The answer of one bucket.
+
+    Attributes:
+        granted: True when a slot ``wait_ms`` from now is reserved for the caller (it must wait, then go).
+            False when nothing was reserved: the earliest slot is ``wait_ms`` away, beyond the horizon.
+        wait_ms: milliseconds from now.
+    """
+
+    granted: bool
+    wait_ms: float
+
+
+class Decision(NamedTuple):
+    """What to do with one bucket answer: ``go`` after ``wait_ms``, ``poll`` again after ``wait_ms``, or
+    ``requeue`` the row with a delay of ``wait_ms``."""
+
+    action: Literal["go", "poll", "requeue"]
+    wait_ms: float
+
+
+def decide(slot: Slot, *, blocked_ms: float, horizon_ms: float, max_block_ms: float, jitter_ms: float) -> Decision:
+    """Turn one bucket answer into an action.
+
+    Args:
+        slot: the bucket's answer.
+        blocked_ms: how long this send has already waited, ms.
+        horizon_ms: how far ahead the bucket reserves, ms.
+        max_block_ms: longest a send may wait, ms.
+        jitter_ms: a random spread in ``[0, horizon_ms / 2)`` so waiting sends do not all poll at once.
+    """
+    if slot.granted:
+        return Decision("go", slot.wait_ms)
+    until_in_horizon = max(_MIN_POLL_MS, slot.wait_ms - horizon_ms) + jitter_ms
+    if blocked_ms + until_in_horizon <= max_block_ms:
+        return Decision("poll", until_in_horizon)
+    return Decision("requeue", until_in_horizon)
+
+
+def buckets_for(run_id: int | None, run_rate: float | None, per_second: float) -> list[tuple[str, float]]:
+    """The buckets one send takes, in order: the run's own cap when below the sender's, then the sender's.
+
+    The run's bucket first: a slow run then never pushes the shared sender bucket into the future (which would
+    hold back every other run).
+    """
+    buckets: list[tuple[str, float]] = []
+    if run_rate and run_rate < per_second and run_id is not None:
+        buckets.append((f"run:{run_id}", float(run_rate)))
+    buckets.append(("sender", per_second))
+    return buckets
+
+
+def is_late(woke_s: float, slot_s: float, *, max_late_ms: float = MAX_LATE_MS) -> bool:
+    """Whether a send that woke at ``woke_s`` missed its slot at ``slot_s`` (both in seconds on one clock)."""
+    return (woke_s - slot_s) * 1000 > max_late_ms
+
+
+__all__ = [
+    "HORIZON_MS",
+    "MAX_BLOCK_MS",
+    "MAX_LATE_MS",
+    "WAVE_LEAD_MS",
+    "WAVE_MAX_BLOCK_MS",
+    "Decision",
+    "Slot",
+    "buckets_for",
+    "decide",
+    "is_late",
+]
