@@ -9,6 +9,8 @@ with ``stub=True`` and a fakeredis client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -18,12 +20,14 @@ from actors.broker import build_broker, placeholder_broker
 dramatiq.set_broker(placeholder_broker())
 
 from actors import runtime  # noqa: E402
-from actors.enqueue import enqueue_sends  # noqa: E402
+from actors.enqueue import enqueue_rows, enqueue_sends, run_send_options  # noqa: E402
 from actors.fan_out import fan_out_run  # noqa: E402
 from actors.runtime import Runtime, TransportFactory  # noqa: E402
 from actors.send import send_batch  # noqa: E402
-from actors.sweep import sweep, sweep_once  # noqa: E402
+from actors.sweep import SweepReport, sweep, sweep_once  # noqa: E402
 from hub.config import Settings  # noqa: E402
+from hub.store.records import RunRecord  # noqa: E402
+from scheduler.main import Hooks  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,20 @@ def setup(
     return broker
 
 
+def scheduler_hooks(settings: Settings) -> Hooks:
+    """What the scheduler sets in motion, for :func:`scheduler.main.build_scheduler` (which never imports the
+    actors): a run's fan-out, the sends of due rows (with their run's cap), and the recovery sweep."""
+
+    def enqueue_due(ids: Sequence[int], run: RunRecord | None) -> int:
+        options = run_send_options(run, settings) if run is not None else {}
+        return enqueue_rows(list(ids), options=options)
+
+    def recover(now: datetime) -> SweepReport:
+        return sweep(settings, now)
+
+    return Hooks(start_run=fan_out_run.send, enqueue_sends=enqueue_due, recover=recover)
+
+
 def _setup_from_environment() -> None:
     from hub.config import load_settings
     from hub.errors import ConfigError
@@ -80,4 +98,13 @@ def _setup_from_environment() -> None:
 _setup_from_environment()
 
 
-__all__ = ["ACTORS", "enqueue_sends", "fan_out_run", "send_batch", "setup", "sweep", "sweep_once"]
+__all__ = [
+    "ACTORS",
+    "enqueue_sends",
+    "fan_out_run",
+    "scheduler_hooks",
+    "send_batch",
+    "setup",
+    "sweep",
+    "sweep_once",
+]

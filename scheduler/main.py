@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -16,13 +16,25 @@ from hub.config import Settings
 from scheduler.catalog import CampaignCatalog, Loader
 from scheduler.fire import DEFAULT_LOOKBACK_S, Clock, Firer, StartRun, utc_now
 from scheduler.plan import PlannedFire, plan_next_fires
+from scheduler.sweeps import EnqueueMessages, default_sweeps
 
-__all__ = ["HubScheduler", "Intervals", "Sweep", "build_scheduler"]
+__all__ = ["Hooks", "HubScheduler", "Intervals", "Sweep", "build_scheduler"]
 
 log = logging.getLogger(__name__)
 
 #: A periodic task of the scheduler process, given the current instant.
 Sweep = Callable[[datetime], Any]
+
+
+class Hooks(TypedDict):
+    """What the scheduler sets in motion, handed over by the process that wires it (the scheduler never imports
+    the actors): ``build_scheduler(settings, **hooks)``."""
+
+    start_run: StartRun
+    enqueue_sends: EnqueueMessages
+    recover: Sweep
+
+
 _FIRE_PREFIX = "fire:"
 
 
@@ -192,8 +204,10 @@ class HubScheduler:
 def build_scheduler(
     settings: Settings,
     *,
+    start_run: StartRun,
+    enqueue_sends: EnqueueMessages | None = None,
+    recover: Sweep | None = None,
     clock: Clock = utc_now,
-    start_run: StartRun | None = None,
     sweeps: dict[str, tuple[float, Sweep]] | None = None,
     loader: Loader | None = None,
     intervals: Intervals | None = None,
@@ -204,23 +218,23 @@ def build_scheduler(
     Args:
         settings: the hub settings.
         clock: the current instant (injected in tests).
-        start_run: enqueues a run's fan-out; defaults to ``actors.fan_out.fan_out_run.send`` (the broker must be
-            set up, as ``hub scheduler`` does).
+        start_run: enqueues a run's fan-out (``actors.fan_out_run.send``).
+        enqueue_sends: enqueues the sends of due rows of one run; needed by the default sweeps.
+        recover: the recovery sweep (``actors.sweep.sweep``); needed by the default sweeps.
         sweeps: the periodic tasks; defaults to :func:`scheduler.sweeps.default_sweeps` (due runs and messages,
             recovery with expiry).
+
+    The scheduler never imports the actors: whoever wires it hands over what it sets in motion
+    (:func:`actors.scheduler_hooks`).
         loader: loads the campaigns (tests inject one).
         intervals: periodic job intervals.
         lookback_s: how far back a start looks for unrecorded fires (recorded as ``missed`` beyond grace).
     """
     intervals = intervals or Intervals()
-    if start_run is None:
-        from actors.fan_out import fan_out_run
-
-        start_run = fan_out_run.send
     firer = Firer(settings, clock=clock, start_run=start_run)
     catalog = CampaignCatalog(settings) if loader is None else CampaignCatalog(settings, loader=loader)
     if sweeps is None:
-        from scheduler.sweeps import default_sweeps
-
-        sweeps = default_sweeps(settings, firer, intervals)
+        if enqueue_sends is None or recover is None:
+            raise ValueError("build_scheduler: the default sweeps need enqueue_sends and recover")
+        sweeps = default_sweeps(firer, intervals, enqueue_sends=enqueue_sends, recover=recover)
     return HubScheduler(settings, firer, catalog, intervals=intervals, sweeps=sweeps, lookback_s=lookback_s)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hub.config import Settings
 from hub.status import RunState
 from scheduler.plan import as_utc
 
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from scheduler.fire import Firer
     from scheduler.main import Intervals, Sweep
 
-__all__ = ["DueMessages", "default_sweeps"]
+__all__ = ["DueMessages", "EnqueueMessages", "default_sweeps"]
 
 log = logging.getLogger(__name__)
 
@@ -92,32 +91,20 @@ class DueMessages:
                 return found
 
 
-def _enqueue_send(settings: Settings) -> EnqueueMessages:
-    def enqueue(ids: Sequence[int], run: RunRecord | None) -> int:
-        from actors.enqueue import enqueue_rows, run_send_options
-
-        options = run_send_options(run, settings) if run is not None else {}
-        return enqueue_rows(list(ids), options=options)
-
-    return enqueue
-
-
-def _recover(settings: Settings) -> Sweep:
-    from actors.sweep import sweep
-
-    return lambda now: sweep(settings, now)
-
-
-def default_sweeps(settings: Settings, firer: Firer, intervals: Intervals) -> dict[str, tuple[float, Sweep]]:
+def default_sweeps(
+    firer: Firer, intervals: Intervals, *, enqueue_sends: EnqueueMessages, recover: Sweep
+) -> dict[str, tuple[float, Sweep]]:
     """The sweeps ``hub scheduler`` runs: name -> (interval in seconds, task).
 
     - ``due-runs``: runs created ``scheduled`` (``send_at``) start when due (compare-and-set, then fan-out).
-    - ``due-messages``: rows whose ``send_at`` came due are enqueued.
-    - ``recovery``: ``actors.sweep.sweep``: lost queue messages re-enqueued, stale claims made ``unknown``,
-      unsent messages of expired runs ended ``expired``, finished runs closed.
+    - ``due-messages``: rows whose ``send_at`` came due are enqueued (``enqueue_sends``).
+    - ``recovery``: ``recover``: lost queue messages re-enqueued, stale claims made ``unknown``, unsent messages
+      of expired runs ended ``expired``, finished runs closed.
+
+    ``enqueue_sends`` and ``recover`` are the actors', handed over by the process that wires the scheduler.
     """
     return {
         "due-runs": (intervals.due_s, lambda now: firer.start_due_runs()),
-        "due-messages": (intervals.due_s, DueMessages(_enqueue_send(settings), start=firer.clock())),
-        "recovery": (intervals.recovery_s, _recover(settings)),
+        "due-messages": (intervals.due_s, DueMessages(enqueue_sends, start=firer.clock())),
+        "recovery": (intervals.recovery_s, recover),
     }

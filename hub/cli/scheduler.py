@@ -45,7 +45,7 @@ def scheduler_command(ctx: Context, log_level: str) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    scheduler = build_scheduler(settings)
+    scheduler = build_scheduler(settings, **actors.scheduler_hooks(settings))
     scheduler.start()
     click.echo(f"scheduler running: {len(scheduler.catalog.specs)} campaign(s); Ctrl-C to stop", err=True)
     for fire in sorted(scheduler.planned(), key=lambda f: f.fire_time):
