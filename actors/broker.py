@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 import fakeredis
@@ -11,6 +13,7 @@ import redis
 import redis.asyncio
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import current_millis, dq_name
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Pipelines, ShutdownNotifications, TimeLimit
 
 from actors.middleware.inflight import Inflight
@@ -27,6 +30,64 @@ ASYNC_REDIS_CONNECTIONS = 64
 
 _embedded_server: fakeredis.FakeServer | None = None
 _embedded_lock = threading.Lock()
+
+
+class HubRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker with the two operations it lacks: a pipelined batch enqueue and an immediate
+    requeue of dead workers' messages.
+
+    The one place Dramatiq's Redis internals are used (its ``dispatch`` script, its argument list,
+    ``_max_unpack_size``): dramatiq is pinned to a minor version in ``pyproject.toml``, and
+    ``tests/actors/test_broker_contract.py`` checks both operations against a real Redis.
+    """
+
+    def enqueue_many(
+        self, messages: Sequence[dramatiq.Message[Any]], *, also: Callable[[Any, list[Any]], None] | None = None
+    ) -> None:
+        """Enqueue ``messages`` (no delay) in one pipelined round trip, as :meth:`enqueue` does one by one (a fresh
+        ``redis_message_id`` each, the ``enqueue`` hooks).
+
+        Args:
+            messages: the messages.
+            also: ``(pipeline, enqueued)`` adds more commands to the same round trip (the inflight counters).
+        """
+        dispatch = self.scripts["dispatch"]
+        max_unpack = self._max_unpack_size()  # warm the class cache outside the pipeline (it returns a value)
+        pipe = self.client.pipeline(transaction=False)
+        ready = []
+        for message in messages:
+            message = message.copy(options={"redis_message_id": str(uuid4())})
+            self.emit_before("enqueue", message, None)
+            args = [
+                "enqueue",
+                current_millis(),
+                message.queue_name,
+                self.broker_id,
+                self.heartbeat_timeout,
+                self.dead_message_ttl,
+                0,  # no queue maintenance from inside a batch
+                max_unpack,
+                message.options["redis_message_id"],
+                message.encode(),
+            ]
+            dispatch(keys=[self.namespace], args=args, client=pipe)
+            ready.append(message)
+        if also is not None:
+            also(pipe, ready)
+        pipe.execute()
+        for message in ready:
+            self.emit_after("enqueue", message, None)
+
+    def requeue_dead_workers(self, heartbeat_timeout_ms: int | None = None) -> None:
+        """Put the unacked messages of workers silent for ``heartbeat_timeout_ms`` (default: the broker's) back on
+        their queues now; Dramatiq does it only on a random 0.1 % of its commands."""
+        timeout = self.heartbeat_timeout if heartbeat_timeout_ms is None else heartbeat_timeout_ms
+        dispatch = self.scripts["dispatch"]
+        max_unpack = self._max_unpack_size()
+        queues = self.get_declared_queues()
+        for queue in sorted(queues | {dq_name(q) for q in queues}):
+            args = ["qsize", current_millis(), queue, self.broker_id, timeout, self.dead_message_ttl, 1, max_unpack]
+            dispatch(keys=[self.namespace], args=args)
 
 
 def embedded_server() -> fakeredis.FakeServer:
@@ -113,7 +174,7 @@ def build_broker(
     if stub:
         broker = StubBroker(middleware=middleware)
     else:
-        broker = RedisBroker(client=sync_client, namespace=namespace, middleware=middleware)
+        broker = HubRedisBroker(client=sync_client, namespace=namespace, middleware=middleware)
     return broker, limits, async_factory
 
 
@@ -125,4 +186,11 @@ def placeholder_broker() -> dramatiq.Broker:
     return StubBroker(middleware=middleware_stack(Settings(), None))
 
 
-__all__ = ["NAMESPACE", "build_broker", "embedded_server", "middleware_stack", "placeholder_broker", "redis_clients"]
+__all__ = [
+    "NAMESPACE",
+    "build_broker",
+    "embedded_server",
+    "middleware_stack",
+    "placeholder_broker",
+    "redis_clients",
+]

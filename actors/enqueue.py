@@ -6,14 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis
 
 from actors import runtime
 from actors.batch import batch_kwargs
+from actors.broker import HubRedisBroker
 from actors.middleware.inflight import batched, inflight_of
 from actors.send import send_batch
 
@@ -80,9 +78,7 @@ def run_send_options(run: RunRecord, settings: Settings) -> dict[str, Any]:
 def enqueue_many(actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any]) -> int:
     """Enqueue one ``actor(message_id)`` per id, pipelined on Redis (one round trip per :data:`BATCH_SIZE`).
 
-    ``RedisBroker`` has no batch API, so this replays what ``RedisBroker.enqueue`` does (a fresh
-    ``redis_message_id``, the ``enqueue`` hooks, the ``dispatch`` script) through a non-transactional pipeline.
-    Any other broker gets plain ``send_with_options`` calls.
+    On Redis through :meth:`actors.broker.HubRedisBroker.enqueue_many`; any other broker gets plain enqueues.
 
     Returns:
         How many messages were enqueued.
@@ -152,44 +148,20 @@ def enqueue_batches(
 
 def _enqueue_all(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]) -> None:
     """Enqueue ``messages``: on Redis one pipelined round trip per :data:`BATCH_SIZE`, elsewhere one by one."""
-    if not isinstance(broker, RedisBroker):
+    if not isinstance(broker, HubRedisBroker):
         for message in messages:
             broker.enqueue(message)
         return
-    for start in range(0, len(messages), BATCH_SIZE):
-        _pipelined(broker, messages[start : start + BATCH_SIZE])
-
-
-def _pipelined(broker: RedisBroker, messages: Sequence[dramatiq.Message[Any]]) -> None:
-    dispatch = broker.scripts["dispatch"]
-    max_unpack = broker._max_unpack_size()  # warm the class cache outside the pipeline (it returns a value)
-    pipe = broker.client.pipeline(transaction=False)
-    ready = []
-    for message in messages:
-        message = message.copy(options={"redis_message_id": str(uuid4())})
-        broker.emit_before("enqueue", message, None)
-        args = [
-            "enqueue",
-            current_millis(),
-            message.queue_name,
-            broker.broker_id,
-            broker.heartbeat_timeout,
-            broker.dead_message_ttl,
-            0,  # no queue maintenance from inside a batch
-            max_unpack,
-            message.options["redis_message_id"],
-            message.encode(),
-        ]
-        dispatch(keys=[broker.namespace], args=args, client=pipe)
-        ready.append(message)
     inflight = inflight_of(broker)
-    if inflight is not None:
-        # Counted in the same round trip; the hooks below then must not count them again.
-        inflight.adjust([(f, 1) for m in ready for f in inflight.fields_of(m)], client=pipe)
-    pipe.execute()
-    with batched():
-        for message in ready:
-            broker.emit_after("enqueue", message, None)
+
+    def count(pipe: Any, ready: list[Any]) -> None:
+        # Counted in the same round trip; the enqueue hooks then must not count them again (batched()).
+        if inflight is not None:
+            inflight.adjust([(f, 1) for m in ready for f in inflight.fields_of(m)], client=pipe)
+
+    for start in range(0, len(messages), BATCH_SIZE):
+        with batched():
+            broker.enqueue_many(messages[start : start + BATCH_SIZE], also=count)
 
 
 __all__ = [

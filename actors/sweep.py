@@ -17,10 +17,9 @@ from typing import Any
 
 import dramatiq
 import msgspec
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis, dq_name
 
 from actors import runtime
+from actors.broker import HubRedisBroker
 from actors.enqueue import enqueue_rows, run_send_options
 from actors.middleware.inflight import inflight_of
 from actors.send import send_batch
@@ -144,20 +143,13 @@ def requeue_dead_workers(broker: dramatiq.Broker, *, heartbeat_timeout_ms: int |
     messages a worker had prefetched could wait minutes; their rows look live to the sweeper meanwhile.
 
     Args:
-        broker: the broker (anything but a ``RedisBroker`` is left alone).
+        broker: the broker (anything but a :class:`actors.broker.HubRedisBroker` is left alone).
         heartbeat_timeout_ms: silence after which a worker counts as dead, ms; the broker's own by default
             (60 s). Shorter values can hand a slow live worker's messages out again: harmless, the claim sends
             each row once.
     """
-    if not isinstance(broker, RedisBroker):
-        return
-    timeout = broker.heartbeat_timeout if heartbeat_timeout_ms is None else heartbeat_timeout_ms
-    dispatch = broker.scripts["dispatch"]
-    max_unpack = broker._max_unpack_size()
-    queues = broker.get_declared_queues()
-    for queue in sorted(queues | {dq_name(q) for q in queues}):
-        args = ["qsize", current_millis(), queue, broker.broker_id, timeout, broker.dead_message_ttl, 1, max_unpack]
-        dispatch(keys=[broker.namespace], args=args)
+    if isinstance(broker, HubRedisBroker):
+        broker.requeue_dead_workers(heartbeat_timeout_ms)
 
 
 def _requeue_lost(broker: dramatiq.Broker, settings: Settings, running: list[RunRecord], now: datetime) -> int:

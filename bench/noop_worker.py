@@ -10,15 +10,15 @@ import os
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
+from actors.broker import HubRedisBroker
 from dramatiq.middleware import AsyncIO
 
 QUEUE = "send"
 
 
 def setup(redis_url: str, namespace: str) -> dramatiq.Actor[Any, Any]:
-    """The broker (RedisBroker + AsyncIO, like the hub's send actor) and the async no-op actor on it."""
-    broker = RedisBroker(url=redis_url, namespace=namespace)
+    """The broker (HubRedisBroker + AsyncIO, like the hub's send actor) and the async no-op actor on it."""
+    broker = HubRedisBroker(url=redis_url, namespace=namespace)
     broker.add_middleware(AsyncIO())
     dramatiq.set_broker(broker)
 
