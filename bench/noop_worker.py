@@ -10,8 +10,9 @@ import os
 from typing import Any
 
 import dramatiq
-from actors.broker import HubRedisBroker
 from dramatiq.middleware import AsyncIO
+
+from actors.broker import HubRedisBroker
 
 QUEUE = "send"
 
