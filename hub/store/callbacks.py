@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from hub import policy
@@ -17,7 +17,7 @@ from hub.store.rows import when
 from hub.store.status_sql import record_and_apply
 from hub.store.tables import Message
 
-__all__ = ["Outcome", "apply_status"]
+__all__ = ["Outcome", "apply_status", "settle_error_code"]
 
 
 class Outcome(StrEnum):
@@ -78,27 +78,38 @@ _FAILED = (MessageStatus.FAILED.value, MessageStatus.UNDELIVERED.value)
 
 async def _after_error_code(update: StatusUpdate, retries: RetrySettings) -> None:
     """Apply the policy table to an error code a callback brought (the row now failed/undelivered under its sid)."""
+    assert update.error_code is not None
+    await settle_error_code(update.sid, update.error_code, update.error_message, when(update.at), retries)
+
+
+async def settle_error_code(
+    sid: str, code: int, message: str | None, at: datetime, retries: RetrySettings | None = None
+) -> None:
+    """What Twilio's error ``code`` for ``sid`` does beyond the row's status, by the policy table: opt the contact
+    out, make the row owed again as a new attempt (deferring its run), or pause its run. Only while the row holding
+    ``sid`` is ``failed``/``undelivered`` (a duplicate, or a row already reopened, changes nothing).
+
+    Also called when reports parked before the sid was stored are applied (:func:`hub.store.ledger.mark_submitted`).
+    """
     row = (
         await Message.select(Message.id, Message.run, Message.recipient, Message.attempts, Message.status)
-        .where(Message.sid == update.sid)
+        .where(Message.sid == sid)
         .first()
     )
     if row is None or row["status"] not in _FAILED:
         return
     decision = policy.after_callback_error(
-        update.error_code, message=update.error_message, attempts=row["attempts"], retries=retries, to=row["recipient"]
+        code, message=message, attempts=row["attempts"], retries=retries or RetrySettings(), to=row["recipient"]
     )
     if decision is None:
         return
     if decision.opt_out:
-        await set_opt_out(row["recipient"], source=f"twilio:{update.error_code}")
+        await set_opt_out(row["recipient"], source=f"twilio:{code}")
     if decision.action not in ("retry", "throttle", "pause"):
         return
-    until = when(update.at) + timedelta(milliseconds=decision.delay_ms)
-    reason = decision.reason or f"Twilio error {update.error_code}"
-    if not await reopen_for_new_attempt(
-        row["id"], update.sid, next_attempt_at=until, error_code=update.error_code, reason=reason
-    ):
+    until = at + timedelta(milliseconds=decision.delay_ms)
+    reason = decision.reason or f"Twilio error {code}"
+    if not await reopen_for_new_attempt(row["id"], sid, next_attempt_at=until, error_code=code, reason=reason):
         return
     if decision.defer_run:
         await defer_owed(row["run"], until)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.status import FINAL, MessageStatus, from_twilio
+from hub.store.callbacks import settle_error_code
 from hub.store.db import current_engine
 from hub.store.events import apply_parked, record_event
 from hub.store.inserts import insert_rows
@@ -117,6 +118,10 @@ async def mark_submitted(
     submitted, parked = found
     if parked and await apply_parked(message_id, sid):
         submitted = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+        failed = submitted["status"] in (S.FAILED.value, S.UNDELIVERED.value)
+        if failed and submitted["error_code"] is not None:  # a parked failure's code counts as a callback's
+            await settle_error_code(sid, submitted["error_code"], submitted["error_message"], at)
+            submitted = await Message.select().where(Message.id == message_id).first().output(load_json=True)
     return message_record(submitted)
 
 

@@ -121,3 +121,22 @@ async def test_the_new_attempt_is_sent_with_its_own_sid(pg_settings: Settings) -
     row = await q.get_message(sent, with_history=True)
     assert row is not None and (row.status, row.sid) == (S.QUEUED, "SMsecond")
     assert {e.sid for e in row.history if e.sid} == {"SMfirst", "SMsecond"}
+
+
+@pytest.mark.parametrize("code", [63014, 63018])
+async def test_a_failure_reported_before_the_sid_was_stored_counts_once_it_is(pg_settings: Settings, code: int) -> None:
+    run, _ = await q.create_run()
+    await q.set_run_state(run.id, RunState.RUNNING)
+    (message_id,) = await q.insert_messages(run.id, [q.NewMessage(recipient=US, body="hi")])
+    assert await q.claim_for_send(message_id, at(1))
+    early = q.StatusUpdate(sid="SMfirst", status="undelivered", at=at(2), error_code=code, message_id=message_id)
+    assert await q.apply_status(early, retries=RETRIES) == "parked"
+
+    await q.mark_submitted(message_id, "SMfirst", "queued", now=at(3))
+
+    row = await q.get_message(message_id)
+    assert row is not None
+    if code == 63014:
+        assert (row.status, await opted_out(US)) == (S.UNDELIVERED, True)
+    else:
+        assert (row.status, row.sid) == (S.PENDING, None)
