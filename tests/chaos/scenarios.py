@@ -100,7 +100,7 @@ def redis_loss(
 MAGIC_OUTCOMES: dict[str, tuple[str, int, int, int]] = {
     "+15005550001": ("failed", 0, 1, 1),  # 400 21211: permanent, one call
     "+15005550002": ("failed", 0, 1, 1),  # 400 21610: permanent (and an opt-out)
-    "+15005550003": ("queued", 1, 2, 6),  # 429 once, then accepted
+    "+15005550003": ("queued", 1, 1, 6),  # 429 once (a rate limit spends no attempt), then accepted
     "+15005550004": ("unknown", 0, 1, 1),  # 500: Twilio may have it; released only after the reconcile quarantine
     "+15005550005": ("unknown", 1, 1, 1),  # accepted, answer past the client timeout: ambiguous, never resent
     "+15005550006": ("queued", 1, 1, 1),
