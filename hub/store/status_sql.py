@@ -1,7 +1,7 @@
 """The status callback's hot path: store a report (deduplicated) and apply it to its message in one commit.
 
-PostgreSQL: the reports of one event loop that arrive within a few milliseconds of each other are written by
-one multi-row statement (:data:`BATCH_SQL`, through :class:`hub.coalesce.Coalescer`): one round trip and one
+The reports of one event loop that arrive within a few milliseconds of each other are written by
+one multi-row statement (``sql/status.sql``, through :class:`hub.coalesce.Coalescer`): one round trip and one
 WAL flush per batch, and each caller returns only once the batch holding its report is committed. A batch
 gives the same result as its reports applied one after another in arrival order (:func:`batch_rounds`).
 Written by hand: Piccolo's builder and a commit per statement cost more than the database's own work.
@@ -20,6 +20,7 @@ import msgspec
 
 from hub.coalesce import Coalescer
 from hub.status import FINAL, MessageStatus, advance
+from hub.store import sql
 from hub.store.db import current_engine
 from hub.store.engines import LoopPoolPostgresEngine
 from hub.store.records import StatusUpdate
@@ -30,7 +31,6 @@ S = MessageStatus
 __all__ = [
     "BATCH_DELAY_S",
     "BATCH_MAX_ITEMS",
-    "BATCH_SQL",
     "Recorded",
     "batch_rounds",
     "change_columns",
@@ -39,19 +39,6 @@ __all__ = [
 ]
 
 _JSON = msgspec.json.Encoder()
-
-_EVENT_COLUMNS = (
-    "message",
-    "sid",
-    "status",
-    "error_code",
-    "error_message",
-    "source",
-    "dedupe_key",
-    "payload",
-    "applied",
-    "at",
-)
 
 
 class Recorded(msgspec.Struct, frozen=True):
@@ -100,20 +87,6 @@ def change_columns(new: MessageStatus, update: StatusUpdate) -> dict[str, Any]:
     return values
 
 
-def _event_values(update: StatusUpdate) -> list[Any]:
-    # Without message and applied: those come from the lookup.
-    return [
-        update.sid,
-        update.status.strip().lower(),
-        update.error_code,
-        update.error_message,
-        update.source,
-        update.effective_dedupe_key,
-        _JSON.encode(update.payload).decode(),
-        when(update.at),
-    ]
-
-
 async def record_and_apply(update: StatusUpdate, reported: MessageStatus | None) -> Recorded:
     """Store ``update`` as an event and, when its sid is known, move the message to ``reported`` if forward.
 
@@ -125,34 +98,8 @@ async def record_and_apply(update: StatusUpdate, reported: MessageStatus | None)
     if engine.current_transaction.get() is None:
         return await _batches((update, reported))
     # Inside a caller's transaction the report must be written on that transaction's connection: alone.
-    changes = change_columns(reported, update) if reported is not None else {}
-    return await _postgres(engine, update, changes, forward_from(reported))
-
-
-async def _postgres(
-    engine: LoopPoolPostgresEngine, update: StatusUpdate, changes: dict[str, Any], forward: list[str]
-) -> Recorded:
-    sid, status, error_code, error_message, source, dedupe_key, payload, at = _event_values(update)
-    args: list[Any] = [sid, forward, status, error_code, error_message, source, dedupe_key, payload, at]
-    sets = []
-    for name, value in changes.items():
-        args.append(value)
-        sets.append(f"{name} = ${len(args)}")
-    move = (
-        f"UPDATE message SET {', '.join(sets)} WHERE sid = $1 AND status = ANY($2::varchar[]) RETURNING id"
-        if sets
-        else "SELECT id FROM message WHERE status = ANY($2::varchar[]) AND false"  # $2 typed even when unused
-    )
-    sql = (
-        f"WITH moved AS ({move}) "
-        f"INSERT INTO status_event ({', '.join(_EVENT_COLUMNS)}) VALUES ("
-        "(SELECT id FROM message WHERE sid = $1), $1, $3, $4, $5, $6, $7, $8, EXISTS (SELECT 1 FROM moved), $9"
-        ") ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, message, applied"
-    )
-    rows = await engine.fetch(sql, args)
-    if not rows:
-        return Recorded(None, None, False)
-    return Recorded(rows[0]["id"], rows[0]["message"], bool(rows[0]["applied"]))
+    (recorded,) = await _write_round(engine, [(update, reported)])
+    return recorded
 
 
 #: Reports in one statement at most.
@@ -160,47 +107,8 @@ BATCH_MAX_ITEMS = 500
 #: How long the first report of a batch waits for company, seconds.
 BATCH_DELAY_S = 0.002
 
-# One statement for a batch of reports whose sids and dedupe keys are all distinct (one round of
-# batch_rounds). Its rules are the single statement's: the compare-and-set moves a message only from a status in
-# its report's forward set (evaluated on the row's latest version), every report is inserted as an event unless
-# its dedupe key exists, linked to its message when the sid is known (parked otherwise), ``applied`` when it
-# moved the message. Deadlock-free among concurrent batches: messages are locked in id order, and every lock is
-# taken (moved_sids aggregates the whole UPDATE) before the events are inserted in dedupe-key order.
-# The reports travel as one JSON array ($1) rather than an array per column: asyncpg's array encoding cost the API
-# process ~25 us per report, more than the rest of the write; $2 (the sids) keeps the lock on the sid index.
-BATCH_SQL = """
-WITH input AS (
-    SELECT * FROM json_to_recordset($1::json) AS i(
-        sid varchar, status varchar, error_code int, error_message text, source varchar, dedupe_key varchar,
-        payload json, at timestamptz, new_status varchar, forward text, delivered_at timestamptz,
-        read_at timestamptz, finished_at timestamptz, sets_error bool
-    )
-),
-locked AS (
-    SELECT m.id, m.sid FROM message m WHERE m.sid = ANY($2::varchar[]) ORDER BY m.id FOR UPDATE
-),
-moved AS (
-    UPDATE message m SET
-        status = i.new_status,
-        updated_at = i.at,
-        delivered_at = COALESCE(i.delivered_at, m.delivered_at),
-        read_at = COALESCE(i.read_at, m.read_at),
-        finished_at = COALESCE(i.finished_at, m.finished_at),
-        error_code = CASE WHEN i.sets_error THEN i.error_code ELSE m.error_code END,
-        error_message = CASE WHEN i.sets_error THEN i.error_message ELSE m.error_message END
-    FROM locked l JOIN input i ON i.sid = l.sid
-    WHERE m.id = l.id AND i.new_status IS NOT NULL AND m.status = ANY(string_to_array(i.forward, ','))
-    RETURNING m.sid
-),
-moved_sids AS (SELECT coalesce(array_agg(sid), '{}') AS sids FROM moved)
-INSERT INTO status_event (message, sid, status, error_code, error_message, source, dedupe_key, payload, applied, at)
-SELECT l.id, i.sid, i.status, i.error_code, i.error_message, i.source, i.dedupe_key, i.payload,
-       i.sid = ANY(ms.sids), i.at
-FROM input i CROSS JOIN moved_sids ms LEFT JOIN locked l ON l.sid = i.sid
-ORDER BY i.dedupe_key
-ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id, message, applied, dedupe_key
-"""
+#: The one statement (sql/status.sql): a batch of reports with distinct sids and dedupe keys; one is a batch of one.
+_APPLY = sql.statements("status")["record_and_apply"]
 
 _Item = tuple[StatusUpdate, MessageStatus | None]
 
@@ -225,7 +133,7 @@ def batch_rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:
     return rounds
 
 
-def _batch_args(items: Sequence[_Item]) -> list[Any]:
+def _batch_args(items: Sequence[_Item]) -> dict[str, Any]:
     rows = []
     for update, reported in items:
         changes = change_columns(reported, update) if reported is not None else {}
@@ -245,13 +153,15 @@ def _batch_args(items: Sequence[_Item]) -> list[Any]:
                 "read_at": changes.get("read_at"),
                 "finished_at": changes.get("finished_at"),
                 "sets_error": "error_code" in changes,
+                "new_error_code": changes.get("error_code"),
+                "new_error_message": changes.get("error_message"),
             }
         )
-    return [_JSON.encode(rows).decode(), [update.sid for update, _ in items]]
+    return {"reports": _JSON.encode(rows).decode(), "sids": [update.sid for update, _ in items]}
 
 
 async def _write_round(engine: LoopPoolPostgresEngine, items: Sequence[_Item]) -> list[Recorded]:
-    rows = await engine.fetch(BATCH_SQL, _batch_args(items))
+    rows = await engine.fetch(_APPLY.text, _APPLY.args(_batch_args(items)))
     stored = {row["dedupe_key"]: row for row in rows}
     out = []
     for update, _ in items:
@@ -261,12 +171,11 @@ async def _write_round(engine: LoopPoolPostgresEngine, items: Sequence[_Item]) -
 
 
 async def _write_one(engine: LoopPoolPostgresEngine, item: _Item) -> Recorded | BaseException:
-    update, reported = item
     try:
-        changes = change_columns(reported, update) if reported is not None else {}
-        return await _postgres(engine, update, changes, forward_from(reported))
+        (recorded,) = await _write_round(engine, [item])
     except Exception as exc:
         return exc
+    return recorded
 
 
 async def _write_batch(items: list[_Item]) -> list[Recorded | BaseException]:

@@ -10,8 +10,9 @@ from helpers_store import at, run_with, submitted
 
 from hub.config import Settings
 from hub.status import MessageStatus as S
-from hub.store import db, status_sql
+from hub.store import db
 from hub.store import queries as q
+from hub.store.sql import statements as sql_statements
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -54,7 +55,7 @@ async def test_reports_of_distinct_sids_are_one_statement(statements: list[str])
     outcomes = await together(*(report("delivered", sid=f"SM{i}") for i in range(5)))
 
     assert outcomes == ["applied"] * 5
-    assert statements == [status_sql.BATCH_SQL]
+    assert statements == [sql_statements("status")["record_and_apply"].text]
     assert [(await state(i))[0] for i in ids] == [S.DELIVERED] * 5
 
 
