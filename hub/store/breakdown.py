@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import msgspec
 
 from hub.status import MessageStatus
+from hub.store import sql
 from hub.store.rows import utc
-from hub.store.tables import Message
 from hub.store.tallies import activity
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 S = MessageStatus
+_SQL = sql.statements("dashboard")
 #: Rows grouped at most by a reason read: the read stays bounded on any run.
 SAMPLE = 2_000
 
@@ -49,15 +50,8 @@ async def reason_groups(
 ) -> list[ReasonGroup]:
     """A run's rows in ``statuses`` grouped by status and reason (e.g. why rows were skipped), the most frequent
     first, over at most ``sample`` such rows (any: a bounded read on a large run)."""
-    rows = await Message.raw(
-        "SELECT status, reason, count(*) AS count FROM (SELECT status, error_message AS reason FROM message "
-        "WHERE run = {} AND status = ANY({}) LIMIT {}) AS sampled "
-        "GROUP BY status, reason ORDER BY count(*) DESC LIMIT {}",
-        run_id,
-        [s.value for s in statuses],
-        sample,
-        limit,
-    )
+    values = {"run": run_id, "statuses": [s.value for s in statuses], "sample": sample, "top": limit}
+    rows = await sql.fetch(_SQL["reason_groups"], values)
     return [ReasonGroup(status=row["status"], reason=row["reason"], count=int(row["count"])) for row in rows]
 
 
@@ -68,13 +62,8 @@ async def replied_count(run_id: int, since: datetime | None) -> int:
     looks each sender up in the run's (run, recipient, step) key: one index probe per reply, never a scan of the
     run's rows.
     """
-    rows = await Message.raw(
-        "SELECT count(DISTINCT i.from_phone) AS count FROM inbound_message i "
-        "CROSS JOIN LATERAL (SELECT 1 FROM message m WHERE m.run = {} AND m.recipient = i.from_phone "
-        "AND m.sent_at <= i.received_at LIMIT 1) AS sent_before WHERE i.received_at >= {}",
-        run_id,
-        utc(since) or datetime(1970, 1, 1, tzinfo=UTC),
-    )
+    since = utc(since) or datetime(1970, 1, 1, tzinfo=UTC)
+    rows = await sql.fetch(_SQL["replied_count"], {"run": run_id, "since": since})
     return int(rows[0]["count"]) if rows else 0
 
 

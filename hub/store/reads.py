@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from piccolo.query.functions.aggregate import Count
 
 from hub.status import MessageStatus, RunState
+from hub.store import sql
 from hub.store.events import history
 from hub.store.records import MessageRecord, RunProgress, RunRecord
 from hub.store.rows import message_record, utc, when
@@ -16,6 +17,7 @@ from hub.store.tables import Message, Run
 from hub.store.tallies import status_counts
 
 S = MessageStatus
+_RECENT_SENDS = sql.statements("dashboard")["recent_sends"]
 _OWED = (S.PENDING.value, S.SENDING.value)
 
 
@@ -160,10 +162,9 @@ async def runs_progress(
     at = when(now)
     windows = {run.id: _window(run, at, window_s) for run in runs}
     counts = await status_counts([run.id for run in runs])
-    rows = await Message.raw(
-        "SELECT run, count(*) AS n FROM message WHERE sent_at >= {} AND run = ANY({}) GROUP BY run",
-        at - timedelta(seconds=max(windows.values())),
-        [run.id for run in runs],
+    since = at - timedelta(seconds=max(windows.values()))
+    rows = await sql.fetch(
+        sql.statements("dashboard")["recent_sends"], {"runs": [run.id for run in runs], "since": since}
     )
     recent_any = {row["run"]: int(row["n"]) for row in rows}
     out = []

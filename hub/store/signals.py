@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 import msgspec
 
 from hub.status import MessageStatus
+from hub.store import sql
 from hub.store.rows import utc
 from hub.store.tables import Message
 
 __all__ = ["RECENT_EVENTS", "WAITING_CAP", "CallbackLag", "callback_lag", "send_rate"]
 
 S = MessageStatus
+_SQL = sql.statements("dashboard")
 #: Handed to Twilio, no status callback yet.
 _AWAITING_CALLBACK = (S.ACCEPTED.value, S.QUEUED.value)
 #: Rows counted at most when measuring the callback backlog (the page says "at least" past it).
@@ -44,17 +46,8 @@ async def send_rate(now: datetime, window_s: float = 60.0) -> float:
 async def callback_lag(now: datetime) -> CallbackLag:
     """The latest callback's time, and the rows still waiting for their first one."""
     # Among the latest RECENT_EVENTS events only: a ledger of worker events with no callback is not scanned whole.
-    last = await Message.raw(
-        "SELECT max(at) AS at FROM (SELECT at FROM status_event WHERE source = 'callback' "
-        "AND id > (SELECT coalesce(max(id), 0) - {} FROM status_event) ORDER BY id DESC LIMIT 1) AS latest",
-        RECENT_EVENTS,
-    )
-    waiting = await Message.raw(
-        "SELECT count(*) AS n, min(sent_at) AS oldest FROM (SELECT sent_at FROM message "
-        "WHERE status = ANY({}) LIMIT {}) AS w",
-        list(_AWAITING_CALLBACK),
-        WAITING_CAP,
-    )
+    last = await sql.fetch(_SQL["latest_callback"], {"recent": RECENT_EVENTS})
+    waiting = await sql.fetch(_SQL["awaiting_callback"], {"statuses": list(_AWAITING_CALLBACK), "cap": WAITING_CAP})
     oldest = utc(waiting[0]["oldest"]) if waiting else None
     return CallbackLag(
         last_callback_at=utc(last[0]["at"]) if last else None,

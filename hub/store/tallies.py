@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from hub.store import sql
 from hub.store.rows import utc
-from hub.store.tables import Message
 
 __all__ = ["ACTIVITY_BUCKET_S", "FOLD_AT", "activity", "error_counts", "status_counts"]
 
@@ -22,29 +22,11 @@ FOLD_AT = 200
 #: Width of the activity buckets the triggers write, in seconds (the chart's finest resolution).
 ACTIVITY_BUCKET_S = 10
 
-_COUNTS = (
-    "SELECT run, status, error_code, sum(n)::bigint AS n, count(*) AS pieces FROM run_tally "
-    "WHERE run = ANY({}) GROUP BY run, status, error_code"
-)
-_FOLD_TALLY = (
-    "WITH gone AS (DELETE FROM run_tally WHERE run = {} RETURNING status, error_code, n) "
-    "INSERT INTO run_tally (run, status, error_code, n) "
-    "SELECT {}, status, error_code, sum(n) FROM gone GROUP BY status, error_code HAVING sum(n) <> 0"
-)
-_ACTIVITY = (
-    "SELECT date_bin(make_interval(secs => {}), at, {}) AS at, sum(sent)::bigint AS sent, "
-    "sum(delivered)::bigint AS delivered, sum(read)::bigint AS read, sum(failed)::bigint AS failed, "
-    "count(*) AS pieces, count(DISTINCT at) AS slots FROM run_activity WHERE run = {} GROUP BY 1 ORDER BY 1"
-)
-_FOLD_ACTIVITY = (
-    "WITH gone AS (DELETE FROM run_activity WHERE run = {} RETURNING at, sent, delivered, read, failed) "
-    "INSERT INTO run_activity (run, at, sent, delivered, read, failed) "
-    "SELECT {}, at, sum(sent), sum(delivered), sum(read), sum(failed) FROM gone GROUP BY at"
-)
+_SQL = sql.statements("tallies")
 
 
 async def _tallies(run_ids: Sequence[int]) -> dict[int, dict[tuple[str, int | None], int]]:
-    rows = await Message.raw(_COUNTS, list(run_ids))
+    rows = await sql.fetch(_SQL["run_tallies"], {"runs": list(run_ids)})
     out: dict[int, dict[tuple[str, int | None], int]] = {run_id: {} for run_id in run_ids}
     pieces: dict[int, int] = {}
     for row in rows:
@@ -53,7 +35,7 @@ async def _tallies(run_ids: Sequence[int]) -> dict[int, dict[tuple[str, int | No
         pieces[row["run"]] = pieces.get(row["run"], 0) + int(row["pieces"])
     for run_id, count in pieces.items():
         if count - len(out[run_id]) > FOLD_AT:
-            await Message.raw(_FOLD_TALLY, run_id, run_id)
+            await sql.fetch(_SQL["fold_tally"], {"run": run_id})
     return out
 
 
@@ -80,7 +62,8 @@ async def activity(run_id: int, *, start: datetime, bucket_s: int) -> list[dict[
     Returns:
         ``{"at", "sent", "delivered", "read", "failed"}`` per bucket with any, oldest first.
     """
-    rows = await Message.raw(_ACTIVITY, max(bucket_s, ACTIVITY_BUCKET_S), utc(start), run_id)
+    values = {"run": run_id, "bucket_s": max(bucket_s, ACTIVITY_BUCKET_S), "origin": utc(start)}
+    rows = await sql.fetch(_SQL["run_activity"], values)
     if sum(int(row["pieces"]) - int(row["slots"]) for row in rows) > FOLD_AT:
-        await Message.raw(_FOLD_ACTIVITY, run_id, run_id)
+        await sql.fetch(_SQL["fold_activity"], {"run": run_id})
     return [dict(row) for row in rows]
