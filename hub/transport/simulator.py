@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: (code, message) a simulated ``failed`` / ``undelivered`` message ends with, picked at random.
+#: (code, message) a simulated ``failed`` / ``undelivered`` message ends with, picked at random: final codes only,
+#: since a retryable one (30008) makes the row owed again and the simulated run would not settle.
 FAILED_ERRORS: tuple[tuple[int, str], ...] = (
     (63016, "Failed to send freeform message because you are outside the allowed window."),
     (63003, "Channel could not find To address"),
 )
 UNDELIVERED_ERRORS: tuple[tuple[int, str], ...] = (
-    (30008, "Unknown error"),
+    (63032, "User's number is part of an experiment"),
     (63024, "Invalid message recipient"),
 )
 
