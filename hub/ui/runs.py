@@ -65,7 +65,7 @@ async def _run_context(run_id: int) -> dict[str, Any]:
         "unsent": await breakdown.reason_groups(run_id, UNSENT) if any(progress.counts.get(s) for s in UNSENT) else [],
         "waiting": await queries.run_waits(run_id, sample=breakdown.SAMPLE) if progress.owed else [],
         "sampled": breakdown.SAMPLE,
-        "chart": chart_data(points),
+        "chart": chart_data(points, start, end, bucket) if points else chart_data(points),
         "bucket_s": bucket,
         # Journeys add per-step counts here (SPEC §10: GET /v1/runs/{id} "steps"); the page shows them when set.
         "steps": [],

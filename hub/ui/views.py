@@ -165,8 +165,24 @@ def bucket_seconds(span_s: float, points: int = 120) -> int:
     return _NICE_BUCKETS_S[-1]
 
 
-def chart_data(points: Sequence[TimelinePoint]) -> dict[str, list[float]]:
-    """uPlot's columns: epoch seconds, then one series per milestone (pure)."""
+def chart_data(
+    points: Sequence[TimelinePoint], start: datetime | None = None, end: datetime | None = None, bucket_s: int = 10
+) -> dict[str, list[float]]:
+    """uPlot's columns: epoch seconds, then one series per milestone (pure).
+
+    Empty buckets one before ``start`` and one after ``end`` frame the run, so the time axis spans it even when
+    every send fell in one bucket (uPlot would stretch a single point over years).
+    """
+    if start is not None and end is not None:
+        # Buckets start at ``start`` (the activity read bins from there).
+        first = start.timestamp() - bucket_s
+        last = start.timestamp() + ((end - start).total_seconds() // bucket_s + 1) * bucket_s
+        edges = [
+            TimelinePoint(at=datetime.fromtimestamp(t, tz=start.tzinfo), sent=0, delivered=0, read=0, failed=0)
+            for t in (first, last)
+            if all(abs(p.at.timestamp() - t) >= 1 for p in points)
+        ]
+        points = sorted([*points, *edges], key=lambda p: p.at)
     return {
         "t": [p.at.timestamp() for p in points],
         "sent": [p.sent for p in points],

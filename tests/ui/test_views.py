@@ -125,3 +125,19 @@ def test_twilio_error_pages() -> None:
 )
 def test_after_login_only_dashboard_paths(target: str | None, safe: str) -> None:
     assert safe_next(target) == safe
+
+
+def test_the_chart_is_framed_by_empty_buckets_around_the_run() -> None:
+    from datetime import timedelta
+
+    from hub.store.breakdown import TimelinePoint
+    from hub.ui.views import chart_data
+
+    one = TimelinePoint(at=T0 + timedelta(seconds=10), sent=5, delivered=4, read=1, failed=0)
+    data = chart_data([one], T0, T0 + timedelta(seconds=18), bucket_s=10)
+    assert data["t"] == [(T0 + timedelta(seconds=s)).timestamp() for s in (-10, 10, 20)]
+    assert (data["sent"], data["failed"]) == ([0, 5, 0], [0, 0, 0])
+    assert (
+        chart_data([one], T0, T0 + timedelta(seconds=5), bucket_s=10)["t"][0]
+        == (T0 - timedelta(seconds=10)).timestamp()
+    )
