@@ -15,7 +15,7 @@ from jinja2.runtime import new_context
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
 from hub.errors import CampaignError, RenderError
-from hub.sandbox import CONDITIONS, ENV, RenderTimeout, check_clock, guard_loops, time_limit
+from hub.sandbox import CONDITIONS, ENV, RenderTimeout, guard_loops, time_limit
 from hub.twilio_rules import request_refusal
 
 #: Twilio's cap on ``Body``, in characters.
@@ -319,7 +319,7 @@ class _TooLong(Exception):
 
 
 def _bounded(parts: Iterable[str]) -> str:
-    """Join a render's output, stopping once it passes :data:`MAX_OUTPUT_CHARS` (and at the time limit)."""
+    """Join a render's output, stopping once it passes :data:`MAX_OUTPUT_CHARS`."""
     out: list[str] = []
     size = 0
     for part in parts:
@@ -327,7 +327,6 @@ def _bounded(parts: Iterable[str]) -> str:
         if size > MAX_OUTPUT_CHARS:
             raise _TooLong
         out.append(part)
-    check_clock()
     return "".join(out)
 
 

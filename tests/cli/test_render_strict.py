@@ -45,6 +45,6 @@ def test_a_nested_range_loop_stops_at_the_time_limit_naming_the_recipient(
     checked = project.hub("check")
     assert rendered.exit_code == 1
     assert "✗ render error +4915123456789: recipient +4915123456789" in rendered.stdout
-    assert "rendering took longer than 0.05 s" in rendered.stdout
+    assert "rendering used more than 0.05 s of CPU" in rendered.stdout
     assert checked.exit_code == 1
     assert "audience.recipients[0]: recipient +4915123456789" in checked.stdout

@@ -330,7 +330,7 @@ def test_a_render_that_runs_past_the_time_limit_stops_with_an_error_naming_the_r
     monkeypatch.setattr("hub.sandbox.RENDER_TIME_LIMIT_S", 0.05)
     with pytest.raises(RenderError) as caught:
         render(settings, body=body)
-    assert str(caught.value).startswith(f"recipient {PHONE} (audiences/test.csv:7): body: rendering took longer than")
+    assert str(caught.value).startswith(f"recipient {PHONE} (audiences/test.csv:7): body: rendering used more than")
 
 
 def test_a_render_that_outputs_too_much_stops_before_filling_memory(settings: Settings) -> None:
@@ -396,3 +396,13 @@ def test_a_request_twilio_would_refuse_is_refused_at_compile_time(
     with pytest.raises(CampaignError) as caught:
         compiled(settings, **message)
     assert caught.value.field == field and words in caught.value.message
+
+
+def test_a_template_without_loops_or_calls_never_meets_the_time_limit(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A linear template cannot run away: however busy the machine, it must not be failed for slowness.
+    monkeypatch.setattr("hub.sandbox.RENDER_TIME_LIMIT_S", 0.0)
+    assert render(settings, {"name": "Ada"}, body="Hi {{ name | upper }} {{ 'x' ~ 'y' }}").body == "Hi ADA xy"
+    with pytest.raises(RenderError, match="rendering used more than 0 s of CPU"):
+        render(settings, body="{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}x")
