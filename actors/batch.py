@@ -32,6 +32,7 @@ from actors.holds import Hold, run_states
 from actors.middleware.retries import ClaimAbandoned
 from actors.pacing import Pacer, SlotPool
 from hub.claims import Claim
+from hub.pace import buckets_for
 from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
@@ -81,7 +82,13 @@ class Batch:
         self.enqueue = enqueue
         self.run_rate = run_rate
         self.run_id = run_id
-        self.pacer = Pacer.on(rt.slots, rt.settings.rate_limits.per_second, stopping=rt.stopping.is_set)
+        self.pacer = Pacer.on(
+            rt.slots,
+            rt.settings.rate_limits.per_second,
+            stopping=rt.stopping.is_set,
+            on_wait=rt.metrics.waited,
+            on_miss=rt.metrics.missed_slots.inc,
+        )
         self.runs = run_states(rt)
         self.gate = asyncio.Semaphore(SEND_CONCURRENCY)
         self.sends: list[asyncio.Task[None]] = []
@@ -136,7 +143,7 @@ class Batch:
         try:
             contacts = await queries.get_contacts(record.recipient for record in claimed)
         except Exception:
-            await asyncio.gather(*(row.release(claim) for claim in claims))
+            await asyncio.gather(*(row.release(claim, "error") for claim in claims))
             raise
         for record, claim in zip(claimed, claims, strict=True):
             self.sends.append(asyncio.create_task(self._one(record, claim, contacts, pool)))
@@ -161,14 +168,17 @@ class Batch:
             async def running() -> bool:
                 return not await self._held(record, claim)
 
-            slot_at = pool.take(self.pacer.clock())
+            run_bucket_first = len(buckets_for(self.run_id, self.run_rate, self.pacer.per_second)) > 1
+            slot_at = pool.take(self.pacer.clock(), late_ok=run_bucket_first)
             wait_ms = await self.pacer.acquire(self.run_id, self.run_rate, first_slot_at=slot_at, check=running)
             if wait_ms is None:
                 return False
             if wait_ms > 0:
                 now = row.utcnow()
-                reason = "worker stopping" if self.rt.stopping.is_set() else "waiting for a send slot"
-                await row.wait(record, claim, now + timedelta(milliseconds=wait_ms), reason, self.requeue)
+                stopping = self.rt.stopping.is_set()
+                reason = "worker stopping" if stopping else "waiting for a send slot"
+                label = "stopping" if stopping else "slot"
+                await row.wait(record, claim, now + timedelta(milliseconds=wait_ms), reason, self.requeue, label)
                 return False
             return True
 
@@ -179,6 +189,7 @@ class Batch:
         hold = await self.runs.hold(record.run_id, now)
         if hold is None:
             return False
+        self.rt.metrics.gave_back(hold)
         await _give_back(claim, hold, now)
         return True
 

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+
+from dramatiq.middleware.prometheus import DB_PATH, Prometheus
+
+# prometheus_client picks where counters live when it is first imported: in the folder Dramatiq's exposition
+# server reads, so every worker process's metrics (actors.metrics, and Dramatiq's own) are served together.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH
 
 import actors
 from hub.config import load_settings
@@ -18,6 +25,8 @@ else:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 broker = actors.setup(load_settings())
+# Dramatiq's per-actor counts, and the exposition server (dramatiq_prom_host / dramatiq_prom_port, 0.0.0.0:9191).
+broker.add_middleware(Prometheus())
 
 # Every actor module and the broker are loaded: exempt them from full collections (hub.gcfreeze says why).
 freeze_startup_objects()

@@ -60,11 +60,14 @@ class SlotPool:
     def __len__(self) -> int:
         return len(self._slots)
 
-    def take(self, now_s: float) -> float | None:
-        """The earliest slot still usable at ``now_s``, removed from the pool; None when none is left."""
+    def take(self, now_s: float, *, late_ok: bool = False) -> float | None:
+        """The earliest slot still usable at ``now_s``, removed from the pool; None when none is left.
+
+        ``late_ok``: the slots are a run's own (not the sender's), which may be used late (see :meth:`Pacer.acquire`).
+        """
         while self._slots:
             slot = self._slots.pop(0)
-            if not is_late(now_s, slot, max_late_ms=self.max_late_ms):
+            if late_ok or not is_late(now_s, slot, max_late_ms=self.max_late_ms):
                 return slot
             self.dropped += 1
         return None
@@ -80,7 +83,8 @@ class Pacer:
         clock: monotonic seconds, injected for tests.
         sleep: ``asyncio.sleep``, injected for tests.
         stopping: True once the worker stops (a waiting send then gives its row back).
-        on_wait: called with the seconds a send slept for its slot (metrics).
+        on_wait: called with the seconds a send waited for its slot (metrics).
+        on_miss: called for each slot dropped because the send woke too late for it (metrics).
     """
 
     reserve: Reserve
@@ -92,6 +96,7 @@ class Pacer:
     max_block_ms: float = MAX_BLOCK_MS
     stopping: Callable[[], bool] = lambda: False
     on_wait: Callable[[float], None] = lambda _seconds: None
+    on_miss: Callable[[], None] = lambda: None
     missed: int = field(default=0)  # slots dropped because the send woke too late, for tests and metrics
 
     @classmethod
@@ -102,13 +107,14 @@ class Pacer:
         *,
         stopping: Callable[[], bool],
         on_wait: Callable[[float], None] = lambda _seconds: None,
+        on_miss: Callable[[], None] = lambda: None,
     ) -> Pacer:
         """A pacer on the shared buckets of ``slots`` that gives up once ``stopping()`` holds."""
 
         def reserve(bucket: str, rate: float, lead_ms: float) -> Awaitable[Slot]:
             return slots.reserve(bucket, rate, horizon_ms=HORIZON_MS, lead_ms=lead_ms)
 
-        return cls(reserve=reserve, per_second=per_second, stopping=stopping, on_wait=on_wait)
+        return cls(reserve=reserve, per_second=per_second, stopping=stopping, on_wait=on_wait, on_miss=on_miss)
 
     async def next_slot(self, bucket: str, rate: float, *, max_block_ms: float, lead_ms: float = 0.0) -> Taken:
         """The next slot of ``bucket``, polling while it lies beyond the horizon for up to ``max_block_ms``.
@@ -131,10 +137,22 @@ class Pacer:
                 jitter_ms=jitter,
             )
             if decision.action == "go":
+                if self.uncertain(asked):
+                    continue  # the slot's time is not known closely enough to keep the cap: it goes unused
                 return Taken(asked + slot.wait_ms / 1000, 0.0)
             if decision.action == "requeue":
                 return Taken(None, max(decision.wait_ms, 1.0))
             await self.sleep(min(decision.wait_ms, _MAX_NAP_MS) / 1000)
+
+    def uncertain(self, asked: float) -> bool:
+        """Whether a reservation asked at ``asked`` took too long to answer for its slot's time to be trusted: the
+        bucket granted it somewhere in between, so the slot may lie up to that long after the time assumed.
+        Counted as a missed slot."""
+        if (self.clock() - asked) * 1000 <= self.max_late_ms / 2:
+            return False
+        self.missed += 1
+        self.on_miss()
+        return True
 
     async def reserve_wave(self, run_id: int | None, run_rate: float | None, want: int) -> Taken | list[float]:
         """Reserve up to ``want`` slots of a send's first bucket that start within the horizon.
@@ -160,6 +178,8 @@ class Pacer:
             asked = self.clock()
             answers = await asyncio.gather(*(self.reserve(bucket, rate, WAVE_LEAD_MS) for _ in range(asked_for)))
             granted = [answer.wait_ms for answer in answers if answer.granted]
+            if self.uncertain(asked):
+                break  # slots whose time is uncertain go unused; the rows take theirs one by one
             slots.extend(asked + wait_ms / 1000 for wait_ms in granted)
             if len(granted) < asked_for:
                 break
@@ -213,6 +233,7 @@ class Pacer:
                 if not last or not is_late(self.clock(), slot_at, max_late_ms=self.max_late_ms):
                     break
                 self.missed += 1
+                self.on_miss()
                 slot_at = None
                 if (self.clock() - began) * 1000 > self.max_block_ms:
                     return self.horizon_ms

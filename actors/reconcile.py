@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from actors import runtime
 from hub.config import Settings
 from hub.reconcile_policy import SKEW, Action, Unsettled, decide
 from hub.status import MessageStatus
@@ -182,6 +183,16 @@ async def _pass_closing(
         await lookup.close()
 
 
+def _count(report: ReconcileReport) -> None:
+    """Add a pass's verdicts to this process's metrics (none when the actors are not set up here)."""
+    try:
+        metrics = runtime.current().metrics
+    except RuntimeError:
+        return
+    verdicts = ("attached", "released", "waiting", "ambiguous", "unanswerable")
+    metrics.reconciled({verdict: getattr(report, verdict) for verdict in verdicts})
+
+
 def reconcile_after_sweep(
     settings: Settings, now: datetime | None = None, *, lookup: SentLookup | None = None
 ) -> ReconcileReport | None:
@@ -213,6 +224,7 @@ def reconcile_after_sweep(
             finally:
                 _pass_lock.release()
         _state["cursor"] = report.last_id if report.more else 0
+        _count(report)
         return report
     except Exception:
         log.exception("reconcile: pass failed; retried at the next sweep")

@@ -95,11 +95,13 @@ async def send_row(
     settings = rt.settings
     now = claim.token
     reached_transport = False
+    started: float | None = None
     try:
-        # A rejected/paused/disabled template pauses the run and gives the row back (hub.templates.guard).
+        # A template that is not approved pauses the run and gives the row back (hub.templates.guard).
         if await template_guard.hold_if_blocked(
             record.id, record.run_id, record.content_sid, claimed_at=now, settings=settings
         ):
+            rt.metrics.gave_back("template")
             return
         too_long = template_guard.cached_text_refusal(record.content_sid, record.content_variables)
         if too_long is not None:  # Twilio would take it and fail it (63021): refused here, nothing sent
@@ -128,16 +130,20 @@ async def send_row(
         if not claim.may_send(rt.clock()):
             # Stalled (stopped, starved, a long GC) until its lease ran out: the row may be someone else's now.
             log.warning("message %r: claim lease ran out before the send; given back if still ours", record.id)
-            await release(claim)
+            await release(claim, "lease")
             return
         reached_transport = True
         callback = status_callback_url(settings.public_url, record.id)  # names the row: see hub.store.reconcile
         run = run_states(rt).known(record.run_id)  # read by the pace hook before the slot: nothing awaited here
         validity = validity_period_s(run.expires_at if run is not None else None, utcnow())
+        started = time.perf_counter()
         receipt = await rt.transport.send(_outbound(record, validity), status_callback=callback)
     except SendError as exc:
-        if not await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc, claimed_at=now):
-            await _settle_error(record, claim, exc, requeue)
+        elapsed = None if started is None else time.perf_counter() - started
+        if await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc, claimed_at=now):
+            rt.metrics.created("pause", exc.code, elapsed)
+        else:
+            rt.metrics.created(await _settle_error(record, claim, exc, requeue), exc.code, elapsed)
         return
     except BaseException as exc:
         if reached_transport:
@@ -145,8 +151,10 @@ async def send_row(
             log.exception("send of message %r failed after the transport was called; left to the sweeper", record.id)
             raise ClaimAbandoned(f"message {record.id}: unexpected error after the send call") from exc
         # Nothing reached Twilio: give the row back and let Dramatiq retry (a database or Redis outage).
-        await release(claim)
+        await release(claim, "error")
         raise
+    assert started is not None
+    rt.metrics.created("accepted", None, time.perf_counter() - started)
     # Twilio has the message: record its sid even across a short database outage (else the row ends ``unknown``).
     submitted: list[MessageRecord | None] = []
 
@@ -156,6 +164,7 @@ async def send_row(
     if not await _patiently(submit):
         raise ClaimAbandoned(f"message {record.id}: sent as {receipt.sid} but the ledger could not record it")
     if submitted[-1] is None:
+        rt.metrics.duplicates.inc()
         log.error("message %r: sent as %s after its claim was taken: the row was not written", record.id, receipt.sid)
 
 
@@ -170,7 +179,7 @@ async def _over_recipient_limit(rt: runtime.Runtime, record: MessageRecord, clai
     if wait_ms <= 0:
         return False
     until = claim.token + timedelta(milliseconds=wait_ms)
-    await wait(record, claim, until, "per-recipient limit reached; waiting for the window", requeue)
+    await wait(record, claim, until, "per-recipient limit reached; waiting for the window", requeue, "recipient_window")
     return True
 
 
@@ -190,15 +199,17 @@ async def _over_tier_budget(
     until = until or now + BUDGET_WINDOW  # a cap of 0 frees nothing: look again a window later, never drop
     reason = f"daily tier budget of {cap} unique recipients used up; waiting until {until.isoformat()}"
     log.info("message %r: %s", record.id, reason)
-    await wait(record, claim, until, reason, requeue)
+    await wait(record, claim, until, reason, requeue, "tier_budget")
     return True
 
 
-async def wait(record: MessageRecord, claim: Claim, until: datetime, reason: str, requeue: Requeue) -> None:
+async def wait(record: MessageRecord, claim: Claim, until: datetime, reason: str, requeue: Requeue, label: str) -> None:
     """Give a claimed row back until ``until`` without using up a send attempt (it never reached Twilio).
 
     Soon: re-enqueued with exactly that delay. Later: not parked in Redis; the sweeper enqueues it once due.
+    ``label`` names the reason in the metrics (``recipient_window``, ``tier_budget``, ``slot``, ``stopping``).
     """
+    runtime.current().metrics.gave_back(label)
     released = await queries.release_for_retry(
         record.id,
         next_attempt_at=until,
@@ -212,8 +223,12 @@ async def wait(record: MessageRecord, claim: Claim, until: datetime, reason: str
         requeue([record.id], _ms(delay))
 
 
-async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError, requeue: Requeue) -> None:
-    """Settle a failed create by the policy table (:mod:`hub.policy`): retry, throttle, fail, unknown or pause."""
+async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError, requeue: Requeue) -> str:
+    """Settle a failed create by the policy table (:mod:`hub.policy`): retry, throttle, fail, unknown or pause.
+
+    Returns:
+        The action taken.
+    """
     retries = runtime.current().settings.retries
     outcome = after_error(exc, attempts=record.attempts, retries=retries, to=record.recipient)
     if outcome.action in ("retry", "throttle", "pause"):
@@ -230,18 +245,21 @@ async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError, req
             claimed_at=claim.token,
         )
         if released is None:
-            return
+            return outcome.action
         if outcome.action == "pause":
             await queries.pause_run(record.run_id, outcome.reason or exc.message)  # resume queues its rows again
-            return
+            return outcome.action
+        if outcome.action == "retry":
+            runtime.current().metrics.retries.inc()
         if outcome.defer_run:
             await queries.defer_owed(record.run_id, until)
         requeue([record.id], outcome.delay_ms)
-        return
+        return outcome.action
     status = MessageStatus.UNKNOWN if outcome.action == "unknown" else MessageStatus.FAILED
     await final(claim, status, outcome.code, outcome.reason)
     if outcome.opt_out:
         await queries.set_opt_out(record.recipient, source=f"twilio:{outcome.code}")
+    return outcome.action
 
 
 async def final(claim: Claim, status: MessageStatus, code: int | None, reason: str | None) -> None:
@@ -255,9 +273,10 @@ async def final(claim: Claim, status: MessageStatus, code: int | None, reason: s
     )
 
 
-async def release(claim: Claim) -> None:
+async def release(claim: Claim, label: str) -> None:
     """Give back this worker's claim when it is still its own (nothing reached Twilio); past the store's patience
-    the sweeper settles the row."""
+    the sweeper settles the row. ``label`` names the reason in the metrics (``lease``, ``error``)."""
+    runtime.current().metrics.gave_back(label)
     await release_token(claim.message_id, claim.token)
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from actors.metrics import WorkerMetrics
 from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots, Limits
 
 if TYPE_CHECKING:
@@ -58,7 +59,16 @@ class Runtime:
         self.slots: AsyncSlots | None = None  # send slots taken on the loop
         # Set when the worker begins a clean stop: a batch gives back the rows it has not sent yet.
         self.stopping = threading.Event()
+        self._metrics: WorkerMetrics | None = None
         self._redis: Any = None
+
+    @property
+    def metrics(self) -> WorkerMetrics:
+        """The process's send-path metrics, built on first use (``prometheus_client`` is imported then, once the
+        worker process knows where multiprocess counters live)."""
+        if self._metrics is None:
+            self._metrics = WorkerMetrics()
+        return self._metrics
 
     async def start(self) -> None:
         """Connect the store, build the transport and the asyncio Redis client on the running loop. Idempotent."""

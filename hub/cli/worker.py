@@ -113,6 +113,11 @@ def worker(ctx: Context, processes: int, threads: int, queues: tuple[str, ...], 
     if settings.redis.is_embedded:
         click.echo(f"error: {EMBEDDED_REFUSED}", err=True)
         sys.exit(2)
+    # Where prometheus_client keeps counters, before anything imports it: the sweeper's (reconcile verdicts) and the
+    # workers' metrics go to the folder Dramatiq's exposition server serves (actors.boot).
+    from dramatiq.middleware.prometheus import DB_PATH
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH
     sweeper = None
     if sweep:
         import actors
