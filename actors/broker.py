@@ -42,22 +42,32 @@ class HubRedisBroker(RedisBroker):
     """
 
     def enqueue_many(
-        self, messages: Sequence[dramatiq.Message[Any]], *, also: Callable[[Any, list[Any]], None] | None = None
+        self,
+        messages: Sequence[dramatiq.Message[Any]],
+        *,
+        delays: Sequence[int | None] | None = None,
+        also: Callable[[Any, list[Any]], None] | None = None,
     ) -> None:
-        """Enqueue ``messages`` (no delay) in one pipelined round trip, as :meth:`enqueue` does one by one (a fresh
-        ``redis_message_id`` each, the ``enqueue`` hooks).
+        """Enqueue ``messages`` in one pipelined round trip, as :meth:`enqueue` does one by one (a fresh
+        ``redis_message_id`` each, a delayed one on the delay queue with its ``eta``, the ``enqueue`` hooks).
 
         Args:
             messages: the messages.
+            delays: each message's delay in ms (None: none); no delays when omitted.
             also: ``(pipeline, enqueued)`` adds more commands to the same round trip (the inflight counters).
         """
         dispatch = self.scripts["dispatch"]
         max_unpack = self._max_unpack_size()  # warm the class cache outside the pipeline (it returns a value)
         pipe = self.client.pipeline(transaction=False)
         ready = []
-        for message in messages:
+        delays = list(delays) if delays is not None else [None] * len(messages)
+        for message, delay in zip(messages, delays, strict=True):
             message = message.copy(options={"redis_message_id": str(uuid4())})
-            self.emit_before("enqueue", message, None)
+            if delay is not None:
+                message = message.copy(
+                    queue_name=dq_name(message.queue_name), options={"eta": current_millis() + delay}
+                )
+            self.emit_before("enqueue", message, delay)
             args = [
                 "enqueue",
                 current_millis(),
@@ -75,8 +85,8 @@ class HubRedisBroker(RedisBroker):
         if also is not None:
             also(pipe, ready)
         pipe.execute()
-        for message in ready:
-            self.emit_after("enqueue", message, None)
+        for message, delay in zip(ready, delays, strict=True):
+            self.emit_after("enqueue", message, delay)
 
     def requeue_dead_workers(self, heartbeat_timeout_ms: int | None = None) -> None:
         """Put the unacked messages of workers silent for ``heartbeat_timeout_ms`` (default: the broker's) back on

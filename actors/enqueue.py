@@ -14,6 +14,7 @@ from actors.batch import batch_kwargs
 from actors.broker import HubRedisBroker
 from actors.middleware.inflight import batched, inflight_of
 from actors.send import send_batch
+from hub.run_share import batch_delays_ms
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -137,20 +138,25 @@ def enqueue_batches(
         How many ids were enqueued.
     """
     ids = list(message_ids)
-    kwargs = batch_kwargs(options.get("run_rate"), options.get("run_id"))
-    messages = [
-        actor.message_with_options(args=(ids[start : start + size],), kwargs=kwargs)
-        for start in range(0, len(ids), size)
-    ]
-    _enqueue_all(actor.broker, messages)
+    rate = options.get("run_rate")
+    kwargs = batch_kwargs(rate, options.get("run_id"))
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    # Each batch queued at its run's pace, so no run's batches fill the worker threads (hub.run_share).
+    delays = batch_delays_ms([len(chunk) for chunk in chunks], rate, runtime.current().settings.rate_limits.per_second)
+    messages = [actor.message_with_options(args=(chunk,), kwargs=kwargs) for chunk in chunks]
+    _enqueue_all(actor.broker, messages, [int(delay) or None for delay in delays])
     return len(ids)
 
 
-def _enqueue_all(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]) -> None:
-    """Enqueue ``messages``: on Redis one pipelined round trip per :data:`BATCH_SIZE`, elsewhere one by one."""
+def _enqueue_all(
+    broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]], delays: Sequence[int | None] | None = None
+) -> None:
+    """Enqueue ``messages`` (each after its delay in ms, None for none): on Redis one pipelined round trip per
+    :data:`BATCH_SIZE`, elsewhere one by one."""
+    delays = list(delays) if delays is not None else [None] * len(messages)
     if not isinstance(broker, HubRedisBroker):
-        for message in messages:
-            broker.enqueue(message)
+        for message, delay in zip(messages, delays, strict=True):
+            broker.enqueue(message, delay=delay)
         return
     inflight = inflight_of(broker)
 
@@ -161,7 +167,9 @@ def _enqueue_all(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[An
 
     for start in range(0, len(messages), BATCH_SIZE):
         with batched():
-            broker.enqueue_many(messages[start : start + BATCH_SIZE], also=count)
+            broker.enqueue_many(
+                messages[start : start + BATCH_SIZE], delays=delays[start : start + BATCH_SIZE], also=count
+            )
 
 
 __all__ = [
