@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 import redis
+from dramatiq.common import current_millis, dq_name
 
 from actors.broker import HubRedisBroker
 
@@ -52,6 +53,16 @@ def test_messages_enqueued_in_one_round_trip_are_consumed_as_enqueued(broker: Hu
     assert sorted(m.args[0] for m in taken) == [0, 1, 2]
     assert len({m.options["redis_message_id"] for m in taken}) == 3
     assert len(seen) == 3
+
+
+def test_a_delayed_message_enqueued_in_a_batch_waits_on_the_delay_queue_with_its_eta(broker: HubRedisBroker) -> None:
+    before = current_millis()
+    broker.enqueue_many([_message(1), _message(2)], delays=[None, 60_000])
+    assert [m.args[0] for m in _take(broker, 2)] == [1]
+    consumer = broker.consume(dq_name(QUEUE), prefetch=1, timeout=200)
+    delayed = next(m for m in (next(consumer) for _ in range(15)) if m is not None)
+    assert delayed.args[0] == 2
+    assert before + 60_000 <= delayed.options["eta"] <= current_millis() + 60_000
 
 
 def test_a_dead_workers_unacked_message_goes_back_to_its_queue(broker: HubRedisBroker, redis_url: str) -> None:
