@@ -3,8 +3,8 @@
     .venv/bin/python bench/fair_pace_bench.py               # 30 s of the second run after it starts
     .venv/bin/python bench/fair_pace_bench.py --seconds 10  # a quick check
 
-In one process (a real Dramatiq worker with ``--threads`` threads on a StubBroker, the fake transport, fakeredis
-buckets, a fresh PostgreSQL ledger): run A, capped at 20/s, gets a backlog of ``--capped`` rows; ``--lead`` seconds
+In one process (a real Dramatiq worker with ``--threads`` threads on the Redis broker over fakeredis, the fake
+transport, a fresh PostgreSQL ledger): run A, capped at 20/s, gets a backlog of ``--capped`` rows; ``--lead`` seconds
 later run B, uncapped, gets ``--other`` rows (as a resume queues a paused run's owed rows). Reported: the sends
 per second of each run, per 1-s window after B was queued. Goal (issue 15): A near its cap, B near the rest of
 the sender cap (60/s) from its first seconds; before the fix B sent nothing for minutes.
