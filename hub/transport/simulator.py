@@ -25,6 +25,7 @@ FAILED_ERRORS: tuple[tuple[int, str], ...] = (
     (63016, "Failed to send freeform message because you are outside the allowed window."),
     (63003, "Channel could not find To address"),
 )
+#: Final codes only: a retryable one (30008, 63018...) would make the row owed again (hub.policy), not undelivered.
 UNDELIVERED_ERRORS: tuple[tuple[int, str], ...] = (
     (63032, "User's number is part of an experiment"),
     (63024, "Invalid message recipient"),

@@ -190,7 +190,7 @@ def test_every_page_renders_and_is_captured(
     send(run_id, 30)
     send(run_id, 12, then="read")
     send(run_id, 4, then="failed", error=FAILURE)
-    send(run_id, 2, then="undelivered", error=(30008, "Unknown error."))
+    send(run_id, 2, then="undelivered", error=(63024, "Invalid message recipient."))
     reply("+14155550031")
     make_run(25, campaign="welcome")
 
