@@ -22,6 +22,7 @@ dramatiq.set_broker(placeholder_broker())
 from actors import runtime  # noqa: E402
 from actors.enqueue import enqueue_rows, enqueue_sends, run_send_options  # noqa: E402
 from actors.fan_out import fan_out_run  # noqa: E402
+from actors.journeys import advance_journeys  # noqa: E402
 from actors.runtime import Runtime, TransportFactory  # noqa: E402
 from actors.send import send_batch  # noqa: E402
 from actors.sweep import SweepReport, sweep, sweep_once  # noqa: E402
@@ -32,7 +33,7 @@ from scheduler.main import Hooks  # noqa: E402
 log = logging.getLogger(__name__)
 
 #: Every actor, so :func:`setup` can move them to the configured broker.
-ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (send_batch, fan_out_run)
+ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (send_batch, fan_out_run, advance_journeys)
 
 
 def setup(
@@ -71,7 +72,8 @@ def setup(
 
 def scheduler_hooks(settings: Settings) -> Hooks:
     """What the scheduler sets in motion, for :func:`scheduler.main.build_scheduler` (which never imports the
-    actors): a run's fan-out, the sends of due rows (with their run's cap), and the recovery sweep."""
+    actors): a run's fan-out, the sends of due rows (with their run's cap), the recovery sweep, and the advance of
+    journey entries."""
 
     def enqueue_due(ids: Sequence[int], run: RunRecord | None) -> int:
         options = run_send_options(run, settings) if run is not None else {}
@@ -80,7 +82,10 @@ def scheduler_hooks(settings: Settings) -> Hooks:
     def recover(now: datetime) -> SweepReport:
         return sweep(settings, now)
 
-    return Hooks(start_run=fan_out_run.send, enqueue_sends=enqueue_due, recover=recover)
+    def journeys(now: datetime) -> None:
+        advance_journeys.send()
+
+    return Hooks(start_run=fan_out_run.send, enqueue_sends=enqueue_due, recover=recover, advance_journeys=journeys)
 
 
 def _setup_from_environment() -> None:

@@ -15,6 +15,7 @@ import dramatiq
 
 from actors import runtime
 from actors.enqueue import enqueue_rows, run_rate, send_options
+from actors.journeys import advance_journeys, enter_audience
 from hub.audience import AudienceProblem, Recipient, iter_audience
 from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
@@ -54,6 +55,10 @@ def fan_out_run(run_id: int) -> None:
         run_sync(queries.set_run_state(run_id, RunState.RUNNING, from_states=[RunState.SCHEDULED]))
     try:
         spec = campaign_for(run, settings)
+        if spec.journey is not None:
+            enter_audience(run, spec, settings)  # a journey's recipients enter it; its steps send
+            advance_journeys.send()
+            return
         compiled = compile_message(spec.one_message(), settings, name=spec.name, source=str(spec.source))
     except (CampaignError, RenderError) as exc:
         # Retrying cannot help until someone fixes the file; paused, the run keeps its place (the sweeper does

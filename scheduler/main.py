@@ -33,6 +33,7 @@ class Hooks(TypedDict):
     start_run: StartRun
     enqueue_sends: EnqueueMessages
     recover: Sweep
+    advance_journeys: Sweep
 
 
 _FIRE_PREFIX = "fire:"
@@ -207,6 +208,7 @@ def build_scheduler(
     start_run: StartRun,
     enqueue_sends: EnqueueMessages | None = None,
     recover: Sweep | None = None,
+    advance_journeys: Sweep | None = None,
     clock: Clock = utc_now,
     sweeps: dict[str, tuple[float, Sweep]] | None = None,
     loader: Loader | None = None,
@@ -221,6 +223,7 @@ def build_scheduler(
         start_run: enqueues a run's fan-out (``actors.fan_out_run.send``).
         enqueue_sends: enqueues the sends of due rows of one run; needed by the default sweeps.
         recover: the recovery sweep (``actors.sweep.sweep``); needed by the default sweeps.
+        advance_journeys: enqueues the advance of journey entries (``actors.journeys.advance_journeys.send``).
         sweeps: the periodic tasks; defaults to :func:`scheduler.sweeps.default_sweeps` (due runs and messages,
             recovery with expiry).
 
@@ -236,5 +239,7 @@ def build_scheduler(
     if sweeps is None:
         if enqueue_sends is None or recover is None:
             raise ValueError("build_scheduler: the default sweeps need enqueue_sends and recover")
-        sweeps = default_sweeps(firer, intervals, enqueue_sends=enqueue_sends, recover=recover)
+        sweeps = default_sweeps(
+            firer, intervals, enqueue_sends=enqueue_sends, recover=recover, advance_journeys=advance_journeys
+        )
     return HubScheduler(settings, firer, catalog, intervals=intervals, sweeps=sweeps, lookback_s=lookback_s)

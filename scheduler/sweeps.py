@@ -92,7 +92,12 @@ class DueMessages:
 
 
 def default_sweeps(
-    firer: Firer, intervals: Intervals, *, enqueue_sends: EnqueueMessages, recover: Sweep
+    firer: Firer,
+    intervals: Intervals,
+    *,
+    enqueue_sends: EnqueueMessages,
+    recover: Sweep,
+    advance_journeys: Sweep | None = None,
 ) -> dict[str, tuple[float, Sweep]]:
     """The sweeps ``hub scheduler`` runs: name -> (interval in seconds, task).
 
@@ -100,11 +105,16 @@ def default_sweeps(
     - ``due-messages``: rows whose ``send_at`` came due are enqueued (``enqueue_sends``).
     - ``recovery``: ``recover``: lost queue messages re-enqueued, stale claims made ``unknown``, unsent messages
       of expired runs ended ``expired``, finished runs closed.
+    - ``journeys``: ``advance_journeys``: journey entries whose timer fell due or that got an event move on.
 
-    ``enqueue_sends`` and ``recover`` are the actors', handed over by the process that wires the scheduler.
+    ``enqueue_sends``, ``recover`` and ``advance_journeys`` are the actors', handed over by the process that wires
+    the scheduler.
     """
-    return {
+    sweeps: dict[str, tuple[float, Sweep]] = {
         "due-runs": (intervals.due_s, lambda now: firer.start_due_runs()),
         "due-messages": (intervals.due_s, DueMessages(enqueue_sends, start=firer.clock())),
         "recovery": (intervals.recovery_s, recover),
     }
+    if advance_journeys is not None:
+        sweeps["journeys"] = (intervals.due_s, advance_journeys)
+    return sweeps

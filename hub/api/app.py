@@ -20,6 +20,7 @@ from hub.api.campaigns import CampaignController
 from hub.api.enqueue import ActorEnqueuer, Enqueuer
 from hub.api.errors import handle_exception
 from hub.api.health import HealthController, Probe, default_probes
+from hub.api.journeys import EntryController, EventController
 from hub.api.messages import MessageController
 from hub.api.metrics import AppMetrics, MetricsController, http_metrics_middleware, snapshot_for
 from hub.api.openapi import StrictStructSchemaPlugin, document_errors, render_plugins
@@ -99,6 +100,8 @@ def create_app(
             RunController,
             RenderController,
             TemplateController,
+            EventController,
+            EntryController,
         ],
     )
     legacy = Router(

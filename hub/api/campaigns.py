@@ -22,11 +22,10 @@ from hub.api.plan import due_time
 from hub.api.runs import progress_or_404, run_read
 from hub.api.schemas import RUN_EXAMPLES, CampaignList, CampaignRead, RunCreate, RunRead, json_body
 from hub.api.templates import ensure_sendable
-from hub.campaigns.files import display_path
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
-from hub.rendering import compile_message
+from hub.journeys.check import compile_campaign
 from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunRecord
@@ -156,10 +155,10 @@ async def sendable_campaign(settings: Settings, name: str) -> CampaignSpec:
     spec = lookup_campaign(settings, name)
     if not spec.enabled:
         raise Unprocessable(f"campaign {name!r} is disabled (enabled: false)", field="enabled")
-    message = spec.one_message()  # 422 for a journey
-    await ensure_sendable(message.content_sid, settings)  # 409: rejected, paused or disabled template
+    for _, message in spec.messages():
+        await ensure_sendable(message.content_sid, settings)  # 409: rejected, paused or disabled template
     # A template that does not compile would reject every recipient: refuse the run (422) instead.
-    compile_message(message, settings, name=spec.name, source=display_path(spec.source, settings))
+    compile_campaign(spec, settings)
     return spec
 
 

@@ -16,8 +16,10 @@ from litestar.response import Stream
 
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Conflict, NotFound, Unprocessable
+from hub.api.journeys import journey_steps
 from hub.api.openapi import error_responses
 from hub.api.schemas import PathId, RunDetail, RunFailure, RunList, RunRead, RunWait
+from hub.config import Settings
 from hub.export import csv_header, encode_page
 from hub.status import RunState
 from hub.store import queries
@@ -72,7 +74,7 @@ def parse_states(text: str | None) -> list[RunState]:
     return states
 
 
-async def run_detail(progress: RunProgress) -> RunDetail:
+async def run_detail(progress: RunProgress, settings: Settings) -> RunDetail:
     """A run with its failures grouped by error code and why its owed rows wait."""
     failures = await queries.run_failures(progress.run.id)
     waits = await queries.run_waits(progress.run.id)
@@ -89,6 +91,7 @@ async def run_detail(progress: RunProgress) -> RunDetail:
             for f in failures
         ],
         waits=[RunWait(reason=w.label, error_code=w.error_code, count=w.count, next_at=w.next_at) for w in waits],
+        steps=await journey_steps(progress.run, settings),
     )
 
 
@@ -209,8 +212,8 @@ class RunController(Controller):
         operation_id="get_run",
         summary="A run: counts per state, rate, ETA, failures by error code, why owed rows wait",
     )
-    async def get_run(self, run_id: PathId) -> RunDetail:
-        return await run_detail(await progress_or_404(run_id))
+    async def get_run(self, run_id: PathId, settings: NamedDependency[Settings]) -> RunDetail:
+        return await run_detail(await progress_or_404(run_id), settings)
 
     @get(
         "/{run_id:int}/messages.csv",

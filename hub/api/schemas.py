@@ -16,6 +16,11 @@ __all__ = [
     "BulkSendResult",
     "CampaignList",
     "CampaignRead",
+    "EnteredRead",
+    "EntryList",
+    "EntryOut",
+    "EventAccepted",
+    "EventCreate",
     "Health",
     "HistoryEntry",
     "LegacyBulkSend",
@@ -25,6 +30,7 @@ __all__ = [
     "MessageList",
     "MessageRead",
     "PathId",
+    "PathStep",
     "QueryId",
     "QueryTime",
     "Readiness",
@@ -38,6 +44,7 @@ __all__ = [
     "RunList",
     "RunRead",
     "RunWait",
+    "StepRead",
     "Timestamp",
     "json_body",
 ]
@@ -237,6 +244,7 @@ class RunDetail(RunRead, kw_only=True):
 
     failures: list[RunFailure] = []
     waits: list[RunWait] = []
+    steps: list[StepRead] = []  # a journey's steps with their counts (empty for a one-message run)
 
 
 class RunList(_Out):
@@ -288,3 +296,59 @@ class Health(_Out):
 class Readiness(_Out):
     status: str
     checks: dict[str, str]
+
+
+class EventCreate(_In):
+    """``POST /v1/events``: a business event about one recipient (``cart.abandoned``, ``appointment.booked``)."""
+
+    type: str
+    to: str
+    data: dict[str, Any] = {}
+    key: str | None = None  # the entry key (default: the journey's entry.key rendered with the event)
+
+
+class EnteredRead(_Out):
+    campaign: str
+    run_id: int
+    entry_id: int
+
+
+class EventAccepted(_Out):
+    entered: list[EnteredRead]
+    delivered: int  # waiting entries of the recipient the event was delivered to
+
+
+class PathStep(_Out):
+    step: str
+    at: datetime
+    outcome: str
+    detail: str | None = None
+
+
+class EntryOut(_Out):
+    id: int
+    run_id: int
+    campaign: str
+    to: str
+    key: str
+    active: bool
+    step: str
+    phase: str
+    due_at: datetime | None
+    outcome: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    path: list[PathStep]
+
+
+class EntryList(_Out):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class StepRead(_Out):
+    """A journey step of a run: its kind and how many entries reached each outcome there (``STATE: int``)."""
+
+    id: str
+    kind: str
+    counts: dict[str, int]

@@ -93,6 +93,16 @@ class EntrySpec(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     reentry: timedelta | Literal["never"] | None = None
 
+    @property
+    def never_again(self) -> bool:
+        """A recipient whose entry ended may never enter again."""
+        return self.reentry == "never"
+
+    @property
+    def reenter_after_s(self) -> float:
+        """Seconds after an entry ended before the recipient may enter again (0: at once)."""
+        return self.reentry.total_seconds() if isinstance(self.reentry, timedelta) else 0.0
+
 
 class Journey(msgspec.Struct, frozen=True, kw_only=True):
     """The multi-step part of a campaign."""

@@ -35,18 +35,16 @@ def parse_at(text: str, default_tz: str) -> datetime:
 @pass_context
 def send(ctx: Context, campaign: str, at: str | None) -> None:
     """Start a run of CAMPAIGN now, or at TIME (the scheduler starts it when due)."""
-    from hub.campaigns.files import display_path
     from hub.campaigns.loader import find_campaign
-    from hub.rendering import compile_message
+    from hub.journeys.check import compile_campaign
     from hub.store import db, queries
     from scheduler.budget import expires_at
 
     settings = ctx.settings
     try:
         spec = find_campaign(settings, campaign)
-        message = spec.one_message()
         # A template that does not compile would reject every recipient: refuse the run, as the API does (422).
-        compile_message(message, settings, name=spec.name, source=display_path(spec.source, settings))
+        compile_campaign(spec, settings)
     except CampaignError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -59,7 +57,8 @@ def send(ctx: Context, campaign: str, at: str | None) -> None:
     if spec.rate_limit is not None:
         meta["rate_limit"] = {"per_second": spec.rate_limit.per_second}  # type: ignore[assignment]
     db.run_sync(db.connect(settings))
-    refuse_unsendable(message.content_sid)  # exit 1: rejected, paused or disabled template
+    for _, message in spec.messages():
+        refuse_unsendable(message.content_sid)  # exit 1: rejected, paused or disabled template
     run, _ = db.run_sync(
         queries.create_run(
             campaign=spec.name,

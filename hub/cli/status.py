@@ -11,6 +11,7 @@ import click
 
 from hub.cli.app import Context, connect_existing, main, pass_context
 from hub.config import Settings
+from hub.journeys.progress import describe_steps, step_progress
 from hub.status import MessageStatus, RunState
 from hub.store.records import RunProgress
 from hub.store.reports import FailureGroup, WaitGroup
@@ -121,6 +122,13 @@ def _load(target: str | None) -> list[RunProgress]:
     return [p for p in found if p is not None]
 
 
+def _steps(progress: RunProgress, settings: Settings) -> list[str]:
+    """A journey run's steps with their counts; [] for a one-message run."""
+    from hub.store import db
+
+    return describe_steps(db.run_sync(step_progress(progress.run, settings)))
+
+
 def _details(progress: RunProgress) -> list[str]:
     from hub.store import db, queries
 
@@ -152,6 +160,8 @@ def status(ctx: Context, target: str | None, watch: bool, interval: float) -> No
     while True:
         for item in progress:
             click.echo("\n".join(describe(item)))
+            for line in _steps(item, ctx.settings):
+                click.echo(line)
             if target is not None:  # one run asked for: why it fails and why it waits
                 for line in _details(item):
                     click.echo(line)

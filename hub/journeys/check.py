@@ -12,7 +12,7 @@ from hub.errors import CampaignError
 from hub.rendering import compile_expression, compile_message, compile_text
 from hub.yamlfile import Locator, PathPart, dotted, load_yaml
 
-__all__ = ["journey_problems"]
+__all__ = ["compile_campaign", "journey_problems"]
 
 
 def journey_problems(spec: CampaignSpec, settings: Settings) -> Iterator[CampaignError]:
@@ -75,3 +75,18 @@ def _parts(field: str) -> list[PathPart]:
 
 def _located(file: str, locator: Locator | None, path: list[PathPart], message: str) -> CampaignError:
     return CampaignError(file, dotted(path), message, locator.line(path) if locator else None)
+
+
+def compile_campaign(spec: CampaignSpec, settings: Settings) -> None:
+    """Compile every message a campaign may send (its one message, or each send step's), before a run starts.
+
+    Raises:
+        CampaignError: a template does not compile; the field names the step (``steps[2].send.body``).
+    """
+    file = display_path(spec.source, settings)
+    for at, message in spec.messages():
+        try:
+            compile_message(message, settings, name=spec.name, source=file)
+        except CampaignError as exc:
+            field = f"{at}.{exc.field}" if at and exc.field else exc.field or at
+            raise CampaignError(file, field, exc.message, exc.line) from None

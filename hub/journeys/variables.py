@@ -16,6 +16,7 @@ from hub.rendering import (
     OutboundMessage,
     compile_expression,
     compile_message,
+    compile_text,
     evaluate,
     render_message,
 )
@@ -105,10 +106,19 @@ class JourneyRenderer:
             if step.send is not None
         }
         self._conditions: dict[str, Any] = {}
+        key = spec.journey.entry.key
+        self._key = compile_text(key) if key is not None else None
 
     def render(self, step: str, recipient: EntryRecipient) -> OutboundMessage:
         """A send step's message for one entry (raises RenderError)."""
         return render_message(self.messages[step], recipient)
+
+    def key(self, recipient: EntryRecipient) -> str:
+        """The entry key for a recipient (``entry.key`` rendered; "" without one). Raises RenderError."""
+        if self._key is None:
+            return ""
+        variables = {**self.base, **recipient.vars, "phone": recipient.phone, "campaign": self.name}
+        return str(evaluate(self._key, variables, recipient, "entry.key")).strip()
 
     def condition(self, text: str, recipient: EntryRecipient) -> bool:
         """A guard or branch condition's truth for one entry (raises RenderError, naming the recipient)."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.status import MessageStatus, RunState
-from hub.store.db import transaction
+from hub.store.db import current_engine, transaction
 from hub.store.records import RunRecord
 from hub.store.rows import run_record, utc, when
 from hub.store.tables import Message, Run, RunKind, RunTrigger
@@ -187,7 +187,7 @@ async def finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
         owed = await Message.count().where(
             (Message.run == run_id) & Message.status.is_in([MessageStatus.PENDING.value, MessageStatus.SENDING.value])
         )
-        if owed:
+        if owed or await _journey_active(run_id):
             return False
         rows = (
             await Run.update({Run.state: RunState.FINISHED.value, Run.finished_at: when(now)})
@@ -195,6 +195,14 @@ async def finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
             .returning(Run.id)
         )
     return bool(rows)
+
+
+async def _journey_active(run_id: int) -> bool:
+    """A journey run is not done while one of its entries is still on its way."""
+    rows = await current_engine().fetch(
+        "SELECT EXISTS (SELECT 1 FROM journey_entry WHERE run = $1 AND active) AS active", [run_id]
+    )
+    return bool(rows and rows[0]["active"])
 
 
 async def reopen_run(run_id: int) -> bool:

@@ -99,3 +99,18 @@ def test_a_missing_variable_is_shown_on_the_line_of_its_send(played) -> None:
     assert steps[0] == ("remind", "sent")
     assert lines[0].message is None
     assert lines[0].error is not None and "missing variable 'first_name'" in lines[0].error
+
+
+def test_hub_status_prints_one_line_per_step_with_its_counts() -> None:
+    from hub.journeys.progress import StepProgress, describe_steps
+
+    lines = describe_steps(
+        [
+            StepProgress(id="remind", kind="send", counts={"sent": 2, "message_delivered": 1}),
+            StepProgress(id="wait-reply", kind="wait_for", counts={}),
+        ]
+    )
+    assert lines == [
+        "  remind      send      message_delivered 1  sent 2",
+        "  wait-reply  wait_for  not reached",
+    ]

@@ -1,7 +1,7 @@
 -- name: insert_messages(run, now, final_statuses, steps, recipients, bodies, content_sids, content_variables, media_urls, statuses, error_codes, error_messages, send_ats, metas, checkpoint)
 -- The ledger's bulk insert, one statement whatever the row count: one array per column (unnest turns them back
 -- into rows; an empty array means every row takes the column's default, and recipients is never empty). A row
--- whose (run, recipient, step) exists is left alone. When :checkpoint is not null the run's fan-out checkpoint is
+-- whose (run, recipient, step, entry) exists is left alone. When :checkpoint is not null the run's fan-out checkpoint is
 -- set by the same statement, so it commits with the rows it covers. One row back: the new pending ids, ascending.
 WITH new AS (
     INSERT INTO message (run, step, recipient, body, content_sid, content_variables, media_url, status,
@@ -15,7 +15,7 @@ WITH new AS (
                 :error_messages::text[], :send_ats::timestamptz[], :metas::text[])
          AS t(step, recipient, body, content_sid, content_variables, media_url, status, error_code, error_message,
               send_at, meta)
-    ON CONFLICT (run, recipient, step) DO NOTHING
+    ON CONFLICT (run, recipient, step, entry) DO NOTHING
     RETURNING id, status
 ), mark AS (
     UPDATE run SET checkpoint = :checkpoint WHERE id = :run AND :checkpoint::int IS NOT NULL

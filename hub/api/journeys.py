@@ -1,0 +1,113 @@
+"""``POST /v1/events`` (enter journeys, reach waiting entries) and ``GET /v1/entries[/{id}]`` (a recipient's path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody
+
+from hub.api.errors import NotFound, Unprocessable
+from hub.api.idempotency import Created, idempotent
+from hub.api.schemas import EntryList, EntryOut, EventCreate, PathId, PathStep, QueryId, StepRead
+from hub.campaigns.loader import load_campaigns
+from hub.campaigns.steps import check_event
+from hub.config import Settings
+from hub.errors import InvalidPhoneError
+from hub.journeys.events import EventPlan, plan_event, store_event
+from hub.journeys.progress import step_progress
+from hub.phones import normalize_phone
+from hub.store import journeys
+from hub.store.journeys import EntryRead
+from hub.store.records import RunRecord
+
+__all__ = ["EntryController", "EventController", "entry_out", "journey_steps"]
+
+#: Largest page of entries.
+MAX_ENTRIES = 500
+
+
+def entry_out(entry: EntryRead) -> EntryOut:
+    """The API shape of an entry and its path (pure)."""
+    fields = msgspec.structs.asdict(entry)
+    fields["path"] = [PathStep(step=p.step, at=p.at, outcome=p.outcome, detail=p.detail) for p in entry.path]
+    return EntryOut(**fields)
+
+
+async def journey_steps(run: RunRecord, settings: Settings) -> list[StepRead]:
+    """A journey run's steps in order, each with its counts; [] for a run that is not a journey's."""
+    return [StepRead(id=s.id, kind=s.kind, counts=s.counts) for s in await step_progress(run, settings)]
+
+
+def _phone(value: str, settings: Settings) -> str:
+    try:
+        return normalize_phone(value, settings.phones.default_region)
+    except InvalidPhoneError as exc:
+        raise Unprocessable(f"invalid phone number: {exc}", field="to") from None
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["journeys"]
+
+    @post("/", operation_id="post_event", summary="An event: enters journeys that start on it, reaches waiting entries")
+    async def post_event(
+        self, data: JSONBody[EventCreate], request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+    ) -> Response[Any]:
+        try:
+            check_event(data.type, ())
+        except ValueError as exc:
+            raise Unprocessable(str(exc), field="type") from None
+        to = _phone(data.to, settings)
+
+        async def prepare() -> EventPlan:
+            specs, _ = await anyio.to_thread.run_sync(load_campaigns, settings)
+            return plan_event(specs, settings, type_=data.type, to=to, data=data.data, key=data.key, now=_now())
+
+        async def store(plan: EventPlan) -> Created:
+            # The sweep's advance_journeys takes new entries' first steps and delivers the events (within a tick).
+            return Created(202, msgspec.to_builtins(await store_event(plan, _now())))
+
+        return await idempotent(request, prepare, store)
+
+
+class EntryController(Controller):
+    path = "/entries"
+    tags = ["journeys"]
+
+    @get("/{entry_id:int}", operation_id="get_entry", summary="One journey entry, with the path it took")
+    async def get_entry(self, entry_id: PathId) -> EntryOut:
+        found = await journeys.read_entries(entry_id=entry_id, limit=1)
+        if not found:
+            raise NotFound(f"no entry {entry_id}")
+        return entry_out(found[0])
+
+    @get("/", operation_id="list_entries", summary="Journey entries of a run and/or a recipient, with their paths")
+    async def list_entries(
+        self,
+        settings: NamedDependency[Settings],
+        run_id: QueryId = None,
+        to: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
+    ) -> EntryList:
+        if run_id is None and to is None:
+            raise Unprocessable("expected run_id or to (or both)", field="run_id")
+        after = 0
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise Unprocessable("invalid cursor", field="cursor")
+            after = int(cursor)
+        size = max(1, min(limit, MAX_ENTRIES))
+        phone = _phone(to, settings) if to is not None else None
+        found = await journeys.read_entries(run_id=run_id, to=phone, after_id=after, limit=size)
+        next_cursor = str(found[-1].id) if len(found) == size else None
+        return EntryList(items=[entry_out(entry) for entry in found], next_cursor=next_cursor)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

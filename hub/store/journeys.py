@@ -1,0 +1,406 @@
+"""Journey entries in the ledger: enter, claim due timers and pending events, save each decision with its sends.
+
+Hand-written SQL on PostgreSQL (the tables come from a raw migration). An entry's timer is its ``due_at``; the
+sweep claims due entries with ``FOR UPDATE SKIP LOCKED``, and every save is a compare-and-set on ``version``, so
+a timer and an event racing for one entry advance it once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from hub.status import FINAL, MessageStatus
+from hub.store.db import current_engine
+from hub.store.records import NewMessage
+
+__all__ = [
+    "ENTRY_COLUMNS",
+    "ClaimedEvent",
+    "EntryRead",
+    "EntryRow",
+    "NewEntry",
+    "PathLine",
+    "StepCount",
+    "claim_due",
+    "claim_events",
+    "event_run",
+    "insert_entries",
+    "lock_entries",
+    "pin_journey",
+    "queue_events",
+    "read_entries",
+    "save_entry",
+    "step_counts",
+]
+
+ENTRY_COLUMNS = (
+    "e.id, e.run, e.campaign, e.recipient, e.key, e.active, e.step, e.phase, e.reached_at, e.due_at, e.seen,"
+    " e.outcome, e.version, e.last_message, e.vars::text AS vars, e.event::text AS event, e.started_at, e.ended_at"
+)
+
+
+class NewEntry(msgspec.Struct, frozen=True):
+    """A recipient entering: its number, rendered key, own variables and the entering event's data."""
+
+    recipient: str
+    key: str = ""
+    vars: dict[str, Any] = {}
+    event: dict[str, Any] = {}
+
+
+class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry as stored; ``run_meta`` is its run's meta (the pinned campaign text)."""
+
+    id: int
+    run: int
+    campaign: str
+    recipient: str
+    key: str
+    active: bool
+    step: str
+    phase: str
+    reached_at: datetime
+    due_at: datetime | None
+    seen: list[str]
+    outcome: str | None
+    version: int
+    last_message: int | None
+    vars: dict[str, Any]
+    event: dict[str, Any]
+    started_at: datetime
+    ended_at: datetime | None
+    run_state: str = ""
+    run_meta: dict[str, Any] = {}
+
+
+class ClaimedEvent(msgspec.Struct, frozen=True):
+    """An event for one entry, taken off the queue in this transaction (it returns if the transaction fails)."""
+
+    id: int
+    entry: int
+    type: str
+    at: datetime
+    message: int | None
+
+
+_INSERT_ENTRIES = (
+    "WITH t AS (SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[])"
+    " AS t(recipient, key, vars, event)),"
+    " ins AS (INSERT INTO journey_entry (run, campaign, recipient, key, step, phase, reached_at, due_at, vars, event,"
+    " started_at)"
+    " SELECT $1::bigint, $2::text, t.recipient, t.key, $3::text, 'entering', $8::timestamptz, $8::timestamptz,"
+    " t.vars::jsonb, t.event::jsonb, $8::timestamptz FROM t"
+    " WHERE NOT EXISTS (SELECT 1 FROM journey_entry p WHERE p.campaign = $2::text AND p.recipient = t.recipient"
+    " AND p.key = t.key"
+    " AND (p.active OR $9::boolean OR p.ended_at > $8::timestamptz - make_interval(secs => $10::float8)))"
+    " ON CONFLICT (campaign, recipient, key) WHERE active DO NOTHING RETURNING id)"
+)
+_CHECKPOINT = ", mark AS (UPDATE run SET checkpoint = $11::int WHERE id = $1::bigint)"
+_IDS = " SELECT array_agg(id ORDER BY id) AS ids FROM ins"
+
+_CLAIM_DUE = (
+    f"SELECT {ENTRY_COLUMNS}, r.state AS run_state, r.meta::text AS run_meta"
+    " FROM journey_entry e JOIN run r ON r.id = e.run"
+    " WHERE e.due_at <= $1 AND r.state = 'running'"
+    " ORDER BY e.due_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED"
+)
+_CLAIM_EVENTS = (
+    "WITH ev AS (SELECT id FROM journey_event ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " DELETE FROM journey_event j USING ev WHERE j.id = ev.id RETURNING j.id, j.entry, j.type, j.at, j.message"
+)
+_LOCK = (
+    f"SELECT {ENTRY_COLUMNS}, r.state AS run_state, r.meta::text AS run_meta"
+    " FROM journey_entry e JOIN run r ON r.id = e.run WHERE e.id = ANY($1::bigint[]) ORDER BY e.id FOR UPDATE OF e"
+)
+_SAVE = (
+    "UPDATE journey_entry SET step = $3, phase = $4, reached_at = $5, due_at = $6, seen = $7::text[], outcome = $8,"
+    " active = $9, ended_at = $10, last_message = COALESCE($11, last_message), version = version + 1"
+    " WHERE id = $1 AND version = $2 RETURNING version"
+)
+_PATH = (
+    "INSERT INTO journey_path (entry, run, step, at, outcome, detail)"
+    " SELECT $1, $2, t.step, t.at, t.outcome, t.detail"
+    " FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::text[]) AS t(step, at, outcome, detail)"
+)
+_MESSAGE = (
+    "INSERT INTO message (run, step, recipient, body, content_sid, content_variables, media_url, status,"
+    " error_message, attempts, send_at, created_at, updated_at, finished_at, meta, entry)"
+    " VALUES ($1, $2, $3, $4, $5, $6::json, $7::json, $8::text, $9, 0, $10, $11::timestamptz, $11::timestamptz,"
+    " CASE WHEN $8::text = ANY($12::text[]) THEN $11::timestamptz END, $13::json, $14)"
+    " ON CONFLICT (run, recipient, step, entry) DO NOTHING RETURNING id, status"
+)
+_LATEST = "UPDATE journey_entry SET last_message = $2 WHERE id = $1"
+_EXISTING = "SELECT id, status FROM message WHERE run = $1 AND recipient = $2 AND step = $3 AND entry = $4"
+_PIN = (
+    "UPDATE run SET meta = (meta::jsonb || jsonb_build_object('journey', $2::jsonb))::json"
+    " WHERE id = $1 AND NOT (meta::jsonb ? 'journey') RETURNING id"
+)
+_PINNED = "SELECT meta::jsonb -> 'journey' AS journey FROM run WHERE id = $1"
+
+
+async def insert_entries(
+    run_id: int,
+    campaign: str,
+    first_step: str,
+    entries: Sequence[NewEntry],
+    *,
+    now: datetime,
+    never_again: bool = False,
+    reenter_after_s: float = 0.0,
+    checkpoint: int | None = None,
+) -> list[int]:
+    """Enter recipients (each due at once, to take its first steps); the ones that may not enter are left out.
+
+    A recipient does not enter while it has an active entry of the campaign with the same key, nor, after one
+    ended, when ``never_again`` or within ``reenter_after_s`` of that end.
+
+    Returns:
+        The new entries' ids.
+    """
+    sql = _INSERT_ENTRIES + (_CHECKPOINT if checkpoint is not None else "") + _IDS
+    args: list[Any] = [
+        run_id,
+        campaign,
+        first_step,
+        [entry.recipient for entry in entries],
+        [entry.key for entry in entries],
+        [json.dumps(entry.vars, default=str) for entry in entries],
+        [json.dumps(entry.event, default=str) for entry in entries],
+        now,
+        never_again,
+        reenter_after_s,
+    ]
+    if checkpoint is not None:
+        args.append(checkpoint)
+    rows = await current_engine().fetch(sql, args)
+    return list(rows[0]["ids"] or []) if rows else []
+
+
+def _entry(row: dict[str, Any]) -> EntryRow:
+    values = dict(row)
+    values["seen"] = list(values["seen"] or [])
+    values["vars"] = json.loads(values["vars"])
+    values["event"] = json.loads(values["event"])
+    values["run_meta"] = json.loads(values["run_meta"]) if values.get("run_meta") else {}
+    return EntryRow(**values)
+
+
+async def claim_due(now: datetime, limit: int) -> list[EntryRow]:
+    """Lock up to ``limit`` entries of running runs whose timer is due (oldest first); call inside a transaction."""
+    return [_entry(row) for row in await current_engine().fetch(_CLAIM_DUE, [now, limit])]
+
+
+async def claim_events(limit: int) -> list[ClaimedEvent]:
+    """Take up to ``limit`` pending events off the queue (oldest first); call inside a transaction."""
+    rows = await current_engine().fetch(_CLAIM_EVENTS, [limit])
+    return sorted((ClaimedEvent(**row) for row in rows), key=lambda event: event.id)
+
+
+async def lock_entries(ids: Sequence[int]) -> list[EntryRow]:
+    """Lock these entries (in id order, so two callers never deadlock); call inside a transaction."""
+    return [_entry(row) for row in await current_engine().fetch(_LOCK, [list(ids)])]
+
+
+async def save_entry(
+    entry: EntryRow,
+    *,
+    step: str,
+    phase: str,
+    reached_at: datetime,
+    due_at: datetime | None,
+    seen: Sequence[str],
+    outcome: str | None,
+    path: Sequence[tuple[str, datetime, str, str | None]],
+    messages: Sequence[tuple[int, NewMessage]],
+    now: datetime,
+) -> list[int] | None:
+    """Write an entry's next state (compare-and-set on its version), its path lines and its messages.
+
+    Args:
+        entry: the entry as read (its ``version`` is the one expected).
+        messages: ``(step index, row)`` per send; one row per run, recipient, step and entry, whoever writes it.
+
+    Returns:
+        Ids of the new messages that are owed now (to enqueue), or None when the entry changed since it was read
+        (then nothing is written).
+    """
+    engine = current_engine()
+    ended = phase == "ended"
+    saved = await engine.fetch(
+        _SAVE,
+        [
+            entry.id,
+            entry.version,
+            step,
+            phase,
+            reached_at,
+            due_at,
+            list(seen),
+            outcome,
+            not ended,
+            now if ended else None,
+            None,
+        ],
+    )
+    if not saved:
+        return None
+    owed: list[int] = []
+    latest: int | None = None
+    for index, row in messages:
+        args = [
+            entry.run,
+            index,
+            row.recipient,
+            row.body,
+            row.content_sid,
+            None if row.content_variables is None else json.dumps(row.content_variables),
+            json.dumps(list(row.media_url)),
+            row.status.value,
+            row.error_message,
+            row.send_at,
+            now,
+            [status.value for status in FINAL],
+            json.dumps(row.meta),
+            entry.id,
+        ]
+        found = await engine.fetch(_MESSAGE, args)
+        if not found:
+            found = await engine.fetch(_EXISTING, [entry.run, row.recipient, index, entry.id])
+        elif found[0]["status"] == MessageStatus.PENDING.value and row.send_at is None:
+            owed.append(found[0]["id"])
+        latest = found[0]["id"]
+    if latest is not None:
+        await engine.fetch(_LATEST, [entry.id, latest])
+    if path:
+        steps, ats, outcomes, details = zip(*path, strict=True)
+        await engine.fetch(_PATH, [entry.id, entry.run, list(steps), list(ats), list(outcomes), list(details)])
+    return owed
+
+
+async def pin_journey(run_id: int, source: str, text: str) -> dict[str, Any]:
+    """Pin the campaign text a journey run started with (the first caller wins); returns what is pinned."""
+    engine = current_engine()
+    await engine.fetch(_PIN, [run_id, json.dumps({"source": source, "text": text})])
+    rows = await engine.fetch(_PINNED, [run_id])
+    return json.loads(rows[0]["journey"]) if rows and rows[0]["journey"] else {}
+
+
+# FOR SHARE: a concurrent finish_if_done (which locks the run) waits for this entry, or finishes the run first,
+# and then this event opens a new one.
+_OPEN_EVENT_RUN = (
+    "SELECT id FROM run WHERE campaign = $1 AND state IN ('running', 'paused')"
+    " AND (meta::jsonb ->> 'journey_events') = 'true' ORDER BY id DESC LIMIT 1 FOR SHARE"
+)
+# fanned_out_at is set: an event run has no audience to fan out (the sweeper must not start one).
+_NEW_EVENT_RUN = (
+    "INSERT INTO run (campaign, kind, trigger, state, started_at, fanned_out_at, created_at, checkpoint, meta)"
+    " VALUES ($1, 'campaign', 'api', 'running', $2, $2, $2, 0,"
+    " json_build_object('journey_events', true, 'journey', $3::json)) RETURNING id"
+)
+_QUEUE_EVENTS = (
+    "INSERT INTO journey_event (entry, type, at)"
+    " SELECT id, $2, $3 FROM journey_entry WHERE recipient = $1 AND active AND NOT id = ANY($4::bigint[])"
+    " RETURNING entry"
+)
+
+
+async def event_run(campaign: str, source: str, text: str, now: datetime) -> int:
+    """The campaign's one open run for event-entered recipients, created (pinning ``text``) when there is none.
+
+    Call inside a transaction: a lock on the campaign's name makes two first events create one run.
+    """
+    engine = current_engine()
+    await engine.fetch("SELECT pg_advisory_xact_lock(hashtext('hub.journey-events:' || $1::text))", [campaign])
+    rows = await engine.fetch(_OPEN_EVENT_RUN, [campaign])
+    if rows:
+        return int(rows[0]["id"])
+    pinned = json.dumps({"source": source, "text": text})
+    rows = await engine.fetch(_NEW_EVENT_RUN, [campaign, now, pinned])
+    return int(rows[0]["id"])
+
+
+async def queue_events(recipient: str, type_: str, at: datetime, *, skip: Sequence[int] = ()) -> int:
+    """Queue an event for each active entry of ``recipient`` (except ``skip``); returns how many got it."""
+    rows = await current_engine().fetch(_QUEUE_EVENTS, [recipient, type_, at, list(skip)])
+    return len(rows)
+
+
+class PathLine(msgspec.Struct, frozen=True):
+    step: str
+    at: datetime
+    outcome: str
+    detail: str | None
+
+
+class EntryRead(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry as the API shows it: where it stands and the path it took."""
+
+    id: int
+    run_id: int
+    campaign: str
+    to: str
+    key: str
+    active: bool
+    step: str
+    phase: str
+    due_at: datetime | None
+    outcome: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    path: list[PathLine] = []
+
+
+class StepCount(msgspec.Struct, frozen=True):
+    step: str
+    state: str
+    count: int
+
+
+_READ = (
+    "SELECT id, run AS run_id, campaign, recipient AS to, key, active, step, phase, due_at, outcome, started_at,"
+    " ended_at FROM journey_entry"
+)
+_PATHS = "SELECT entry, step, at, outcome, detail FROM journey_path WHERE entry = ANY($1::bigint[]) ORDER BY id"
+_STEP_COUNTS = (
+    "SELECT step, outcome AS state, count(*) AS count FROM journey_path WHERE run = $1 GROUP BY step, outcome"
+    " UNION ALL SELECT step, 'at_step' AS state, count(*) AS count FROM journey_entry WHERE run = $1 AND active"
+    " GROUP BY step"
+    " UNION ALL SELECT meta::jsonb ->> 'journey_step' AS step, 'message_' || status AS state, count(*) AS count"
+    " FROM message WHERE run = $1 AND entry IS NOT NULL GROUP BY 1, status"
+)
+
+
+async def read_entries(
+    *,
+    entry_id: int | None = None,
+    run_id: int | None = None,
+    to: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[EntryRead]:
+    """Entries with their paths: one by id, or those of a run and/or a recipient (by id, after ``after_id``)."""
+    where: list[str] = ["id > $1"]
+    args: list[Any] = [after_id]
+    for column, value in (("id", entry_id), ("run", run_id), ("recipient", to)):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    args.append(limit)
+    engine = current_engine()
+    rows = await engine.fetch(f"{_READ} WHERE {' AND '.join(where)} ORDER BY id LIMIT ${len(args)}", args)
+    paths: dict[int, list[PathLine]] = {}
+    if rows:
+        for line in await engine.fetch(_PATHS, [[row["id"] for row in rows]]):
+            entry = line.pop("entry")
+            paths.setdefault(entry, []).append(PathLine(**line))
+    return [EntryRead(**row, path=paths.get(row["id"], [])) for row in rows]
+
+
+async def step_counts(run_id: int) -> list[StepCount]:
+    """Per step of a journey run: path outcomes, entries at the step now (``at_step``), its messages by status."""
+    return [StepCount(**row) for row in await current_engine().fetch(_STEP_COUNTS, [run_id]) if row["step"]]
