@@ -55,6 +55,11 @@ class CuttableProxy:
             await self._stop.wait()
         for writer in list(self._writers):
             writer.transport.abort()
+        # Connections held by a stall are still waiting: end them before the loop closes.
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.up:
