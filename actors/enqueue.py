@@ -25,8 +25,6 @@ BATCH_SIZE = 1000
 #: Seconds a campaign's ``rate_limit`` read from its file is trusted before it is read again.
 CAMPAIGN_RATE_TTL_S = 60.0
 
-_campaign_rates: dict[str, tuple[float, float | None]] = {}
-
 
 def run_rate(meta: dict[str, Any]) -> float | None:
     """The run's own cap (messages/second) from its meta (``rate_limit: {per_second: N}``), or None."""
@@ -53,7 +51,8 @@ def campaign_rate(settings: Settings, name: str) -> float | None:
     from hub.errors import CampaignError
 
     now = time.monotonic()
-    cached = _campaign_rates.get(name)
+    cache = _campaign_rates()
+    cached = cache.get(name)
     if cached is not None and now - cached[0] < CAMPAIGN_RATE_TTL_S:
         return cached[1]
     try:
@@ -62,8 +61,16 @@ def campaign_rate(settings: Settings, name: str) -> float | None:
         rate = None  # removed or broken: the sender cap still applies
     else:
         rate = float(spec.rate_limit.per_second) if spec.rate_limit is not None else None
-    _campaign_rates[name] = (now, rate)
+    cache[name] = (now, rate)
     return rate
+
+
+def _campaign_rates() -> dict[str, tuple[float, float | None]]:
+    """The process runtime's cache of campaign caps (an empty one, not kept, where the actors are not set up)."""
+    try:
+        return runtime.current().campaign_rates
+    except RuntimeError:
+        return {}
 
 
 def run_send_options(run: RunRecord, settings: Settings) -> dict[str, Any]:

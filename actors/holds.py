@@ -11,13 +11,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Literal
-from weakref import WeakKeyDictionary
+from typing import TYPE_CHECKING, Literal
 
-from actors.runtime import Runtime
 from hub.status import RunState
-from hub.store import queries
 from hub.store.records import RunRecord
+
+if TYPE_CHECKING:
+    from actors.runtime import Runtime
 
 #: Seconds a run's state is trusted before it is read again: a pause or cancel stops sends within this.
 TTL_S = 0.25
@@ -109,16 +109,9 @@ class RunStates:
         return run
 
 
-# One cache of run states per runtime (per process; tests build one runtime per database).
-_run_states: WeakKeyDictionary[Runtime, RunStates] = WeakKeyDictionary()
-
-
 def run_states(rt: Runtime) -> RunStates:
-    """The process's cache of run states (read before each send: hold, expiry and ValidityPeriod)."""
-    states = _run_states.get(rt)
-    if states is None:
-        states = _run_states[rt] = RunStates(queries.get_run)
-    return states
+    """The process's cache of run states (on its runtime; tests build a fresh one)."""
+    return rt.runs
 
 
 __all__ = ["TTL_S", "Hold", "RunStates", "hold_of", "run_states"]

@@ -116,7 +116,9 @@ class Pacer:
 
         return cls(reserve=reserve, per_second=per_second, stopping=stopping, on_wait=on_wait, on_miss=on_miss)
 
-    async def next_slot(self, bucket: str, rate: float, *, max_block_ms: float, lead_ms: float = 0.0) -> Taken:
+    async def next_slot(
+        self, bucket: str, rate: float, *, max_block_ms: float, lead_ms: float = 0.0, strict: bool = True
+    ) -> Taken:
         """The next slot of ``bucket``, polling while it lies beyond the horizon for up to ``max_block_ms``.
 
         The one loop around :func:`hub.pace.decide`. The slot is dated from the moment it was asked for: the
@@ -137,7 +139,7 @@ class Pacer:
                 jitter_ms=jitter,
             )
             if decision.action == "go":
-                if self.uncertain(asked):
+                if strict and self.uncertain(asked):
                     continue  # the slot's time is not known closely enough to keep the cap: it goes unused
                 return Taken(asked + slot.wait_ms / 1000, 0.0)
             if decision.action == "requeue":
@@ -167,8 +169,10 @@ class Pacer:
             The reserved slots as monotonic seconds, ascending; or, when none came in time, the :class:`Taken`
             that says after how long to try again.
         """
-        bucket, rate = buckets_for(run_id, run_rate, self.per_second)[0]
-        first = await self.next_slot(bucket, rate, max_block_ms=WAVE_MAX_BLOCK_MS, lead_ms=WAVE_LEAD_MS)
+        buckets = buckets_for(run_id, run_rate, self.per_second)
+        bucket, rate = buckets[0]
+        strict = len(buckets) == 1  # the sender's own bucket (a run's may be used late, see acquire)
+        first = await self.next_slot(bucket, rate, max_block_ms=WAVE_MAX_BLOCK_MS, lead_ms=WAVE_LEAD_MS, strict=strict)
         if first.at is None:
             return first
         slots = [first.at]
@@ -178,7 +182,7 @@ class Pacer:
             asked = self.clock()
             answers = await asyncio.gather(*(self.reserve(bucket, rate, WAVE_LEAD_MS) for _ in range(asked_for)))
             granted = [answer.wait_ms for answer in answers if answer.granted]
-            if self.uncertain(asked):
+            if strict and self.uncertain(asked):
                 break  # slots whose time is uncertain go unused; the rows take theirs one by one
             slots.extend(asked + wait_ms / 1000 for wait_ms in granted)
             if len(granted) < asked_for:
@@ -214,9 +218,11 @@ class Pacer:
         for index, (bucket, rate) in enumerate(buckets):
             slot_at = first_slot_at if index == 0 else None
             while True:
+                last = index == len(buckets) - 1
                 if slot_at is None:
                     spent_ms = (self.clock() - began) * 1000
-                    taken = await self.next_slot(bucket, rate, max_block_ms=max(0.0, self.max_block_ms - spent_ms))
+                    budget_ms = max(0.0, self.max_block_ms - spent_ms)
+                    taken = await self.next_slot(bucket, rate, max_block_ms=budget_ms, strict=last)
                     if taken.at is None:
                         return taken.retry_ms
                     slot_at = taken.at
@@ -225,7 +231,6 @@ class Pacer:
                     await self.sleep(slot_at - now)
                 if self.stopping():  # the slot goes unused: it only lowers its window
                     return 1.0
-                last = index == len(buckets) - 1
                 if last and check is not None and not await check():
                     return None
                 # Only the sender's slot must not be spent late (its 1-s windows are the cap Twilio holds us to); a

@@ -10,7 +10,6 @@ what it never received, so with it rows stay ``unknown``.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from actors import runtime
+from actors.runtime import ReconcileState
 from hub.config import Settings
 from hub.reconcile_policy import SKEW, Action, Unsettled, decide
 from hub.status import MessageStatus
@@ -152,24 +152,28 @@ async def _settle(row: Unsettled, found: list[RemoteMessage] | None, now: dateti
     return verdict.action
 
 
-_lock = threading.Lock()
-_pass_lock = threading.Lock()
-_state: dict[str, object] = {"cursor": 0, "key": None, "lookup": None}
+def _state() -> ReconcileState:
+    """The process runtime's reconcile state (a fresh one, not kept, where the actors are not set up)."""
+    try:
+        return runtime.current().reconcile
+    except RuntimeError:
+        return ReconcileState()
 
 
-def _twilio_lookup(settings: Settings) -> TwilioTransport | None:
+def _twilio_lookup(state: ReconcileState, settings: Settings) -> TwilioTransport | None:
     """This process's Twilio client for lookups (built once per account and base URL); None off Twilio."""
     if settings.effective_transport != "twilio":
         return None
     tw = settings.twilio
     key = (tw.account_sid, tw.api_base_url, tw.timeout_seconds)
-    with _lock:
-        if _state["key"] != key:
+    with state.lock:
+        if state.key != key:
             from hub.transport.twilio import TwilioTransport
 
-            _state["lookup"] = TwilioTransport(settings, max_connections=4)
-            _state["key"] = key
-        return _state["lookup"]  # type: ignore[return-value]
+            state.lookup = TwilioTransport(settings, max_connections=4)
+            state.key = key
+        lookup: TwilioTransport = state.lookup
+        return lookup
 
 
 async def _pass_closing(
@@ -207,23 +211,24 @@ def reconcile_after_sweep(
     Returns:
         The pass's report, or None when nothing could be asked or the pass failed.
     """
+    state = _state()
     try:
-        cursor = int(_state["cursor"])  # type: ignore[call-overload]
+        cursor = state.cursor
         if lookup is not None:
             report = run_sync(reconcile_unknown(lookup, quarantine=quarantine(settings), now=now, after_id=cursor))
         else:
-            own = _twilio_lookup(settings)
+            own = _twilio_lookup(state, settings)
             if own is None:
                 return None
             # One pass at a time on the shared client (the scheduler's and a worker's sweeper may share a
             # process): a pass closing it must not cut another's list call. A busy client means rows are covered.
-            if not _pass_lock.acquire(blocking=False):
+            if not state.passing.acquire(blocking=False):
                 return None
             try:
                 report = run_sync(_pass_closing(own, settings, now, cursor))
             finally:
-                _pass_lock.release()
-        _state["cursor"] = report.last_id if report.more else 0
+                state.passing.release()
+        state.cursor = report.last_id if report.more else 0
         _count(report)
         return report
     except Exception:

@@ -7,17 +7,33 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from actors.metrics import WorkerMetrics
 from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots, Limits
 
 if TYPE_CHECKING:
+    from actors.holds import RunStates
     from hub.config import Settings
     from hub.transport import Transport
     from hub.webhooks import StatusCallback
 
 TransportFactory = Callable[["Settings"], "Transport"]
+
+
+@dataclass
+class ReconcileState:
+    """Where the sweep's reconcile passes resume (``cursor``), and the Twilio client they ask (built once per
+    ``key``: account, base URL, timeout); ``passing`` lets one pass run at a time on that client."""
+
+    cursor: int = 0
+    key: tuple[Any, ...] | None = None
+    lookup: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    passing: threading.Lock = field(default_factory=threading.Lock)
+
+
 AsyncRedisFactory = Callable[[], Any]
 #: Seconds a stop waits for a transport's pending work (the simulator's callbacks) before closing it.
 DRAIN_TIMEOUT_S = 5.0
@@ -60,6 +76,11 @@ class Runtime:
         # Set when the worker begins a clean stop: a batch gives back the rows it has not sent yet.
         self.stopping = threading.Event()
         self._metrics: WorkerMetrics | None = None
+        self._runs: RunStates | None = None
+        #: Where reconcile passes resume, per process (one ledger).
+        self.reconcile = ReconcileState()
+        #: Campaign name -> (monotonic read time, ``rate_limit.per_second`` or None), see actors.enqueue.campaign_rate.
+        self.campaign_rates: dict[str, tuple[float, float | None]] = {}
         self._redis: Any = None
 
     @property
@@ -69,6 +90,16 @@ class Runtime:
         if self._metrics is None:
             self._metrics = WorkerMetrics()
         return self._metrics
+
+    @property
+    def runs(self) -> RunStates:
+        """The process's cache of run states (read before each send: hold, expiry and ValidityPeriod)."""
+        if self._runs is None:
+            from actors.holds import RunStates
+            from hub.store import queries
+
+            self._runs = RunStates(queries.get_run)
+        return self._runs
 
     async def start(self) -> None:
         """Connect the store, build the transport and the asyncio Redis client on the running loop. Idempotent."""

@@ -43,12 +43,3 @@ def _infra(var: str) -> str:
 def redis_url() -> str:
     """URL of a real Redis for integration tests (``HUB_TEST_REDIS_URL``)."""
     return _infra("HUB_TEST_REDIS_URL")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_reconcile_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts the sweep's reconcile pass from the first row: the cursor is per process (one ledger in
-    production), so a pass cut short in one test's database would otherwise skip the low ids of the next's."""
-    import actors.reconcile
-
-    monkeypatch.setitem(actors.reconcile._state, "cursor", 0)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
+import fakeredis
 import msgspec
 import pytest
 
+import actors
 from actors.reconcile import quarantine, reconcile_after_sweep, reconcile_unknown
+from actors.runtime import ReconcileState
 from hub.config import Secret, Settings, TwilioSettings
 from hub.errors import AmbiguousSendError
 from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
@@ -39,7 +42,10 @@ def settings(fake_server: FakeTwilioHandle, db_settings: Settings) -> Settings:
         api_base_url=fake_server.base_url,
         timeout_seconds=0.5,
     )
-    return msgspec.structs.replace(db_settings, twilio=twilio)
+    configured = msgspec.structs.replace(db_settings, twilio=twilio)
+    # A fresh process runtime: the sweep hook's reconcile cursor and Twilio client live on it.
+    actors.setup(configured, stub=True, client=fakeredis.FakeRedis(), namespace="reconcile-test")
+    return configured
 
 
 @pytest.fixture
@@ -164,7 +170,7 @@ def test_sweep_hook_leaves_no_http_session_of_its_own_open(
     import actors.reconcile
     from hub.store.db import run_sync
 
-    monkeypatch.setattr(actors.reconcile, "_state", {"cursor": 0, "key": None, "lookup": None})  # a client of its own
+    monkeypatch.setattr(actors.reconcile, "_state", ReconcileState)  # a client of its own
 
     def open_sessions() -> list[aiohttp.ClientSession]:
         return [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession) and not o.closed]
