@@ -16,6 +16,8 @@ from litestar.response import Redirect, Template
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import NotFound
 from hub.api.runs import cancel_run, pause_run, progress_or_404, resume_run
+from hub.config import Settings
+from hub.journeys.progress import step_progress
 from hub.status import MessageStatus
 from hub.store import breakdown, queries
 from hub.ui.login import safe_next
@@ -40,7 +42,7 @@ async def _runs() -> list[RunView]:
     return [run_view(progress) for progress in await queries.runs_progress(await queries.list_runs(limit=RUNS_SHOWN))]
 
 
-async def _run_context(run_id: int) -> dict[str, Any]:
+async def _run_context(run_id: int, settings: Settings) -> dict[str, Any]:
     progress = await progress_or_404(run_id)
     run = progress.run
     view = run_view(progress)
@@ -67,8 +69,7 @@ async def _run_context(run_id: int) -> dict[str, Any]:
         "sampled": breakdown.SAMPLE,
         "chart": chart_data(points, start, end, bucket) if points else chart_data(points),
         "bucket_s": bucket,
-        # Journeys add per-step counts here (SPEC §10: GET /v1/runs/{id} "steps"); the page shows them when set.
-        "steps": [],
+        "steps": await step_progress(run, settings),
         "link": messages_link,
     }
 
@@ -86,14 +87,14 @@ class RunPages(Controller):
         return Template(template_name="_runs_table.html", context={"runs": await _runs()})
 
     @get("/runs/{run_id:int}", name="ui-run")
-    async def run(self, run_id: FromPath[int]) -> Template:
-        context = await _run_context(run_id)
+    async def run(self, run_id: FromPath[int], settings: NamedDependency[Settings]) -> Template:
+        context = await _run_context(run_id, settings)
         return Template(template_name="run.html", context={**context, "page": "runs"})
 
     @get("/runs/{run_id:int}/live", name="ui-run-live")
-    async def run_live(self, run_id: FromPath[int]) -> Template:
+    async def run_live(self, run_id: FromPath[int], settings: NamedDependency[Settings]) -> Template:
         """The run's live part (progress, funnel, breakdowns, chart): what its page polls while it is active."""
-        return Template(template_name="_run_live.html", context=await _run_context(run_id))
+        return Template(template_name="_run_live.html", context=await _run_context(run_id, settings))
 
     @post("/runs/{run_id:int}/{action:str}", name="ui-run-action", status_code=303)
     async def act(

@@ -3,6 +3,7 @@ a reply, a read and a timeout each take their branch."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -163,6 +164,20 @@ def test_a_read_callback_takes_the_read_branch(world: World) -> None:
     assert steps["wait-reply"]["kind"] == "wait_for"
     assert steps["wait-reply"]["counts"]["read"] == 1
     assert steps["wait-after-read"]["counts"]["at_step"] == 1
+
+
+def test_the_dashboard_run_page_shows_each_step_with_its_counts(world: World) -> None:
+    run_id = world.schedule_run()
+    world.sweep()
+    world.status(world.hand_to_twilio(ADA), "read")
+    world.sweep()
+    login = world.client.get("/ui/login").text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', login)
+    assert token, "the login page has no CSRF field"
+    world.client.post("/ui/login", data={"key": API_KEY, "next": "/ui/", "_csrf_token": token.group(1)})
+    page = world.client.get(f"/ui/runs/{run_id}").text
+    steps = page[page.index("Journey steps") :]
+    assert "wait-reply" in steps and "wait_for" in steps and "read 1" in steps
 
 
 def test_a_timeout_nudges_in_the_recipients_morning(world: World) -> None:
