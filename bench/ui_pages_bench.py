@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import asyncpg
 import bench_common as bc
@@ -123,7 +124,7 @@ def pages(keys: dict[str, object]) -> list[tuple[str, str]]:
         ("run", f"/ui/runs/{big}"),
         ("run live part (poll)", f"/ui/runs/{big}/live"),
         ("messages, newest", "/ui/messages"),
-        ("messages by phone", f"/ui/messages?phone={keys['phone']}"),
+        ("messages by phone", f"/ui/messages?{urlencode({'phone': keys['phone']})}"),
         ("messages by sid", f"/ui/messages?sid={keys['sid']}"),
         ("messages by run + status", f"/ui/messages?run={big}&status=failed"),
         ("messages by error code", "/ui/messages?error_code=30008"),

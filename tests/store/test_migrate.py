@@ -79,3 +79,17 @@ def test_cli_migrate_rejects_a_database_that_is_not_postgresql(tmp_path: Path, u
     result = CliRunner().invoke(main, ["--config", str(_config(tmp_path, url)), "db", "migrate"])
 
     assert result.exit_code == 2 and "database.url: expected postgresql://... or embedded" in result.output
+
+
+async def test_the_search_by_phone_reads_an_index_newest_first(pg_url: str) -> None:
+    connection = await asyncpg.connect(dsn=pg_url)
+    try:
+        async with connection.transaction():
+            await connection.execute("SET LOCAL enable_seqscan = off")  # a tiny test table would be scanned anyway
+            plan = await connection.fetch(
+                "EXPLAIN SELECT * FROM message WHERE recipient = $1 ORDER BY id DESC LIMIT 51", "+14155550100"
+            )
+    finally:
+        await connection.close()
+
+    assert "Index Scan Backward using message_recipient" in "\n".join(row[0] for row in plan)
