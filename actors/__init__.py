@@ -9,8 +9,6 @@ with ``stub=True`` and a fakeredis client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -20,15 +18,13 @@ from actors.broker import build_broker, placeholder_broker
 dramatiq.set_broker(placeholder_broker())
 
 from actors import runtime  # noqa: E402
-from actors.enqueue import enqueue_rows, enqueue_sends, run_send_options  # noqa: E402
+from actors.enqueue import enqueue_sends  # noqa: E402
 from actors.fan_out import fan_out_run  # noqa: E402
 from actors.journeys import advance_journeys  # noqa: E402
 from actors.runtime import Runtime, TransportFactory  # noqa: E402
 from actors.send import send_batch  # noqa: E402
-from actors.sweep import SweepReport, sweep, sweep_once  # noqa: E402
+from actors.sweep import sweep, sweep_once  # noqa: E402
 from hub.config import Settings  # noqa: E402
-from hub.store.records import RunRecord  # noqa: E402
-from scheduler.main import Hooks  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -70,24 +66,6 @@ def setup(
     return broker
 
 
-def scheduler_hooks(settings: Settings) -> Hooks:
-    """What the scheduler sets in motion, for :func:`scheduler.main.build_scheduler` (which never imports the
-    actors): a run's fan-out, the sends of due rows (with their run's cap), the recovery sweep, and the advance of
-    journey entries."""
-
-    def enqueue_due(ids: Sequence[int], run: RunRecord | None) -> int:
-        options = run_send_options(run, settings) if run is not None else {}
-        return enqueue_rows(list(ids), options=options)
-
-    def recover(now: datetime) -> SweepReport:
-        return sweep(settings, now)
-
-    def journeys(now: datetime) -> None:
-        advance_journeys.send()
-
-    return Hooks(start_run=fan_out_run.send, enqueue_sends=enqueue_due, recover=recover, advance_journeys=journeys)
-
-
 def _setup_from_environment() -> None:
     from hub.config import load_settings
     from hub.errors import ConfigError
@@ -107,7 +85,6 @@ __all__ = [
     "ACTORS",
     "enqueue_sends",
     "fan_out_run",
-    "scheduler_hooks",
     "send_batch",
     "setup",
     "sweep",

@@ -104,7 +104,7 @@ def campaign_for(run: RunRecord, settings: Settings) -> CampaignSpec:
 def _send_at(item: Recipient | AudienceProblem, window: Any, zone: str, now: datetime) -> datetime | None:
     if window is None or isinstance(item, AudienceProblem):
         return None
-    from scheduler.window import send_at_for
+    from hub.window import send_at_for
 
     at = send_at_for(item.phone, window, zone, now)
     return at if at > now else None

@@ -26,7 +26,7 @@ from hub.status import RunState
 from hub.store import journeys, queries
 from hub.store.db import run_sync, transaction
 from hub.store.records import RunRecord
-from scheduler.window import send_at_for
+from hub.window import send_at_for
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from actors.outcome import (
     business_initiated,
     outside_session_window,
 )
+from hub.budget import BUDGET_WINDOW
 from hub.claims import Claim, send_deadline
 from hub.errors import SendError
 from hub.rendering import OutboundMessage
@@ -30,10 +31,9 @@ from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
 from hub.templates import guard as template_guard
+from hub.tier_budget import AsyncTierBudget, budget_key
 from hub.twilio_rules import TEMPLATE_TOO_LONG_CODE, validity_period_s
 from hub.webhooks import status_callback_url
-from scheduler.budget import BUDGET_WINDOW
-from scheduler.tier_budget import AsyncTierBudget, budget_key
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.errors import HubError
+from hub.planning import as_utc
 from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunRecord
-from scheduler.plan import as_utc
 
 __all__ = ["RunControlError", "cancel", "pause", "resume"]
 

@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from hub.budget import expires_at
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
-from hub.status import RunState
-from scheduler.budget import expires_at
-from scheduler.plan import (
+from hub.planning import (
     MisfireDecision,
     as_utc,
     catch_up_fires,
@@ -21,6 +20,7 @@ from scheduler.plan import (
     schedule_fingerprint,
     schedule_zone,
 )
+from hub.status import RunState
 
 __all__ = ["REMOVED", "Clock", "FireOutcome", "Firer", "NoteSchedule", "StartRun", "utc_now"]
 

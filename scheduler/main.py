@@ -13,9 +13,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from hub.config import Settings
+from hub.planning import PlannedFire, plan_next_fires
 from scheduler.catalog import CampaignCatalog, Loader
 from scheduler.fire import DEFAULT_LOOKBACK_S, Clock, Firer, StartRun, utc_now
-from scheduler.plan import PlannedFire, plan_next_fires
 from scheduler.sweeps import EnqueueMessages, default_sweeps
 
 __all__ = ["Hooks", "HubScheduler", "Intervals", "Sweep", "build_scheduler"]
@@ -228,7 +228,7 @@ def build_scheduler(
             recovery with expiry).
 
     The scheduler never imports the actors: whoever wires it hands over what it sets in motion
-    (:func:`actors.scheduler_hooks`).
+    (:func:`hub.runner.wiring.scheduler_hooks`).
         loader: loads the campaigns (tests inject one).
         intervals: periodic job intervals.
         lookback_s: how far back a start looks for unrecorded fires (recorded as ``missed`` beyond grace).

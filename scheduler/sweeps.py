@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from hub.planning import as_utc
 from hub.status import RunState
-from scheduler.plan import as_utc
 
 if TYPE_CHECKING:
     from hub.store.records import RunRecord

@@ -26,10 +26,10 @@ from hub.campaigns.loader import load_campaigns
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
 from hub.journeys.check import compile_campaign
+from hub.planning import next_fire_time
 from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunRecord
-from scheduler.plan import next_fire_time
 
 __all__ = [
     "LAST_RUNS",

@@ -121,7 +121,7 @@ async def _checked(items: Sequence[RenderItem], content_sid: str | None, setting
 
 def _held(items: list[RenderItem], spec: CampaignSpec, settings: Settings) -> list[RenderItem]:
     """When the campaign's send window lets each rendered message go (``send_at``; None: now)."""
-    from scheduler.window import held_until
+    from hub.window import held_until
 
     until = held_until(spec, settings.timezone, datetime.now(UTC))
     out = []

@@ -19,9 +19,9 @@ from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.journeys.check import journey_problems
 from hub.phones import normalize_phone
+from hub.planning import past_at
 from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.yamlfile import load_yaml
-from scheduler.plan import past_at
 
 
 class _Inline:

@@ -70,7 +70,7 @@ def dry_run(
         CampaignError: a template does not compile.
     """
     at = now or datetime.now(UTC)
-    from scheduler.window import held_until
+    from hub.window import held_until
 
     lines = _rendered(spec, settings, to=to, limit=limit, send_at=held_until(spec, settings.timezone, at))
     if ledger is None:

@@ -31,6 +31,7 @@ def scheduler_command(ctx: Context, log_level: str) -> None:
         click.echo(f"error: {EMBEDDED_REFUSED}", err=True)
         sys.exit(2)
     import actors
+    from hub.runner.wiring import scheduler_hooks
     from hub.store import db
     from scheduler.main import build_scheduler
 
@@ -45,7 +46,7 @@ def scheduler_command(ctx: Context, log_level: str) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    scheduler = build_scheduler(settings, **actors.scheduler_hooks(settings))
+    scheduler = build_scheduler(settings, **scheduler_hooks(settings))
     scheduler.start()
     click.echo(f"scheduler running: {len(scheduler.catalog.specs)} campaign(s); Ctrl-C to stop", err=True)
     for fire in sorted(scheduler.planned(), key=lambda f: f.fire_time):

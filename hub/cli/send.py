@@ -35,10 +35,10 @@ def parse_at(text: str, default_tz: str) -> datetime:
 @pass_context
 def send(ctx: Context, campaign: str, at: str | None) -> None:
     """Start a run of CAMPAIGN now, or at TIME (the scheduler starts it when due)."""
+    from hub.budget import expires_at
     from hub.campaigns.loader import find_campaign
     from hub.journeys.check import compile_campaign
     from hub.store import db, queries
-    from scheduler.budget import expires_at
 
     settings = ctx.settings
     try:

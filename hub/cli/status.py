@@ -99,7 +99,7 @@ def _budget(settings: Settings) -> str | None:
         return None
     import redis
 
-    from scheduler.tier_budget import TierBudget, budget_key
+    from hub.tier_budget import TierBudget, budget_key
 
     now = datetime.now(UTC)
     try:

@@ -65,6 +65,7 @@ class InProcess:
         import dramatiq
 
         import actors
+        from hub.runner.wiring import scheduler_hooks
         from hub.store import db
         from scheduler.main import build_scheduler
 
@@ -75,7 +76,7 @@ class InProcess:
         if self.settings.redis.is_embedded:
             self.recovered = recover(enqueue_fan_out=actors.fan_out_run.send, enqueue_sends=_enqueue_sends)
         # With a real Redis the queue survived: the scheduler's recovery sweep re-enqueues only what it lost.
-        self.scheduler = build_scheduler(self.settings, **actors.scheduler_hooks(self.settings))
+        self.scheduler = build_scheduler(self.settings, **scheduler_hooks(self.settings))
         self.scheduler.start()
         return self
 

@@ -18,7 +18,7 @@ async def note_schedule(campaign: str, fingerprint: str, now: datetime) -> datet
 
     Args:
         campaign: the campaign name.
-        fingerprint: ``scheduler.plan.schedule_fingerprint`` (or any marker, such as for a removed file).
+        fingerprint: ``hub.planning.schedule_fingerprint`` (or any marker, such as for a removed file).
         now: the scheduler's current instant (aware).
 
     Returns:

@@ -183,7 +183,7 @@ class CampaignSchedule(Table):
 
     id = BigSerial(primary_key=True)
     campaign = Varchar(length=100, unique=True, help_text="Campaign name.")
-    fingerprint = Varchar(length=64, help_text="Hash of what decides its fire times (scheduler.plan).")
+    fingerprint = Varchar(length=64, help_text="Hash of what decides its fire times (hub.planning).")
     seen_since = Timestamptz(help_text="When a scheduler first saw the campaign with this fingerprint (UTC).")
 
 

@@ -31,7 +31,7 @@ def _tier_budget(settings: Settings, now: datetime) -> dict[str, Any] | None:
         return {"cap": cap, "used": None, "note": "kept in the worker process's embedded Redis"}
     import redis
 
-    from scheduler.tier_budget import TierBudget, budget_key
+    from hub.tier_budget import TierBudget, budget_key
 
     try:
         client = redis.Redis.from_url(settings.redis.url, socket_timeout=1, socket_connect_timeout=1)

@@ -15,7 +15,7 @@ from actors.sweep import sweep
 from hub.config import PerRecipientLimit
 from hub.status import MessageStatus
 from hub.store import queries as q
-from scheduler.tier_budget import TierBudget, budget_key
+from hub.tier_budget import TierBudget, budget_key
 
 ADA, BOB, CY = "+14155550100", "+14155550101", "+14155550102"
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)

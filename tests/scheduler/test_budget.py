@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.budget import daily_budget_decision, expires_at
+from hub.budget import daily_budget_decision, expires_at
 
 
 def utc(*args: int) -> datetime:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule, SendWindow
-from scheduler.plan import (
+from hub.planning import (
     CatchUp,
     PlannedFire,
     catch_up_fires,

@@ -11,7 +11,7 @@ import fakeredis
 import pytest
 import redis
 
-from scheduler.tier_budget import SEEDING_WAIT, TierBudget
+from hub.tier_budget import SEEDING_WAIT, TierBudget
 
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.campaigns.spec import CampaignSpec, MessageSpec, Schedule, SendWindow
-from scheduler.window import held_until, next_opening, parse_hhmm, send_at_for
+from hub.window import held_until, next_opening, parse_hhmm, send_at_for
 
 
 def utc(*args: int) -> datetime:

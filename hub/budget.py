@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from scheduler.plan import as_utc, localize
+from hub.planning import as_utc, localize
 
 __all__ = ["BUDGET_WINDOW", "daily_budget_decision", "expires_at"]
 

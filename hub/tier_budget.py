@@ -12,8 +12,8 @@ from typing import Any
 
 import redis
 
-from scheduler.budget import BUDGET_WINDOW, daily_budget_decision
-from scheduler.plan import as_utc
+from hub.budget import BUDGET_WINDOW, daily_budget_decision
+from hub.planning import as_utc
 
 __all__ = [
     "DEFAULT_KEY",

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from hub.campaigns.spec import CampaignSpec, SendWindow
 from hub.phones import timezone_for
-from scheduler.plan import as_utc
+from hub.planning import as_utc
 
 __all__ = ["held_until", "in_window", "next_opening", "parse_hhmm", "send_at_for"]
 
