@@ -6,7 +6,6 @@ Every benchmark runs against real servers on loopback (PostgreSQL, Redis) and is
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+
+from hub.store.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -167,24 +168,9 @@ def wait_port(port: int, timeout_s: float = 30.0) -> None:
 
 @contextlib.contextmanager
 def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database ``hub_bench_<ts>`` on the local server; dropped afterwards. Yields its URL."""
-    import asyncpg
-
-    name = f"hub_bench_{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    """A new PostgreSQL database ``hub_bench_<random>`` on the local server; dropped afterwards. Yields its URL."""
+    with scratch_database(PG_ADMIN_URL, "hub_bench") as url:
+        yield url
 
 
 @contextlib.contextmanager

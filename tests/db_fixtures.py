@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
@@ -35,6 +33,7 @@ import yaml
 from hub.config import Settings, load_settings
 from hub.store import db
 from hub.store.embedded import server_url
+from hub.store.scratch import admin_execute, scratch_database
 
 _TABLES = "run, message, status_event, contact, inbound_message, idempotency_key, content_template, campaign_schedule"
 
@@ -44,21 +43,6 @@ def settings_for(folder: Path, url: str, config: dict[str, object] | None = None
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump({**(config or {}), "database": {"url": url}}), encoding="utf-8")
     return load_settings(path, env={})
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` naming database ``name`` instead (query parameters, such as a socket folder, are kept)."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def _admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(dsn=url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
@@ -128,33 +112,28 @@ def postgres_url(postgres_server_url: str) -> str:
 @pytest.fixture
 def empty_database_url(postgres_server_url: str) -> Iterator[str]:
     """URL of a database with no tables (never migrated), dropped after the test."""
-    name = f"hub_empty_{secrets.token_hex(6)}"
-    db.run_sync(_admin(postgres_server_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield with_database(postgres_server_url, name)
-    finally:
-        db.reset()
-        db.run_sync(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(postgres_server_url, "hub_empty") as url:
+        try:
+            yield url
+        finally:
+            db.reset()
 
 
 @pytest.fixture(scope="session")
 def _pg_session_url(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for the whole session."""
-    name = f"hub_test_{secrets.token_hex(6)}"
-    db.run_sync(_admin(postgres_server_url, f'CREATE DATABASE "{name}"'))
-    url = with_database(postgres_server_url, name)
-    try:
-        db.run_sync(db.migrate(settings_for(tmp_path_factory.mktemp("pg"), url)))
-        yield url
-    finally:
-        db.reset()
-        db.run_sync(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(postgres_server_url, "hub_test") as url:
+        try:
+            db.run_sync(db.migrate(settings_for(tmp_path_factory.mktemp("pg"), url)))
+            yield url
+        finally:
+            db.reset()
 
 
 @pytest.fixture
 def pg_url(_pg_session_url: str) -> str:
     """URL of this session's migrated test database, every table emptied first (ids start again at 1)."""
-    db.run_sync(_admin(_pg_session_url, f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    admin_execute(_pg_session_url, f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
     return _pg_session_url
 
 

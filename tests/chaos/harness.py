@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -20,10 +19,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import yaml
+
+from hub.store.scratch import scratch_database
 
 HUB = Path(sys.executable).parent / "hub"
 ACCOUNT_SID = "AC" + "0" * 31 + "7"
@@ -206,25 +206,11 @@ def private_redis_available() -> bool:
 # --- databases -------------------------------------------------------------------------------------------------
 
 
-async def _admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(dsn=url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @contextlib.contextmanager
 def fresh_database(admin_url: str) -> Iterator[str]:
     """A new database ``hub_chaos_<random>`` on the server of ``admin_url``, dropped afterwards; yields its URL."""
-    name = f"hub_chaos_{secrets.token_hex(5)}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(admin_url, "hub_chaos") as url:
+        yield url
 
 
 def fetch(database_url: str, sql: str, *args: Any) -> list[dict[str, Any]]:

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cli_project import Project
-
-from hub.store import db
-
-
-async def _admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(dsn=url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-def empty_database(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database that exists but has no tables (``hub db migrate`` never ran)."""
-    name = f"hub_empty_{secrets.token_hex(4)}"
-    db.run_sync(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
-    finally:
-        db.reset()
-        db.run_sync(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _one_line(stderr: str) -> str:
@@ -45,9 +19,9 @@ def _one_line(stderr: str) -> str:
 
 
 def test_status_before_the_schema_exists_says_to_migrate(
-    project: Project, empty_database: str, monkeypatch: pytest.MonkeyPatch
+    project: Project, empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", empty_database)
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
     result = project.hub("status")
     assert result.exit_code == 1
     assert _one_line(result.stderr).endswith(

@@ -27,32 +27,6 @@ def hub_run(project_dir: Path) -> Iterator[Callable[..., HubRun]]:
 
 
 @pytest.fixture
-def fresh_pg_url(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database made for this test on the session's server, dropped after."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import asyncpg
-
-    from hub.store import db
-
-    name = f"hub_run_{secrets.token_hex(6)}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(dsn=postgres_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    db.run_sync(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
-    finally:
-        db.reset()
-        db.run_sync(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
 def redis_namespace(redis_url: str) -> Iterator[str]:
     """A Redis key prefix of this test on ``HUB_TEST_REDIS_URL``; its keys are deleted after (never FLUSHDB)."""
     import redis

@@ -30,7 +30,7 @@ def infra(request: pytest.FixtureRequest, project_dir: Path) -> Infra:
     if request.param == "embedded":
         return Infra(env=hub_env(), database=(project_dir / ".hub" / "pgdata").resolve())
     redis_url: str = request.getfixturevalue("redis_url")
-    database_url: str = request.getfixturevalue("fresh_pg_url")
+    database_url: str = request.getfixturevalue("empty_database_url")
     namespace: str = request.getfixturevalue("redis_namespace")
     return Infra(
         env=hub_env(DATABASE_URL=database_url, REDIS_URL=redis_url),
