@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
+from hub import run_control
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import Conflict, NotFound, Unprocessable
 from hub.api.journeys import journey_steps
@@ -33,7 +35,6 @@ __all__ = [
     "pause_run",
     "progress_or_404",
     "resume_run",
-    "resume_target",
     "run_read",
 ]
 
@@ -108,24 +109,6 @@ async def progress_or_404(run_id: int) -> RunProgress:
     return progress
 
 
-async def _transition(run_id: int, to: RunState, allowed: frozenset[RunState], verb: str) -> RunRecord:
-    """Move a run to ``to`` if it is in one of ``allowed``; 404 if it does not exist, 409 if its state forbids it."""
-    moved = await queries.set_run_state(run_id, to, from_states=allowed)
-    if moved is None:
-        current = await queries.get_run(run_id)
-        if current is None:
-            raise NotFound(f"no run {run_id}")
-        raise Conflict(f"cannot {verb} run {run_id}: it is {current.state}")
-    return moved
-
-
-def resume_target(run: RunRecord, now: datetime) -> RunState:
-    """The state a paused run resumes to (pure): ``scheduled`` if it never started and is not due yet."""
-    if run.started_at is None and run.scheduled_at is not None and run.scheduled_at > now:
-        return R.SCHEDULED
-    return R.RUNNING
-
-
 async def _requeue(run: RunRecord, enqueuer: Enqueuer, now: datetime) -> None:
     """Queue what a resumed run owes now: its fan-out if unfinished, and its due pending rows.
 
@@ -133,7 +116,7 @@ async def _requeue(run: RunRecord, enqueuer: Enqueuer, now: datetime) -> None:
     queued here (with the run's throttle options) rather than waiting for a sweep. A row whose old queue
     message is still live gets a second one: harmless, the claim lets only one of them send.
     """
-    if run.kind == "campaign" and run.fanned_out_at is None:
+    if run_control.fan_out_owed(run):
         await anyio.to_thread.run_sync(enqueuer.enqueue_fan_out, run.id)
     after_id, queued = 0, 0
     while ids := await queries.due_message_ids(now, _REQUEUE_PAGE, after_id=after_id, run_id=run.id):
@@ -146,25 +129,31 @@ async def _requeue(run: RunRecord, enqueuer: Enqueuer, now: datetime) -> None:
 MAX_RUN_PAGE = 200
 #: Owed rows queued per page on resume.
 _REQUEUE_PAGE = 1000
-#: States from which each control verb may move a run.
-PAUSABLE = frozenset({R.RUNNING, R.SCHEDULED})
-RESUMABLE = frozenset({R.PAUSED})
-CANCELABLE = frozenset({R.SCHEDULED, R.RUNNING, R.PAUSED})
+
+
+@contextlib.contextmanager
+def _answered() -> Iterator[None]:
+    """A refused control verb as HTTP: no such run is 404, a state that forbids it 409."""
+    try:
+        yield
+    except run_control.RunNotFound as exc:
+        raise NotFound(str(exc)) from None
+    except run_control.RunStateConflict as exc:
+        raise Conflict(str(exc)) from None
 
 
 async def pause_run(run_id: int) -> RunProgress:
     """Pause a run (the API's and the dashboard's one way); 404 if it does not exist, 409 if its state forbids it."""
-    await _transition(run_id, R.PAUSED, PAUSABLE, "pause")
+    with _answered():
+        await run_control.pause(run_id)
     return await progress_or_404(run_id)
 
 
 async def resume_run(run_id: int, enqueuer: Enqueuer) -> RunProgress:
     """Resume a paused run and queue what it owes now; 404 / 409 as :func:`pause_run`."""
     now = datetime.now(UTC)
-    current = await queries.get_run(run_id)
-    if current is None:
-        raise NotFound(f"no run {run_id}")
-    run = await _transition(run_id, resume_target(current, now), RESUMABLE, "resume")
+    with _answered():
+        run = await run_control.resume(run_id, now=now)
     if run.state == R.RUNNING:
         await _requeue(run, enqueuer, now)
     return await progress_or_404(run_id)
@@ -172,12 +161,8 @@ async def resume_run(run_id: int, enqueuer: Enqueuer) -> RunProgress:
 
 async def cancel_run(run_id: int) -> RunProgress:
     """Cancel every message of a run not yet handed to Twilio; 404 / 409 as :func:`pause_run`."""
-    run = await queries.get_run(run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id}")
-    if run.state not in CANCELABLE:
-        raise Conflict(f"cannot cancel run {run_id}: it is {run.state}")
-    canceled = await queries.cancel_run(run_id)
+    with _answered():
+        canceled = await run_control.cancel(run_id)
     log.info("run %r canceled: %d messages will not be sent", run_id, canceled)
     return await progress_or_404(run_id)
 

@@ -62,17 +62,17 @@ def runs_group() -> None:
 
 
 def _control(ctx: Context, action: str, run_id: int) -> None:
+    from hub import run_control
     from hub.store import db
-    from scheduler import control
 
     settings = ctx.settings
     db.run_sync(db.connect(settings))
     try:
         if action == "pause":
-            run = db.run_sync(control.pause(run_id))
+            run = db.run_sync(run_control.pause(run_id))
             click.echo(f"run {run_id} paused: no new sends are claimed until `hub runs resume {run_id}`")
         elif action == "resume":
-            run, fan_out_owed = db.run_sync(control.resume(run_id))
+            run = db.run_sync(run_control.resume(run_id))
             if settings.redis.is_embedded:
                 # `hub run`'s in-process Redis is out of reach: its recovery sweep re-enqueues the owed rows.
                 click.echo(f"run {run_id} resumed ({run.state.value}): owed messages are picked up by the next sweep")
@@ -81,14 +81,14 @@ def _control(ctx: Context, action: str, run_id: int) -> None:
             from actors.sweep import enqueue_owed
 
             actors.setup(settings)
-            if fan_out_owed:
+            if run_control.fan_out_owed(run):
                 actors.fan_out_run.send(run_id)
             queued = enqueue_owed(run_id, settings)
             click.echo(f"run {run_id} resumed ({run.state.value}): {queued} owed message(s) queued again")
         else:
-            canceled = db.run_sync(control.cancel(run_id))
+            canceled = db.run_sync(run_control.cancel(run_id))
             click.echo(f"run {run_id} canceled: {canceled} unsent message(s) canceled")
-    except control.RunControlError as exc:
+    except run_control.RunControlError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 

@@ -13,12 +13,12 @@ from actor_harness import Harness, wait_until
 import actors
 from actors.holds import run_states
 from actors.pacing import HORIZON_MS
+from hub import run_control as control
 from hub.rendering import OutboundMessage
 from hub.status import MessageStatus
 from hub.store import db
 from hub.store import queries as q
 from hub.transport import Receipt
-from scheduler import control
 
 S = MessageStatus
 

@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from hub.api.enqueue import RecordingEnqueuer
-from hub.api.runs import resume_target
+from hub.run_control import resume_target
 from hub.status import RunState
 from hub.store import queries
 from hub.store.records import RunRecord

@@ -16,12 +16,12 @@ from hub_procs import Deployment, deployment, wait_for
 from actors.reconcile import quarantine, reconcile_after_sweep
 from actors.send import send_batch
 from actors.sweep import requeue_dead_workers, sweep
+from hub import run_control as control
 from hub.config import Settings
 from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
 from hub.status import HANDED_TO_TWILIO, MessageStatus
 from hub.store import db
 from hub.store import queries as q
-from scheduler import control
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
+from hub import run_control as control
 from hub.cli import main
 from hub.config import Settings
 from hub.status import RunState
 from hub.store import queries
 from hub.store.db import run_sync
 from hub.store.records import NewMessage, RunRecord
-from scheduler import control
 from scheduler.sweeps import DueMessages
 
 T0 = datetime(2026, 6, 1, 9, tzinfo=UTC)
@@ -40,7 +40,7 @@ def test_pause_holds_a_live_run(state: RunState) -> None:
 @pytest.mark.parametrize("state", [RunState.FINISHED, RunState.CANCELED, RunState.MISSED, RunState.PAUSED])
 def test_pause_refuses_a_run_that_is_not_live(state: RunState) -> None:
     run_id = new_run(state)
-    with pytest.raises(control.RunControlError, match=f"run {run_id} is {state.value}"):
+    with pytest.raises(control.RunControlError, match=f"cannot pause run {run_id}: it is {state.value}"):
         run_sync(control.pause(run_id))
 
 
@@ -48,22 +48,22 @@ def test_pause_refuses_a_run_that_is_not_live(state: RunState) -> None:
 def test_resume_continues_a_started_run_and_asks_for_fan_out_when_unfinished() -> None:
     run_id = new_run(RunState.RUNNING)
     run_sync(control.pause(run_id))
-    run, fan_out_owed = run_sync(control.resume(run_id))
-    assert (run.state, fan_out_owed) == (RunState.RUNNING, True)
+    run = run_sync(control.resume(run_id))
+    assert (run.state, control.fan_out_owed(run)) == (RunState.RUNNING, True)
 
 
 @pytest.mark.usefixtures("db_settings")
 def test_resume_of_a_paused_run_not_yet_due_goes_back_to_scheduled() -> None:
     run_id = new_run(RunState.SCHEDULED, scheduled_at=T0 + timedelta(hours=1))
     run_sync(control.pause(run_id))
-    run, fan_out_owed = run_sync(control.resume(run_id, now=T0))
-    assert (run.state, fan_out_owed) == (RunState.SCHEDULED, False)
+    run = run_sync(control.resume(run_id, now=T0))
+    assert (run.state, control.fan_out_owed(run)) == (RunState.SCHEDULED, False)
 
 
 @pytest.mark.usefixtures("db_settings")
 def test_resume_refuses_a_run_that_is_not_paused() -> None:
     run_id = new_run(RunState.RUNNING)
-    with pytest.raises(control.RunControlError, match="only a run that is paused can be resumed"):
+    with pytest.raises(control.RunControlError, match=f"cannot resume run {run_id}: it is running"):
         run_sync(control.resume(run_id))
 
 
@@ -98,7 +98,7 @@ def test_hub_runs_cancel_of_a_finished_run_exits_1_with_the_reason(pg_settings: 
     run_id = new_run(RunState.FINISHED)
     code, output = hub(pg_settings, "runs", "cancel", str(run_id))
     assert code == 1
-    assert f"run {run_id} is finished" in output
+    assert f"cannot cancel run {run_id}: it is finished" in output
 
 
 class Enqueued(list[int]):
