@@ -31,7 +31,7 @@ from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
 from hub.templates import guard as template_guard
-from hub.tier_budget import AsyncTierBudget, budget_key
+from hub.tier_budget import TierBudget, budget_key
 from hub.twilio_rules import TEMPLATE_TOO_LONG_CODE, validity_period_s
 from hub.webhooks import status_callback_url
 
@@ -192,7 +192,7 @@ async def _over_tier_budget(
     now = claim.token
     if cap is None or rt.recipients is None or not business_initiated(last_inbound_at=last_inbound, now=now):
         return False
-    budget = AsyncTierBudget(rt.recipients.client, cap=cap, key=budget_key(rt.namespace))
+    budget = TierBudget(rt.recipients.client, cap=cap, key=budget_key(rt.namespace))
     allowed, until = await budget.acquire(record.recipient, now)
     if allowed:
         return False

@@ -18,18 +18,16 @@ from hub.planning import as_utc
 __all__ = [
     "DEFAULT_KEY",
     "SEEDING_WAIT",
-    "AsyncRecentRecipients",
-    "AsyncTierBudget",
     "RecentRecipients",
     "TierBudget",
     "budget_key",
+    "budget_usage",
 ]
 
 #: The key of the default namespace (``hub``).
 DEFAULT_KEY = "hub:tier-budget"
 #: ``since -> [(recipient, last send)]``: who the ledger says was sent to since then (rebuilds the set).
-RecentRecipients = Callable[[datetime], Sequence[tuple[str, datetime]]]
-AsyncRecentRecipients = Callable[[datetime], Awaitable[Sequence[tuple[str, datetime]]]]
+RecentRecipients = Callable[[datetime], Awaitable[Sequence[tuple[str, datetime]]]]
 #: How long a recipient waits while another worker rebuilds the set from the ledger.
 SEEDING_WAIT = timedelta(seconds=2)
 #: How long one worker may take to rebuild before another may try.
@@ -111,15 +109,7 @@ def _seed_calls(recent: Sequence[tuple[str, datetime]], window_ms: int) -> Itera
         yield [window_ms, done, *(item for pair in chunk for item in pair)]
 
 
-def _ledger_recent(since: datetime) -> Sequence[tuple[str, datetime]]:
-    from hub.store.db import run_sync
-    from hub.store.queries import recipients_sent_since
-
-    result: Sequence[tuple[str, datetime]] = run_sync(recipients_sent_since(since))
-    return result
-
-
-async def _ledger_recent_async(since: datetime) -> Sequence[tuple[str, datetime]]:
+async def _ledger_recent(since: datetime) -> Sequence[tuple[str, datetime]]:
     from hub.store.queries import recipients_sent_since
 
     return await recipients_sent_since(since)
@@ -148,16 +138,23 @@ class TierBudget:
 
     Meta counts the limit per business portfolio, so every worker sending for one portfolio must share
     one key. Call :meth:`acquire` only for business-initiated messages (outside a customer-service window).
+    It runs on the worker's event loop; ``hub status`` and the dashboard read the same key with
+    :func:`budget_usage`.
 
     Args:
-        client: a redis-py client (a fakeredis one in tests).
-        cap: the tier (e.g. 2000); None means unlimited (no Redis calls).
-        key: the sorted set's key, one per portfolio.
+        client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) on the running loop.
+        cap: the tier; None means unlimited (no Redis calls).
+        key: the sorted set's key (:func:`budget_key`).
         recent: rebuilds the set when Redis lost it; defaults to the ledger.
     """
 
     def __init__(
-        self, client: redis.Redis, *, cap: int | None, key: str = DEFAULT_KEY, recent: RecentRecipients = _ledger_recent
+        self,
+        client: Any,
+        *,
+        cap: int | None,
+        key: str = DEFAULT_KEY,
+        recent: RecentRecipients = _ledger_recent,
     ) -> None:
         self.cap = cap
         self.key = key
@@ -167,7 +164,7 @@ class TierBudget:
         self._seed = client.register_script(_SEED)
         self._window_ms = int(BUDGET_WINDOW.total_seconds() * 1000)
 
-    def acquire(self, recipient: str, now: datetime) -> tuple[bool, datetime | None]:
+    async def acquire(self, recipient: str, now: datetime) -> tuple[bool, datetime | None]:
         """Count ``recipient`` if the budget allows, atomically.
 
         Args:
@@ -183,71 +180,6 @@ class TierBudget:
             return True, None
         keys = [self.key, _marker(self.key)]
         args: list[int | str] = [_ms(now), self._window_ms, self.cap, recipient]
-        reply = self._acquire(keys=keys, args=args)
-        if int(reply[0]) == _NEEDS_SEED:
-            if not self._client.set(_lease(self.key), "1", nx=True, px=_SEEDING_LEASE_MS):
-                return False, as_utc(now) + SEEDING_WAIT
-            try:
-                for call in _seed_calls(self._recent(as_utc(now) - BUDGET_WINDOW), self._window_ms):
-                    self._seed(keys=keys, args=call)
-            finally:
-                self._client.delete(_lease(self.key))
-            reply = self._acquire(keys=keys, args=args)
-        return _decide(reply, self.cap, now)
-
-    def usage(self, now: datetime) -> tuple[int, datetime | None]:
-        """How much of the budget the last 24 h used, for ``hub status``.
-
-        Returns:
-            ``(unique_recipients, next_slot_at)``: ``next_slot_at`` is when a new recipient may be sent to,
-            None when one may be now (or there is no cap).
-        """
-        now_ms = _ms(now)
-        floor = now_ms - self._window_ms
-        count = int(self._client.zcount(self.key, f"({floor}", "+inf"))
-        if self.cap is None or count < self.cap or self.cap <= 0:
-            return count, None
-        entries = self._client.zrangebyscore(
-            self.key, f"({floor}", "+inf", start=count - self.cap, num=1, withscores=True
-        )
-        oldest = _from_ms(int(entries[0][1])) if entries else None
-        return count, daily_budget_decision(count, self.cap, False, oldest, now)[1]
-
-
-class AsyncTierBudget:
-    """:meth:`TierBudget.acquire` on an asyncio Redis client (the send actor runs on the worker's event loop).
-
-    Same script and key as :class:`TierBudget`, so ``hub status`` reads what the workers write.
-
-    Args:
-        client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) on the running loop.
-        cap: the tier; None means unlimited (no Redis calls).
-        key: the sorted set's key (:func:`budget_key`).
-        recent: rebuilds the set when Redis lost it; defaults to the ledger.
-    """
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        cap: int | None,
-        key: str = DEFAULT_KEY,
-        recent: AsyncRecentRecipients = _ledger_recent_async,
-    ) -> None:
-        self.cap = cap
-        self.key = key
-        self._client = client
-        self._recent = recent
-        self._acquire = client.register_script(_ACQUIRE)
-        self._seed = client.register_script(_SEED)
-        self._window_ms = int(BUDGET_WINDOW.total_seconds() * 1000)
-
-    async def acquire(self, recipient: str, now: datetime) -> tuple[bool, datetime | None]:
-        """Count ``recipient`` if the budget allows, atomically; see :meth:`TierBudget.acquire`."""
-        if self.cap is None:
-            return True, None
-        keys = [self.key, _marker(self.key)]
-        args: list[int | str] = [_ms(now), self._window_ms, self.cap, recipient]
         reply = await self._acquire(keys=keys, args=args)
         if int(reply[0]) == _NEEDS_SEED:
             if not await self._client.set(_lease(self.key), "1", nx=True, px=_SEEDING_LEASE_MS):
@@ -259,3 +191,20 @@ class AsyncTierBudget:
                 await self._client.delete(_lease(self.key))
             reply = await self._acquire(keys=keys, args=args)
         return _decide(reply, self.cap, now)
+
+
+def budget_usage(client: redis.Redis, *, cap: int | None, key: str, now: datetime) -> tuple[int, datetime | None]:
+    """How much of the budget the last 24 h used (a sync read, for ``hub status`` and the dashboard).
+
+    Returns:
+        ``(unique_recipients, next_slot_at)``: ``next_slot_at`` is when a new recipient may be sent to,
+        None when one may be now (or there is no cap).
+    """
+    window_ms = int(BUDGET_WINDOW.total_seconds() * 1000)
+    floor = _ms(now) - window_ms
+    count = int(client.zcount(key, f"({floor}", "+inf"))
+    if cap is None or count < cap or cap <= 0:
+        return count, None
+    entries = client.zrangebyscore(key, f"({floor}", "+inf", start=count - cap, num=1, withscores=True)
+    oldest = _from_ms(int(entries[0][1])) if entries else None
+    return count, daily_budget_decision(count, cap, False, oldest, now)[1]

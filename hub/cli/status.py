@@ -99,12 +99,12 @@ def _budget(settings: Settings) -> str | None:
         return None
     import redis
 
-    from hub.tier_budget import TierBudget, budget_key
+    from hub.tier_budget import budget_key, budget_usage
 
     now = datetime.now(UTC)
     try:
         client = redis.Redis.from_url(settings.redis.url, socket_timeout=2)
-        used, next_slot = TierBudget(client, cap=cap, key=budget_key(settings.redis.namespace)).usage(now)
+        used, next_slot = budget_usage(client, cap=cap, key=budget_key(settings.redis.namespace), now=now)
     except redis.RedisError as exc:
         return f"tier budget: {cap} new recipients per 24 h; usage unknown (Redis: {type(exc).__name__})"
     return budget_line(cap, used, next_slot, now)

@@ -31,11 +31,11 @@ def _tier_budget(settings: Settings, now: datetime) -> dict[str, Any] | None:
         return {"cap": cap, "used": None, "note": "kept in the worker process's embedded Redis"}
     import redis
 
-    from hub.tier_budget import TierBudget, budget_key
+    from hub.tier_budget import budget_key, budget_usage
 
     try:
         client = redis.Redis.from_url(settings.redis.url, socket_timeout=1, socket_connect_timeout=1)
-        used, next_slot = TierBudget(client, cap=cap, key=budget_key(settings.redis.namespace)).usage(now)
+        used, next_slot = budget_usage(client, cap=cap, key=budget_key(settings.redis.namespace), now=now)
     except redis.RedisError as exc:
         return {"cap": cap, "used": None, "note": f"Redis unavailable ({type(exc).__name__})"}
     return {"cap": cap, "used": used, "percent": round(100.0 * used / cap, 1) if cap else 0.0, "next_slot": next_slot}

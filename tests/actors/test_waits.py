@@ -15,7 +15,7 @@ from actors.sweep import sweep
 from hub.config import PerRecipientLimit
 from hub.status import MessageStatus
 from hub.store import queries as q
-from hub.tier_budget import TierBudget, budget_key
+from hub.tier_budget import budget_key, budget_usage
 
 ADA, BOB, CY = "+14155550100", "+14155550101", "+14155550102"
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_held_message_is_sent_once_the_budget_frees_up(
 def test_status_reads_the_budget_the_workers_fill(make_harness: Callable[..., Harness]) -> None:
     harness = make_harness(daily_unique_recipients=1)
     _send(harness, ADA, BOB)
-    used, next_slot = TierBudget(harness.redis, cap=1, key=budget_key(harness.namespace)).usage(datetime.now(UTC))
+    used, next_slot = budget_usage(harness.redis, cap=1, key=budget_key(harness.namespace), now=datetime.now(UTC))
     assert used == 1
     assert next_slot is not None and next_slot > datetime.now(UTC) + timedelta(hours=23)
 
