@@ -129,6 +129,7 @@ def pages(keys: dict[str, object]) -> list[tuple[str, str]]:
         ("messages by run + status", f"/ui/messages?run={big}&status=failed"),
         ("messages by error code", "/ui/messages?error_code=30008"),
         ("funnel link (delivered)", f"/ui/messages?run={big}&status=delivered&status=read"),
+        ("funnel link (replied)", f"/ui/messages?run={big}&replied=true"),
         ("one message", f"/ui/messages/{message_id}"),
         ("campaigns", "/ui/campaigns"),
         ("health", "/ui/health"),
@@ -180,7 +181,7 @@ async def store_reads(run_id: int, repeats: int) -> list[tuple[str, str, list[fl
         "run_failures": lambda: queries.run_failures(run_id),
         "run_waits (sampled)": lambda: queries.run_waits(run_id, sample=breakdown.SAMPLE),
         "reason_groups (skipped, canceled)": lambda: breakdown.reason_groups(run_id, (S.SKIPPED, S.CANCELED)),
-        "replied_count": lambda: breakdown.replied_count(run_id, start),
+        "replied_count": lambda: breakdown.replied_count(run_id),
         "run_timeline": lambda: breakdown.run_timeline(
             run_id, start=start, bucket_s=max(10, int((datetime.now(UTC) - start).total_seconds() / 120))
         ),

@@ -91,20 +91,31 @@ class MessageController(Controller):
         status: FromQuery[str | None] = None,
         to: FromQuery[str | None] = None,
         run_id: QueryId = None,
+        replied: Annotated[
+            bool | None,
+            QueryParameter(
+                description="With run_id: only rows whose recipient wrote to us at or after the row was sent "
+                "(true), or only the others (false); the run page's funnel counts the same replies"
+            ),
+        ] = None,
         campaign: FromQuery[str | None] = None,
         since: QueryTime = None,
         until: QueryTime = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> MessageList:
-        if run_id is None and "run_id" in request.query_params:
-            # Litestar reads ``run_id=null`` as absent; a filter the client wrote must not be dropped silently.
-            raise Unprocessable("run_id must be a positive integer", field="run_id")
+        for name, value, expected in (("run_id", run_id, "a positive integer"), ("replied", replied, "true or false")):
+            if value is None and name in request.query_params:
+                # Litestar reads ``name=null`` as absent; a filter the client wrote must not be dropped silently.
+                raise Unprocessable(f"{name} must be {expected}", field=name)
+        if replied is not None and run_id is None:
+            raise Unprocessable("replied needs run_id: replies are matched within a run", field="replied")
         try:
             items, next_cursor = await queries.list_messages(
                 status=_status(status),
                 to=_phone(to, settings),
                 run_id=run_id,
+                replied=replied,
                 campaign=campaign,
                 since=parse_time(since, "since") if since is not None else None,
                 until=parse_time(until, "until") if until is not None else None,

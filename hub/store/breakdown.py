@@ -3,7 +3,7 @@ dashboard's reads; failures by error code and why owed rows wait are :mod:`hub.s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
@@ -55,15 +55,14 @@ async def reason_groups(
     return [ReasonGroup(status=row["status"], reason=row["reason"], count=int(row["count"])) for row in rows]
 
 
-async def replied_count(run_id: int, since: datetime | None) -> int:
-    """Recipients of a run who wrote to us after their message was sent.
+async def replied_count(run_id: int) -> int:
+    """Recipients of a run who wrote to us at or after one of its rows to them was sent.
 
-    Starts from the inbound side (replies are few next to sends), bounded by ``since`` (the run's start), and
-    looks each sender up in the run's (run, recipient, step) key: one index probe per reply, never a scan of the
-    run's rows.
+    The rule is the database function ``hub_replied_rows`` (the message search's ``replied`` filter uses it too):
+    it starts from the inbound messages since the run was created (replies are few next to sends) and probes each
+    sender's rows by index, never a scan of the run's rows.
     """
-    since = utc(since) or datetime(1970, 1, 1, tzinfo=UTC)
-    rows = await sql.fetch(_SQL["replied_count"], {"run": run_id, "since": since})
+    rows = await sql.fetch(_SQL["replied_count"], {"run": run_id})
     return int(rows[0]["count"]) if rows else 0
 
 

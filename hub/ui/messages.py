@@ -21,6 +21,8 @@ __all__ = ["PAGE_SIZE", "MessagePages", "SearchFilters"]
 
 #: Messages per page of results.
 PAGE_SIZE = 50
+#: The reply filter's values (the funnel links with ``true``; the API reads the same words).
+_REPLIED = {"true": True, "false": False}
 
 
 class SearchFilters:
@@ -35,13 +37,16 @@ class SearchFilters:
         status: list[str],
         error_code: str | None,
         run: str | None,
+        replied: str | None = None,
     ) -> None:
-        self.form = {
+        replied_raw = (replied or "").strip().lower()
+        self.form: dict[str, str | list[str]] = {
             "phone": phone or "",
             "sid": sid or "",
             "status": status,
             "error_code": error_code or "",
             "run": run or "",
+            "replied": replied_raw,
         }
         self.problems: list[str] = []
         self.phone = self._phone(phone, settings)
@@ -49,6 +54,18 @@ class SearchFilters:
         self.statuses = self._statuses(status)
         self.error_code = self._int(error_code, "error code")
         self.run = self._int(run, "run")
+        self.replied = self._replied(replied_raw)
+
+    def _replied(self, raw: str) -> bool | None:
+        if not raw:
+            return None
+        if raw not in _REPLIED:
+            self.problems.append(f"replied: expected true or false, got {raw!r}")
+            return None
+        if self.run is None:
+            self.problems.append("replied: choose a run (replies are matched within a run)")
+            return None
+        return _REPLIED[raw]
 
     def _phone(self, raw: str | None, settings: Settings) -> str | None:
         if not raw or not raw.strip():
@@ -80,7 +97,8 @@ class SearchFilters:
 
     @property
     def empty(self) -> bool:
-        return not any((self.phone, self.sid, self.statuses, self.error_code is not None, self.run is not None))
+        given = (self.error_code, self.run, self.replied)
+        return not (self.phone or self.sid or self.statuses or any(value is not None for value in given))
 
 
 class MessagePages(Controller):
@@ -95,9 +113,12 @@ class MessagePages(Controller):
         status: FromQuery[list[str] | None] = None,
         error_code: FromQuery[str | None] = None,
         run: FromQuery[str | None] = None,
+        replied: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        filters = SearchFilters(settings, phone=phone, sid=sid, status=status or [], error_code=error_code, run=run)
+        filters = SearchFilters(
+            settings, phone=phone, sid=sid, status=status or [], error_code=error_code, run=run, replied=replied
+        )
         items: list[Any] = []
         next_cursor = None
         if not filters.problems:
@@ -108,6 +129,7 @@ class MessagePages(Controller):
                     sid=filters.sid,
                     error_code=filters.error_code,
                     run_id=filters.run,
+                    replied=filters.replied,
                     cursor=cursor,
                     limit=PAGE_SIZE,
                 )
@@ -121,6 +143,7 @@ class MessagePages(Controller):
                 status=[s.value for s in filters.statuses],
                 error_code=filters.error_code,
                 run=filters.run,
+                replied=str(filters.replied).lower() if filters.replied is not None else None,
                 cursor=next_cursor,
             )
         context = {

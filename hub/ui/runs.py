@@ -55,7 +55,7 @@ async def _run_context(run_id: int, settings: Settings) -> dict[str, Any]:
         "run": view,
         "record": run,
         "counts": sorted(progress.counts.items(), key=lambda item: -item[1]),
-        "funnel": funnel(run_id, progress.counts, await breakdown.replied_count(run_id, start)),
+        "funnel": funnel(run_id, progress.counts, await breakdown.replied_count(run_id)),
         "failures": [
             {
                 "group": group,

@@ -42,12 +42,14 @@ _DONE_EXCLUDES = (S.PENDING, S.SENDING)
 
 
 class FunnelStage(msgspec.Struct, frozen=True, kw_only=True):
-    """One step of the funnel: its count, its share of the first stage (0..100), and the search behind it."""
+    """One step of the funnel: its count (of ``unit``), its share of the first stage (0..100), and the search behind
+    it."""
 
     name: str
     count: int
     percent: float
-    link: str | None
+    link: str
+    unit: str
 
 
 class RunView(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,27 +127,31 @@ def run_view(progress: RunProgress) -> RunView:
 def funnel(run_id: int, counts: Mapping[str, int], replied: int) -> list[FunnelStage]:
     """sent → delivered → read → replied; each number links to the message search behind it (pure).
 
-    Replies are matched by recipient after the row was sent, so that stage has no status to search by.
+    The first three count rows by status; replied counts recipients who wrote after a row to them was sent, and
+    its search lists those rows (``replied=true``: the same rule, one row per recipient unless a journey sent
+    them several before the reply).
     """
     stages = [
         (
             name,
             sum(counts.get(s.value, 0) for s in statuses),
             messages_link(run=run_id, status=[s.value for s in statuses]),
+            "messages",
         )
         for name, statuses in FUNNEL
     ]
+    stages.append(("replied", replied, messages_link(run=run_id, replied="true"), "recipients"))
     first = stages[0][1]
-    out = [
-        FunnelStage(name=name, count=count, percent=round(100.0 * count / first, 1) if first else 0.0, link=link)
-        for name, count, link in stages
-    ]
-    out.append(
+    return [
         FunnelStage(
-            name="replied", count=replied, percent=round(100.0 * replied / first, 1) if first else 0.0, link=None
+            name=name,
+            count=count,
+            percent=round(100.0 * count / first, 1) if first else 0.0,
+            link=link,
+            unit=unit,
         )
-    )
-    return out
+        for name, count, link, unit in stages
+    ]
 
 
 def twilio_error_url(code: int | None) -> str | None:

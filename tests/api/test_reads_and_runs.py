@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_support import PUBLIC_URL, run, sign
+from api_support import INBOUND_URL, PUBLIC_URL, run, sign
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -66,6 +66,33 @@ def test_list_messages_filters_and_paginates(client: TestClient[Litestar]) -> No
     assert seen == {"+14155550100", "+14155550101", "+14155550102"}
     by_phone = client.get("/v1/messages", params={"to": "whatsapp:+1 415 555 0100"}).json()
     assert len(by_phone["items"]) == 2
+
+
+def test_list_messages_replied_lists_the_rows_whose_recipient_wrote_after_the_send(
+    client: TestClient[Litestar],
+) -> None:
+    sent = bulk(client, "+14155550100", "+14155550101")
+    items = client.get("/v1/messages", params={"run_id": sent["run_id"]}).json()["items"]
+    ids = {m["to"]: m["id"] for m in items}
+    run(queries.claim_for_send(ids["+14155550100"]))
+    run(queries.mark_submitted(ids["+14155550100"], "SMrep1", "queued"))
+    for sender in ("+14155550100", "+14155550101"):  # the second was never sent: not a reply
+        form = {"MessageSid": f"SMin{sender[-4:]}", "From": f"whatsapp:{sender}", "To": "whatsapp:+1", "Body": "ok"}
+        answer = client.post(
+            "/webhooks/twilio/inbound", data=form, headers={"X-Twilio-Signature": sign(INBOUND_URL, form)}
+        )
+        assert answer.status_code < 300
+
+    replied = client.get("/v1/messages", params={"run_id": sent["run_id"], "replied": "true"}).json()["items"]
+    others = client.get("/v1/messages", params={"run_id": sent["run_id"], "replied": "false"}).json()["items"]
+
+    assert [m["to"] for m in replied] == ["+14155550100"]
+    assert [m["to"] for m in others] == ["+14155550101"]
+
+
+def test_list_messages_replied_without_a_run_is_422(client: TestClient[Litestar]) -> None:
+    response = client.get("/v1/messages", params={"replied": "true"})
+    assert (response.status_code, response.json()["field"]) == (422, "replied")
 
 
 def test_list_messages_items_have_no_history(client: TestClient[Litestar]) -> None:
@@ -152,3 +179,8 @@ def test_resume_of_campaign_run_not_fanned_out_enqueues_fan_out(
     ran, _ = run(queries.create_run(kind="campaign", campaign="hello", state=RunState.PAUSED))
     client.post(f"/v1/runs/{ran.id}/resume")
     assert enqueuer.fan_outs == [ran.id]
+
+
+def test_list_messages_replied_null_is_refused_not_ignored(client: TestClient[Litestar]) -> None:
+    response = client.get("/v1/messages?run_id=1&replied=null")
+    assert (response.status_code, response.json()["field"]) == (422, "replied")

@@ -171,24 +171,3 @@ async def _scalar(settings: Settings, sql: str, *args: object) -> object:
         return await conn.fetchval(sql, *args)
     finally:
         await conn.close()
-
-
-def test_replied_counts_recipients_who_wrote_after_their_message_was_sent(pg_settings: Settings) -> None:
-    from hub.store.breakdown import replied_count
-    from hub.store.records import InboundRecord
-
-    run_id, other = a_run(5), a_run(1)
-    send(run_id, 3, "delivered", at=T0)
-
-    def inbound(phone: str, at: datetime) -> None:
-        record = InboundRecord(sid=f"SMin{phone}{at:%H%M%S}", from_phone=phone, to="+1", body="hi", received_at=at)
-        run(queries.record_inbound(record))
-
-    inbound("+14155550000", T0 + timedelta(minutes=1))  # sent at T0: a reply
-    inbound("+14155550000", T0 + timedelta(minutes=2))  # the same recipient again: still one
-    inbound("+14155550001", T0 - timedelta(minutes=1))  # wrote before the send: not a reply
-    inbound("+14155550004", T0 + timedelta(minutes=1))  # never sent (still pending): not a reply
-    inbound("+14155559999", T0 + timedelta(minutes=1))  # not in this run
-
-    assert run(replied_count(run_id, T0 - timedelta(hours=1))) == 1
-    assert run(replied_count(other, T0 - timedelta(hours=1))) == 0

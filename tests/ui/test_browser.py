@@ -142,6 +142,27 @@ def test_a_funnel_number_opens_the_matching_search(page: Any) -> None:
     expect(page.locator("table.results tbody tr")).to_have_count(6)
 
 
+def test_the_replied_number_opens_exactly_the_recipients_who_replied(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    run_id = make_run(10)
+    send(run_id, 5)  # +14155550000..0004
+    reply("+14155550001")
+    reply("+14155550003")
+    reply("+14155550007")  # never sent: not a reply
+    log_in(page)
+    page.goto(f"/ui/runs/{run_id}")
+
+    page.get_by_role("link", name="2 recipients replied: search them").click()
+
+    expect(page).to_have_url(re.compile(r"/ui/messages\?.*replied=true"))
+    rows = page.locator("table.results tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="+14155550001")).to_have_count(1)
+    expect(rows.filter(has_text="+14155550003")).to_have_count(1)
+    expect(page.get_by_label("Reply")).to_have_value("true")
+
+
 def test_search_a_message_and_read_its_history(page: Any) -> None:
     from playwright.sync_api import expect
 

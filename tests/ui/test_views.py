@@ -76,10 +76,15 @@ def test_the_funnel_counts_each_stage_and_what_went_further() -> None:
 
 def test_a_funnel_number_links_to_the_search_of_exactly_its_statuses() -> None:
     delivered = funnel(7, {"delivered": 1}, replied=0)[1]
-    assert delivered.link is not None
     query = parse_qs(urlsplit(delivered.link).query)
     assert urlsplit(delivered.link).path == "/ui/messages"
     assert query == {"run": ["7"], "status": ["delivered", "read"]}
+
+
+def test_the_replied_number_links_to_the_search_of_the_runs_replied_rows() -> None:
+    replied = funnel(7, {"delivered": 3}, replied=2)[3]
+    assert (replied.name, replied.unit) == ("replied", "recipients")
+    assert parse_qs(urlsplit(replied.link).query) == {"run": ["7"], "replied": ["true"]}
 
 
 def test_an_empty_funnel_has_no_percentages() -> None:

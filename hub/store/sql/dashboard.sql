@@ -5,12 +5,9 @@ FROM (SELECT status, error_message AS reason FROM message
       WHERE run = :run AND status = ANY(:statuses::varchar[]) LIMIT :sample) AS sampled
 GROUP BY status, reason ORDER BY count(*) DESC LIMIT :top;
 
--- name: replied_count(run, since)
--- Recipients of a run who wrote after their message was sent: one (run, recipient, step) probe per reply.
-SELECT count(DISTINCT i.from_phone) AS count FROM inbound_message i
-CROSS JOIN LATERAL (SELECT 1 FROM message m WHERE m.run = :run AND m.recipient = i.from_phone
-                    AND m.sent_at <= i.received_at LIMIT 1) AS sent_before
-WHERE i.received_at >= :since;
+-- name: replied_count(run)
+-- Recipients of a run who wrote after their message was sent (the rule: hub_replied_rows, migration 2026-12-07T08:10).
+SELECT count(DISTINCT recipient) AS count FROM hub_replied_rows(:run);
 
 -- name: recent_sends(runs, since)
 -- Rows of each run handed to Twilio since :since (the sent_at index: the last minute's rows only).
