@@ -92,6 +92,7 @@ class Batch:
         self.runs = run_states(rt)
         self.gate = asyncio.Semaphore(SEND_CONCURRENCY)
         self.sends: list[asyncio.Task[None]] = []
+        self.claimed_runs: set[int] = set()
 
     def requeue(self, ids: list[int], delay_ms: float) -> None:
         """Queue ``ids`` again as a batch of this run after ``delay_ms``."""
@@ -106,7 +107,17 @@ class Batch:
         except Exception as exc:  # a wave's claim or contact read failed: its rows were given back
             failure = exc
         outcomes = await asyncio.gather(*self.sends, return_exceptions=True)
+        await self._finish_settled_runs()
         raise_first([*outcomes, failure])
+
+    async def _finish_settled_runs(self) -> None:
+        """Finish each run this batch claimed rows of if it owes nothing now: the batch that settles a run's last
+        rows finishes it at once (the sweeper only catches what this misses)."""
+        for run_id in sorted(self.claimed_runs):
+            try:
+                await queries.finish_if_settled(run_id)
+            except Exception:  # the sweeper finishes the run instead; the batch's sends stand
+                log.warning("run %r: could not check whether it is finished", run_id, exc_info=True)
 
     async def _waves(self, remaining: deque[int]) -> None:
         began = time.monotonic()
@@ -134,6 +145,7 @@ class Batch:
             await asyncio.gather(*(row.release_token(i, now) for i in wave))
             raise
         taken = {record.id for record in claimed}
+        self.claimed_runs.update(record.run_id for record in claimed)
         for message_id in wave:
             if message_id not in taken:
                 self.sends.append(asyncio.create_task(row.not_claimed(message_id, now, self.requeue)))

@@ -230,6 +230,8 @@ class Firer:
                 log.info("run %d is due: started", run.id)
                 if run.campaign:  # an API send wrote its rows already: the due sweep sends them, no fan-out
                     self.start_run(run.id)
+                else:  # one with nothing owed (all rejected or skipped) is done as soon as it starts
+                    _run_sync(store.finish_if_done(run.id, now=now))
                 started.append(run.id)
         return started
 

@@ -86,8 +86,8 @@ async def _store(plan: SendPlan, send_at: datetime | None, kind: str) -> tuple[i
     ids = await queries.insert_messages(run.id, ledger_rows(plan, send_at))
     # Every row of an API run is written here: its fan-out is complete, so the run can finish once nothing is owed.
     await queries.update_checkpoint(run.id, total, total=total, fanned_out=True)
-    if send_at is None:
-        await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
+    if send_at is None and not ids:  # nothing to send (all rejected or skipped): settled as it is written
+        await queries.finish_if_done(run.id)
     return run.id, ids
 
 

@@ -181,7 +181,6 @@ async def create_campaign_run(
     )
     if later:
         return run, None
-    await queries.set_run_state(run.id, RunState.RUNNING)  # stamps started_at
 
     async def after() -> None:
         await anyio.to_thread.run_sync(enqueuer.enqueue_fan_out, run.id)

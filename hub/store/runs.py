@@ -11,9 +11,12 @@ from hub.store.db import current_engine, transaction
 from hub.store.records import RunRecord
 from hub.store.rows import run_record, utc, when
 from hub.store.tables import Message, Run, RunKind, RunTrigger
+from hub.store.tallies import status_counts
 
 #: States after which a run changes no more.
 FINAL_RUN_STATES = frozenset({RunState.FINISHED, RunState.CANCELED, RunState.MISSED})
+#: Message states a run still owes (it cannot finish while a row is in one).
+_OWED = (MessageStatus.PENDING, MessageStatus.SENDING)
 #: Runs whose owed messages must not be claimed.
 HELD_RUN_STATES = (RunState.PAUSED.value, RunState.CANCELED.value)
 
@@ -113,8 +116,8 @@ async def set_run_state(
 ) -> RunRecord | None:
     """Move a run to ``state`` (compare-and-set when ``from_states`` is given).
 
-    ``running`` stamps ``started_at`` the first time; ``finished``/``canceled``/``missed`` stamp
-    ``finished_at``.
+    ``finished``/``canceled``/``missed`` stamp ``finished_at``. ``started_at`` is not this call's: a run starts
+    when its first row is claimed (``sql/send.sql``: claim).
 
     Returns:
         The updated run, or None when the run does not exist or was not in ``from_states``.
@@ -132,8 +135,6 @@ async def set_run_state(
     rows = await Run.update(values).where(where).returning(*Run.all_columns())
     if not rows:
         return None
-    if state == RunState.RUNNING and rows[0]["started_at"] is None:
-        rows = await Run.update({Run.started_at: at}).where(Run.id == run_id).returning(*Run.all_columns())
     return run_record(rows[0])
 
 
@@ -173,7 +174,8 @@ async def lock_run(run_id: int) -> RunState | None:
 
 
 async def finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
-    """Mark a running run ``finished`` when fan-out is complete and nothing is owed (pending/sending).
+    """Mark a running run ``finished`` when fan-out is complete and nothing is owed (pending/sending); one that
+    never had a row claimed gets ``started_at`` too, the same instant.
 
     One transaction behind the run's lock (:func:`lock_run`): a row released back to ``pending`` meanwhile is
     either counted here or finds the run finished and reopens it.
@@ -184,17 +186,34 @@ async def finish_if_done(run_id: int, *, now: datetime | None = None) -> bool:
     async with transaction():
         if await lock_run(run_id) != RunState.RUNNING:
             return False
-        owed = await Message.count().where(
-            (Message.run == run_id) & Message.status.is_in([MessageStatus.PENDING.value, MessageStatus.SENDING.value])
-        )
+        owed = await Message.count().where((Message.run == run_id) & Message.status.is_in([s.value for s in _OWED]))
         if owed or await _journey_active(run_id):
             return False
+        at = when(now)
         rows = (
-            await Run.update({Run.state: RunState.FINISHED.value, Run.finished_at: when(now)})
+            await Run.update({Run.state: RunState.FINISHED.value, Run.finished_at: at})
             .where((Run.id == run_id) & (Run.state == RunState.RUNNING.value) & Run.fanned_out_at.is_not_null())
-            .returning(Run.id)
+            .returning(Run.id, Run.started_at)
         )
+        if rows and rows[0]["started_at"] is None:  # no row was ever claimed (all rejected or skipped)
+            await Run.update({Run.started_at: at}).where(Run.id == run_id)
     return bool(rows)
+
+
+async def finish_if_settled(run_id: int, *, now: datetime | None = None) -> bool:
+    """:func:`finish_if_done` for a writer that has just settled rows of the run (the send path, after a batch).
+
+    The run's tally answers first (a read of a few rows, no lock), so a batch of a run that still owes rows costs
+    one cheap read; only when the tally shows nothing owed does :func:`finish_if_done` lock and count. Called after
+    the settling writes committed: of two batches settling a run's last rows at once, the later one sees both.
+
+    Returns:
+        True when this call finished the run.
+    """
+    counts = (await status_counts([run_id]))[run_id]
+    if any(counts.get(status.value) for status in _OWED):
+        return False
+    return await finish_if_done(run_id, now=now)
 
 
 async def _journey_active(run_id: int) -> bool:

@@ -14,7 +14,7 @@ from actors.middleware.inflight import inflight_of
 from actors.middleware.retries import ClaimAbandoned
 from hub.config import SendingSettings
 from hub.errors import PermanentSendError, TransientSendError
-from hub.status import MessageStatus
+from hub.status import MessageStatus, RunState
 from hub.store import queries as q
 
 PHONES = [f"+1415555010{i}" for i in range(6)]
@@ -65,6 +65,45 @@ def test_mixed_batch_settles_each_row_as_it_would_be_alone(harness: Harness) -> 
     assert (status[permanent].status, status[permanent].error_code) == (MessageStatus.FAILED, 21211)
     assert status[plain].status == MessageStatus.QUEUED
     assert harness.broker.dead_letters == []
+
+
+def test_the_batch_that_settles_a_runs_last_rows_finishes_it(harness: Harness) -> None:
+    # Given a fanned-out run of three rows, and no sweeper running
+    run, ids = harness.new_run(PHONES[:3])
+    harness.run(q.update_checkpoint(run.id, len(ids), total=len(ids), fanned_out=True))
+    # When one batch sends two of them, the run still owes the third and is running
+    actors.send_batch.send(ids[:2])
+    harness.drain()
+    assert harness.run(q.get_run(run.id)).state == RunState.RUNNING
+    # Then the batch that settles the last row finishes it, started at its first claim
+    actors.send_batch.send(ids[2:])
+    harness.drain()
+    finished = harness.run(q.get_run(run.id))
+    assert finished.state == RunState.FINISHED
+    assert finished.started_at is not None and finished.started_at <= finished.finished_at
+
+
+def test_a_batch_whose_rows_fail_for_good_finishes_the_run(harness: Harness) -> None:
+    # Given a fanned-out run of one row that Twilio refuses for good
+    run, ids = harness.new_run(PHONES[:1])
+    harness.run(q.update_checkpoint(run.id, len(ids), total=len(ids), fanned_out=True))
+    harness.transport.fail_for(PHONES[0], PermanentSendError("bad number", code=21211, http_status=400))
+    # When its batch is processed
+    actors.send_batch.send(ids)
+    harness.drain()
+    # Then the row is failed and the run finished
+    assert harness.message(ids[0]).status == MessageStatus.FAILED
+    assert harness.run(q.get_run(run.id)).state == RunState.FINISHED
+
+
+def test_a_batch_leaves_running_a_run_whose_fan_out_is_not_complete(harness: Harness) -> None:
+    # Given a run still fanning out (more rows may come)
+    _, ids = harness.new_run(PHONES[:1])
+    # When its only row so far is sent
+    actors.send_batch.send(ids)
+    harness.drain()
+    # Then the run is running still
+    assert harness.run(q.get_run(harness.message(ids[0]).run_id)).state == RunState.RUNNING
 
 
 def test_inflight_counts_every_id_of_a_queued_batch(harness: Harness) -> None:

@@ -73,12 +73,13 @@ def test_recent_claim_is_not_touched(harness: Harness) -> None:
     assert harness.message(message_id).status == MessageStatus.SENDING
 
 
-def test_run_with_nothing_owed_is_finished(harness: Harness) -> None:
-    # Given a fanned-out run whose sends all went out
+def test_the_sweeper_finishes_a_run_its_sends_could_not(harness: Harness) -> None:
+    # Given a run whose sends all went out before its fan-out was recorded complete (the sends could not finish it)
     run, ids = harness.new_run(PHONES)
-    harness.run(q.update_checkpoint(run.id, len(ids), total=len(ids), fanned_out=True))
     actors.enqueue_sends(ids)
     harness.drain()
+    harness.run(q.update_checkpoint(run.id, len(ids), total=len(ids), fanned_out=True))
+    assert harness.run(q.get_run(run.id)).state == RunState.RUNNING
     # When the sweeper runs, then the run is finished
     assert sweep(harness.settings).finished == 1
     finished = harness.run(q.get_run(run.id))

@@ -41,7 +41,7 @@ def test_start_run_enqueues_fan_out_and_lists_in_last_runs(
     assert response.status_code == 202
     run_id = response.json()["id"]
     assert (response.json()["campaign"], enqueuer.fan_outs) == ("hello", [run_id])
-    assert response.json()["started_at"] is not None
+    assert (response.json()["state"], response.json()["started_at"]) == ("running", None)  # until a row is claimed
     assert [r["id"] for r in client.get("/v1/campaigns/hello").json()["last_runs"]] == [run_id]
 
 

@@ -43,7 +43,7 @@ def _sum_of_counts(read: dict[str, object]) -> int:
 
 
 @pytest.mark.parametrize("path", ["/v1/bulk-send", "/v1/messages"])
-def test_a_send_for_later_is_scheduled_until_due_then_started_by_the_scheduler(
+def test_a_send_for_later_is_scheduled_until_due_and_started_when_its_first_message_is_claimed(
     pg_api: Client, pg_settings: Settings, path: str
 ) -> None:
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
@@ -57,15 +57,34 @@ def test_a_send_for_later_is_scheduled_until_due_then_started_by_the_scheduler(
     started: list[int] = []
     firer = Firer(pg_settings, clock=lambda: due + timedelta(seconds=1), start_run=started.append)
     assert firer.start_due_runs() == [run_id]
-    after = pg_api.get(f"/v1/runs/{run_id}").json()
-    assert after["state"] == "running" and after["started_at"] is not None
+    due_now = pg_api.get(f"/v1/runs/{run_id}").json()
+    assert (due_now["state"], due_now["started_at"]) == ("running", None)  # due, but nothing claimed yet
     assert started == []  # its rows exist already: nothing to fan out
 
+    (message_id,) = run(queries.due_message_ids(due + timedelta(seconds=2), 10, run_id=run_id))
+    assert run(queries.claim_batch_for_send([message_id], due + timedelta(seconds=2)))
+    claimed = pg_api.get(f"/v1/runs/{run_id}").json()
+    assert datetime.fromisoformat(claimed["started_at"]) == due + timedelta(seconds=2)
 
-def test_a_send_for_now_is_running_and_started(pg_api: Client) -> None:
+
+def test_a_send_for_now_is_running_and_starts_when_its_first_message_is_claimed(pg_api: Client) -> None:
     body = pg_api.post("/v1/bulk-send", json={"phone_numbers": ["+14155550100"], "body": "hi"}).json()
     read = pg_api.get(f"/v1/runs/{body['run_id']}").json()
-    assert read["state"] == "running" and read["started_at"] is not None
+    assert (read["state"], read["started_at"]) == ("running", None)
+
+    (message_id,) = [m["id"] for m in pg_api.get(f"/v1/messages?run_id={body['run_id']}").json()["items"]]
+    at = datetime.now(UTC)
+    assert run(queries.claim_batch_for_send([message_id], at))
+    claimed = pg_api.get(f"/v1/runs/{body['run_id']}").json()
+    assert datetime.fromisoformat(claimed["started_at"]) == at
+
+
+def test_a_send_with_nothing_to_send_is_finished_at_once(pg_api: Client) -> None:
+    body = pg_api.post("/v1/bulk-send", json={"phone_numbers": ["12", "+1415"], "body": "hi"}).json()
+    assert body["accepted"] == 0
+    read = pg_api.get(f"/v1/runs/{body['run_id']}").json()
+    assert read["state"] == "finished"
+    assert read["started_at"] is not None and read["started_at"] == read["finished_at"]
 
 
 @pytest.mark.parametrize(

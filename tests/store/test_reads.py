@@ -84,7 +84,7 @@ async def test_malformed_cursor_is_rejected(db_settings: Settings, cursor: str) 
 async def test_progress_rate_and_eta(db_settings: Settings) -> None:
     run, ids = await run_with(4)
     for n, message_id in enumerate(ids[:3]):
-        await q.claim_for_send(message_id, at(1))
+        await q.claim_for_send(message_id, at(0))  # the run starts with its first claim: 60 s old at(60)
         await q.mark_submitted(message_id, f"SM{n}", "queued", now=at(30))
 
     progress = await q.run_progress(run.id, now=at(60), window_s=60)
@@ -98,7 +98,7 @@ async def test_progress_of_a_run_younger_than_the_window_is_measured_over_its_ag
     run, ids = await run_with(4)
     await q.set_run_state(run.id, RunState.RUNNING, now=at(0))
     for n, message_id in enumerate(ids[:2]):
-        await q.claim_for_send(message_id, at(1))
+        await q.claim_for_send(message_id, at(0))  # the run starts with its first claim: 10 s old at(10)
         await q.mark_submitted(message_id, f"SM{n}", "queued", now=at(5))
 
     progress = await q.run_progress(run.id, now=at(10), window_s=60)

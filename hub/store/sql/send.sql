@@ -2,13 +2,23 @@
 -- Claim every row of :ids that is pending, due and whose run is not held (paused, canceled, expired): the only
 -- way into 'sending' (attempts + 1, claimed_at). The rows after; one that another worker holds is simply not
 -- returned (row locks make concurrent claims of one row exclusive). One row is a list of one. The run condition
--- is ledger.due_condition's.
-UPDATE message SET status = 'sending', attempts = attempts + 1, claimed_at = :now, updated_at = :now
-WHERE id = ANY(:ids::bigint[]) AND status = 'pending'
-  AND (send_at IS NULL OR send_at <= :now) AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
-  AND NOT EXISTS (SELECT 1 FROM run WHERE run.id = message.run
-                  AND (run.state = ANY(:held_states::varchar[]) OR run.expires_at <= :now))
-RETURNING *;
+-- is ledger.due_condition's. A run's first claim stamps its started_at: written only while it is null, and
+-- SKIP LOCKED so a claim never waits on a run row (nor takes it after its message rows while another writer
+-- holds it and waits on them); a run locked at that moment gets it from its next claim, or when it finishes.
+WITH claimed AS (
+    UPDATE message SET status = 'sending', attempts = attempts + 1, claimed_at = :now, updated_at = :now
+    WHERE id = ANY(:ids::bigint[]) AND status = 'pending'
+      AND (send_at IS NULL OR send_at <= :now) AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+      AND NOT EXISTS (SELECT 1 FROM run WHERE run.id = message.run
+                      AND (run.state = ANY(:held_states::varchar[]) OR run.expires_at <= :now))
+    RETURNING *
+), started AS (
+    UPDATE run SET started_at = :now
+    WHERE run.id IN (SELECT unstarted.id FROM run AS unstarted
+                     WHERE unstarted.id IN (SELECT claimed.run FROM claimed) AND unstarted.started_at IS NULL
+                     FOR UPDATE SKIP LOCKED)
+)
+SELECT * FROM claimed;
 
 -- name: submit(ids, sids, from_sending, from_unknown, ats, finished_sending, finished_unknown, reported, sources, claims)
 -- Record Twilio's answer on 'sending' / 'unknown' rows, one array element per row (distinct ids): the sid, the
