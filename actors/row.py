@@ -99,11 +99,11 @@ async def send_row(
     try:
         # A template that is not approved pauses the run and gives the row back (hub.templates.guard).
         if await template_guard.hold_if_blocked(
-            record.id, record.run_id, record.content_sid, claimed_at=now, settings=settings
+            record.id, record.run_id, record.content_sid, cache=rt.templates, claimed_at=now, settings=settings
         ):
             rt.metrics.gave_back("template")
             return
-        too_long = template_guard.cached_text_refusal(record.content_sid, record.content_variables)
+        too_long = template_guard.cached_text_refusal(rt.templates, record.content_sid, record.content_variables)
         if too_long is not None:  # Twilio would take it and fail it (63021): refused here, nothing sent
             await final(claim, MessageStatus.FAILED, TEMPLATE_TOO_LONG_CODE, too_long)
             return
@@ -140,7 +140,10 @@ async def send_row(
         receipt = await rt.transport.send(_outbound(record, validity), status_callback=callback)
     except SendError as exc:
         elapsed = None if started is None else time.perf_counter() - started
-        if await template_guard.hold_after_error(record.id, record.run_id, record.content_sid, exc, claimed_at=now):
+        held = template_guard.hold_after_error(
+            record.id, record.run_id, record.content_sid, exc, cache=rt.templates, claimed_at=now
+        )
+        if await held:
             rt.metrics.created("pause", exc.code, elapsed)
         else:
             rt.metrics.created(await _settle_error(record, claim, exc, requeue), exc.code, elapsed)
@@ -159,7 +162,9 @@ async def send_row(
     submitted: list[MessageRecord | None] = []
 
     async def submit() -> None:
-        submitted.append(await queries.mark_submitted(record.id, receipt.sid, receipt.status, claimed_at=now))
+        submitted.append(
+            await queries.mark_submitted(record.id, receipt.sid, receipt.status, claimed_at=now, submits=rt.submits)
+        )
 
     if not await _patiently(submit):
         raise ClaimAbandoned(f"message {record.id}: sent as {receipt.sid} but the ledger could not record it")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from actors.metrics import WorkerMetrics
 from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots, Limits
+from hub.store.sends import Submits, new_submits
+from hub.templates.status_cache import TemplateStatusCache
 
 if TYPE_CHECKING:
     from actors.holds import RunStates
@@ -81,6 +83,10 @@ class Runtime:
         self.reconcile = ReconcileState()
         #: Campaign name -> (monotonic read time, ``rate_limit.per_second`` or None), see actors.enqueue.campaign_rate.
         self.campaign_rates: dict[str, tuple[float, float | None]] = {}
+        #: Template statuses the send path read (hub.templates.guard), trusted for a few seconds.
+        self.templates = TemplateStatusCache()
+        #: Submits of one loop's sends within a few ms, written in one statement (hub.store.sends).
+        self.submits: Submits = new_submits()
         self._redis: Any = None
 
     @property

@@ -68,13 +68,11 @@ async def main_async(args: argparse.Namespace, config: Path) -> None:
 
 def coalesced(rt: object) -> str:
     """Calls per coalesced round trip (window checks, slot reservations, submits): how well the loop batches them."""
-    from hub.store.sends import SUBMITS
-
     parts = []
     for name, coalescer in (
         ("window", getattr(getattr(rt, "recipients", None), "calls", None)),
         ("slots", getattr(getattr(rt, "slots", None), "calls", None)),
-        ("submits", SUBMITS),
+        ("submits", getattr(rt, "submits", None)),
     ):
         if coalescer is not None and coalescer.batches:
             parts.append(f"{name} {coalescer.items:,} in {coalescer.batches:,} calls")

@@ -14,7 +14,7 @@ from hub.store.inserts import insert_rows
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
-from hub.store.sends import SUBMITS, Submit, claim_rows, submit_one
+from hub.store.sends import Submit, Submits, claim_rows, submit_one
 from hub.store.tables import Message, Run
 
 S = MessageStatus
@@ -91,6 +91,7 @@ async def mark_submitted(
     now: datetime | None = None,
     source: str = "worker",
     claimed_at: datetime | None = None,
+    submits: Submits | None = None,
 ) -> MessageRecord | None:
     """Record that Twilio took the message: its sid and the status Twilio returned; stamps ``sent_at``.
 
@@ -99,6 +100,8 @@ async def mark_submitted(
 
     Args:
         claimed_at: the writer's claim (:mod:`hub.claims`): only a row still carrying it moves (None: any claim).
+        submits: the caller's coalescer (a worker's runtime has one): written with the submits of the same few ms
+            on this loop in one statement. None: alone.
 
     Returns:
         The row after every parked report was applied, or None when the row was in neither state (or was
@@ -109,10 +112,10 @@ async def mark_submitted(
     engine = current_engine()
     # One statement (sql/send.sql: submit).
     submit = Submit(engine, message_id, sid, reported, source, at, claimed_at)
-    if engine.current_transaction.get() is not None:  # inside the caller's transaction: not shared
+    if submits is None or engine.current_transaction.get() is not None:  # inside a transaction: not shared
         found = await submit_one(submit)
-    else:  # with the submits of the same few ms on this loop, in one statement
-        found = await SUBMITS(submit)
+    else:
+        found = await submits(submit)
     if found is None:
         return None
     submitted, parked = found

@@ -4,9 +4,9 @@ Every send runs both, one statement and one round trip each (through Piccolo the
 Piccolo's builder cost more CPU than PostgreSQL's own work: bench/profile_send.py). The semantics are those of
 :func:`hub.store.ledger.claim_for_send` and :func:`hub.store.ledger.mark_submitted`, which call these.
 
-Submissions are coalesced (:data:`SUBMITS`, :mod:`hub.coalesce`): the sends of a batch finish their HTTP calls
-within milliseconds of each other, and their submits run as one statement, each caller returning once its own row
-is written, with the answer it would have got alone.
+Submissions are coalesced (a :data:`Submits` on the worker's runtime, :mod:`hub.coalesce`): the sends of a batch
+finish their HTTP calls within milliseconds of each other, and their submits run as one statement, each caller
+returning once its own row is written, with the answer it would have got alone.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hub.store.runs import HELD_RUN_STATES
 
 S = MessageStatus
 
-__all__ = ["SUBMITS", "Submit", "Submitted", "claim_rows", "submit_many", "submit_one"]
+__all__ = ["Submit", "Submits", "Submitted", "claim_rows", "new_submits", "submit_many", "submit_one"]
 
 _SEND = sql.statements("send")
 _HELD = list(HELD_RUN_STATES)
@@ -141,5 +141,10 @@ async def _submit_round(engine: LoopPoolPostgresEngine, items: Sequence[Submit])
     return [by_id.get(item.message_id) for item in items]
 
 
-#: The coalesced submit: ``await SUBMITS(Submit(...))`` answers as :func:`submit_one` would.
-SUBMITS: Coalescer[Submit, Submitted] = Coalescer(submit_many)
+#: A coalesced submit: ``await submits(Submit(...))`` answers as :func:`submit_one` would.
+Submits = Coalescer[Submit, Submitted]
+
+
+def new_submits() -> Submits:
+    """A coalescer of submits (one per worker runtime)."""
+    return Coalescer(submit_many)

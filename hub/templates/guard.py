@@ -19,7 +19,7 @@ from hub.status import RunState
 from hub.store import queries
 from hub.templates.approval import APPROVED, TEMPLATE_BLOCKED_CODES, blocks_sending, normalize_status, refusal_reason
 from hub.templates.registry import TemplateNotFound, refresh_template
-from hub.templates.status_cache import STATUS_CACHE_S, cached, cached_body, forget_cached_statuses, remember
+from hub.templates.status_cache import STATUS_CACHE_S, TemplateStatusCache
 from hub.twilio_rules import template_too_long
 
 if TYPE_CHECKING:
@@ -84,9 +84,11 @@ def text_refusal(body: str | None, variables: Mapping[str, str] | None) -> str |
     return template_too_long(body, variables) if body else None
 
 
-def cached_text_refusal(content_sid: str | None, variables: Mapping[str, str] | None) -> str | None:
-    """:func:`text_refusal` with the text the send path's last check read (:func:`hold_if_blocked` warms it)."""
-    return text_refusal(cached_body(content_sid), variables) if content_sid else None
+def cached_text_refusal(
+    cache: TemplateStatusCache, content_sid: str | None, variables: Mapping[str, str] | None
+) -> str | None:
+    """:func:`text_refusal` with the text the send path's last check read (:func:`hold_if_blocked` warms ``cache``)."""
+    return text_refusal(cache.cached_body(content_sid), variables) if content_sid else None
 
 
 def _worth_asking(record: TemplateRecord | None) -> bool:
@@ -116,16 +118,16 @@ async def _ask_twilio(content_sid: str, settings: Settings) -> TemplateRecord:
         client.close()
 
 
-async def _blocked_reason(content_sid: str, settings: Settings | None) -> str | None:
-    known = cached(content_sid)
+async def _blocked_reason(content_sid: str, settings: Settings | None, cache: TemplateStatusCache) -> str | None:
+    known = cache.cached(content_sid)
     if known is not None:
         return known[1]
     try:
         record = await assert_sendable(content_sid, settings=settings)
     except TemplateNotSendable as exc:
-        remember(content_sid, exc.status, exc.reason)
+        cache.remember(content_sid, exc.status, exc.reason)
         return exc.reason
-    remember(content_sid, APPROVED, None, record.body if record is not None else None)
+    cache.remember(content_sid, APPROVED, None, record.body if record is not None else None)
     return None
 
 
@@ -149,19 +151,21 @@ async def hold_if_blocked(
     run_id: int,
     content_sid: str | None,
     *,
+    cache: TemplateStatusCache,
     claimed_at: datetime | None = None,
     settings: Settings | None = None,
 ) -> bool:
     """Send-path hook after a claim: when the template is not approved, give the row back and pause its run.
 
-    ``claimed_at`` is the caller's claim (:mod:`hub.claims`): a row claimed again since is left alone.
+    ``claimed_at`` is the caller's claim (:mod:`hub.claims`): a row claimed again since is left alone. ``cache``
+    is the worker's memory of statuses (its runtime's).
 
     Returns:
         True when the message must not be sent now (the caller stops; resume re-enqueues the run's rows).
     """
     if not content_sid:
         return False
-    reason = await _blocked_reason(content_sid, settings)
+    reason = await _blocked_reason(content_sid, settings, cache)
     if reason is None:
         return False
     await _pause(message_id, run_id, reason, None, claimed_at)
@@ -169,7 +173,13 @@ async def hold_if_blocked(
 
 
 async def hold_after_error(
-    message_id: int, run_id: int, content_sid: str | None, exc: SendError, *, claimed_at: datetime | None = None
+    message_id: int,
+    run_id: int,
+    content_sid: str | None,
+    exc: SendError,
+    *,
+    cache: TemplateStatusCache,
+    claimed_at: datetime | None = None,
 ) -> bool:
     """Send-path hook on a failed create: a "template paused/disabled" code pauses the run and marks the template.
 
@@ -181,7 +191,7 @@ async def hold_after_error(
     record = await queries.set_template_status(content_sid, "paused", rejection_reason=exc.message)
     name = record.friendly_name if record is not None else content_sid
     reason = refusal_reason(name, content_sid, "paused", f"Twilio {exc.code}: {exc.message}")
-    remember(content_sid, "paused", reason)
+    cache.remember(content_sid, "paused", reason)
     await _pause(message_id, run_id, reason, exc.code, claimed_at)
     return True
 
@@ -191,7 +201,6 @@ __all__ = [
     "TemplateNotSendable",
     "assert_sendable",
     "cached_text_refusal",
-    "forget_cached_statuses",
     "hold_after_error",
     "hold_if_blocked",
     "text_refusal",

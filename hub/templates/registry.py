@@ -16,7 +16,6 @@ from hub.errors import HubError
 from hub.store import queries
 from hub.store.templates import TemplateRecord
 from hub.templates.approval import normalize_status, parse_category
-from hub.templates.status_cache import forget_cached_statuses
 from hub.templates.variables import body_problems, declared_variables
 
 if TYPE_CHECKING:
@@ -130,7 +129,6 @@ async def _apply(record: TemplateRecord, approval: Approval | None) -> TemplateR
         category=approval.category if approval else None,
         synced_at=_now(),
     )
-    forget_cached_statuses()
     assert updated is not None, "the template was registered just before"
     return updated
 
@@ -178,7 +176,6 @@ async def sync_all(client: ContentClient) -> list[TemplateRecord]:
     for info in infos:
         previous = await queries.get_template(info.sid)
         out.append(await queries.upsert_template(record_from(info, previous=previous, now=now)))
-    forget_cached_statuses()
     return out
 
 

@@ -287,7 +287,6 @@ def test_a_fire_whose_template_is_rejected_is_recorded_canceled_and_not_started(
     make_firer: Callable[..., Firer], started: Started
 ) -> None:
     from hub.store.templates import TemplateRecord
-    from hub.templates.guard import forget_cached_statuses
 
     sid = "HX" + "ab" * 16
     run_sync(
@@ -302,7 +301,6 @@ def test_a_fire_whose_template_is_rejected_is_recorded_canceled_and_not_started(
             )
         )
     )
-    forget_cached_statuses()
     spec = CampaignSpec(
         name="promo",
         source=Path("promo.yaml"),

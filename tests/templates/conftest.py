@@ -15,7 +15,6 @@ from hub.api.enqueue import RecordingEnqueuer
 from hub.config import Settings
 from hub.faketwilio import FakeTwilioHandle, start_fake_twilio
 from hub.store import db
-from hub.templates.guard import forget_cached_statuses
 
 
 async def _ok() -> None:
@@ -38,9 +37,7 @@ def settings(config_path: Path) -> Iterator[Settings]:
     """The test's ledger (migrated, emptied, connected); Twilio (Messages and Content) is the fake."""
     made = settings_for(config_path)
     db.run_sync(db.migrate(made))
-    forget_cached_statuses()
     yield made
-    forget_cached_statuses()
     db.reset()
 
 
