@@ -137,7 +137,7 @@ QUEUES = ("send", "default")
 
 
 async def ledger_snapshot() -> LedgerSnapshot:
-    """Messages by status and by error code, from the ledger (one grouped query each)."""
+    """Messages by status and by error code, from the run tallies (never a scan of the ledger's rows)."""
     from hub.store import queries
 
     return await queries.message_totals()

@@ -15,7 +15,7 @@ from typing import Any
 from hub.store import sql
 from hub.store.rows import utc
 
-__all__ = ["ACTIVITY_BUCKET_S", "FOLD_AT", "activity", "error_counts", "status_counts"]
+__all__ = ["ACTIVITY_BUCKET_S", "FOLD_AT", "activity", "error_counts", "ledger_counts", "status_counts"]
 
 #: A run's tally rows beyond which a read folds them.
 FOLD_AT = 200
@@ -25,18 +25,37 @@ ACTIVITY_BUCKET_S = 10
 _SQL = sql.statements("tallies")
 
 
-async def _tallies(run_ids: Sequence[int]) -> dict[int, dict[tuple[str, int | None], int]]:
-    rows = await sql.fetch(_SQL["run_tallies"], {"runs": list(run_ids)})
-    out: dict[int, dict[tuple[str, int | None], int]] = {run_id: {} for run_id in run_ids}
+async def _tallies(run_ids: Sequence[int] | None) -> dict[int, dict[tuple[str, int | None], int]]:
+    """Net rows per (status, error code) of these runs (of every run with None); folds a run's pile of pieces."""
+    if run_ids is None:
+        rows = await sql.fetch(_SQL["every_tally"], {})
+        out: dict[int, dict[tuple[str, int | None], int]] = {}
+    else:
+        rows = await sql.fetch(_SQL["run_tallies"], {"runs": list(run_ids)})
+        out = {run_id: {} for run_id in run_ids}
     pieces: dict[int, int] = {}
     for row in rows:
+        by_key = out.setdefault(row["run"], {})
         if row["n"]:
-            out[row["run"]][(row["status"], row["error_code"])] = int(row["n"])
+            by_key[(row["status"], row["error_code"])] = int(row["n"])
         pieces[row["run"]] = pieces.get(row["run"], 0) + int(row["pieces"])
     for run_id, count in pieces.items():
         if count - len(out[run_id]) > FOLD_AT:
             await sql.fetch(_SQL["fold_tally"], {"run": run_id})
     return out
+
+
+async def ledger_counts() -> dict[tuple[str, int | None], int]:
+    """Rows of the whole ledger per (status, error code), from every run's tally (for ``/metrics``).
+
+    Reads the tally rows, not the ledger's: as many as runs times the keys each has, once folded (this read folds
+    a run's too, as a run's read does).
+    """
+    totals: dict[tuple[str, int | None], int] = {}
+    for by_key in (await _tallies(None)).values():
+        for key, n in by_key.items():
+            totals[key] = totals.get(key, 0) + n
+    return {key: n for key, n in totals.items() if n}
 
 
 async def status_counts(run_ids: Sequence[int]) -> dict[int, dict[str, int]]:

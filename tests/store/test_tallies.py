@@ -20,9 +20,10 @@ def run(coro):  # type: ignore[no-untyped-def]
     return db.run_sync(coro)
 
 
-def a_run(rows: int) -> int:
+def a_run(rows: int, first: int = 0) -> int:
     created, _ = run(queries.create_run(kind="bulk", state=RunState.RUNNING))
-    run(queries.insert_messages(created.id, [NewMessage(recipient=f"+1415555{i:04d}", body="hi") for i in range(rows)]))
+    numbers = [f"+1415555{i:04d}" for i in range(first, first + rows)]
+    run(queries.insert_messages(created.id, [NewMessage(recipient=number, body="hi") for number in numbers]))
     return created.id
 
 
@@ -99,6 +100,34 @@ def test_folding_keeps_every_count_and_leaves_one_row_per_key(pg_settings: Setti
 
     assert tally_counts(run_id) == before
     assert pieces == len(before)
+
+
+_DIRECT_TOTALS = "SELECT status, error_code, count(*) AS n FROM message GROUP BY 1, 2"
+
+
+def test_the_ledger_totals_for_metrics_match_every_row_and_fold_what_they_read(pg_settings: Settings) -> None:
+    # Numbers apart: a recipient's sends are capped across runs.
+    first, second, third = a_run(tallies.FOLD_AT + 30), a_run(12, first=5000), a_run(3, first=6000)
+    send(first, tallies.FOLD_AT + 10, "delivered")  # far more tally rows than keys
+    send(second, 4, "read")
+    send(second, 2, "undelivered", code=63032)
+    send(second, 3, "failed", code=63024)
+    run(queries.cancel_run(third))
+    direct = asyncio.run(_rows(pg_settings, _DIRECT_TOTALS))
+
+    totals = run(queries.message_totals())
+
+    by_status: dict[str, int] = {}
+    by_code: dict[str, int] = {}
+    for row in direct:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+        if row["error_code"] is not None:
+            by_code[str(row["error_code"])] = by_code.get(str(row["error_code"]), 0) + row["n"]
+    assert totals == {"by_status": by_status, "by_error_code": by_code}
+    assert by_code == {"63024": 3, "63032": 2}
+    pieces = asyncio.run(_scalar(pg_settings, "SELECT count(*) FROM run_tally WHERE run = $1", first))
+    assert pieces == len(ledger_counts(pg_settings, first))  # folded by the totals' read
+    assert run(queries.message_totals()) == totals
 
 
 def test_activity_counts_each_milestone_in_its_bucket(pg_settings: Settings) -> None:

@@ -3,6 +3,11 @@
 SELECT run, status, error_code, sum(n)::bigint AS n, count(*) AS pieces
 FROM run_tally WHERE run = ANY(:runs::bigint[]) GROUP BY run, status, error_code;
 
+-- name: every_tally()
+-- Every run's net rows per status and error code, with the tally rows behind them (the ledger's totals).
+SELECT run, status, error_code, sum(n)::bigint AS n, count(*) AS pieces
+FROM run_tally GROUP BY run, status, error_code;
+
 -- name: fold_tally(run)
 -- A run's tally rows folded into one per key. Rows appended meanwhile are not in the DELETE's snapshot and stay;
 -- two folds at once cannot both take a row.
