@@ -7,9 +7,11 @@ contact read, then every claimed row goes through :func:`actors.row.send_row` on
 
 Waves: before claiming, the batch reserves send slots (:meth:`actors.pacing.Pacer.reserve_wave`, at most a second
 ahead) and claims only as many rows as it got slots, so a SIGKILLed worker strands about ``per_second`` rows, not
-a whole batch. Each row checks its run (:mod:`actors.holds`: a paused run's row goes back to ``pending``, a
-canceled run's ends ``canceled``) before it takes its slot and again once the slot is due; the slot's lateness is
-checked after that, so a read that stalled costs the slot instead of spending it late.
+a whole batch. No slot goes unused for a row that cannot be claimed: a batch delivered again reserves slots only
+for its rows still pending, and a claim that finds fewer rows than slots hands the spare ones to the next rows.
+Each row checks its run (:mod:`actors.holds`: a paused run's row goes back to ``pending``, a canceled run's ends
+``canceled``) before it takes its slot and again once the slot is due; the slot's lateness is checked after that,
+so a read that stalled costs the slot instead of spending it late.
 
 The guarantees hold row by row: a row claimed elsewhere (a second delivery) is not returned by the claim and not
 sent; a pending row not yet due comes back alone with the exact delay; a transient failure is released and
@@ -121,6 +123,13 @@ class Batch:
 
     async def _waves(self, remaining: deque[int]) -> None:
         began = time.monotonic()
+        if len(remaining) > 1:
+            # A batch delivered again (its worker lost, a retry after an outage) names rows already sent: no slot is
+            # reserved for those (each would be a send missing from its window).
+            pending = set(await queries.pending_of(list(remaining)))
+            kept = [i for i in remaining if i in pending]
+            remaining.clear()
+            remaining.extend(kept)
         while remaining:
             if self.rt.stopping.is_set() or time.monotonic() - began > WAVES_FOR_S:
                 self._hand_off(remaining, delay_ms=0)
@@ -131,11 +140,19 @@ class Batch:
             if not isinstance(wave, list):
                 self._hand_off(remaining, delay_ms=wave.retry_ms)
                 return
-            ids = [remaining.popleft() for _ in range(min(len(wave), len(remaining)))]
-            await self._start_wave(ids, SlotPool(wave))
+            pool, spare = SlotPool(wave), len(wave)
+            # Slots a claim found no row for (claimed by a concurrent delivery of this batch, not yet due) go to the
+            # next ids at once: a slot left unused is a send missing from its window.
+            while spare and remaining:
+                ids = [remaining.popleft() for _ in range(min(spare, len(remaining)))]
+                spare -= await self._start_wave(ids, pool)
 
-    async def _start_wave(self, wave: list[int], pool: SlotPool) -> None:
-        """Claim ``wave`` in one statement and start a send per claimed row, each to take a slot of ``pool``."""
+    async def _start_wave(self, wave: list[int], pool: SlotPool) -> int:
+        """Claim ``wave`` in one statement and start a send per claimed row, each to take a slot of ``pool``.
+
+        Returns:
+            How many rows were claimed.
+        """
         asked_at = self.rt.clock()
         now = row.utcnow()
         try:
@@ -150,7 +167,7 @@ class Batch:
             if message_id not in taken:
                 self.sends.append(asyncio.create_task(row.not_claimed(message_id, now, self.requeue)))
         if not claimed:
-            return
+            return 0
         claims = [row.claim_of(record, now, asked_at) for record in claimed]
         try:
             contacts = await queries.get_contacts(record.recipient for record in claimed)
@@ -159,6 +176,7 @@ class Batch:
             raise
         for record, claim in zip(claimed, claims, strict=True):
             self.sends.append(asyncio.create_task(self._one(record, claim, contacts, pool)))
+        return len(claimed)
 
     async def _one(
         self, record: MessageRecord, claim: Claim, contacts: dict[str, ContactRecord], pool: SlotPool

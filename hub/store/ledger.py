@@ -14,7 +14,7 @@ from hub.store.inserts import insert_rows
 from hub.store.records import MessageRecord, NewMessage
 from hub.store.rows import message_record, utc, when
 from hub.store.runs import HELD_RUN_STATES
-from hub.store.sends import Submit, Submits, claim_rows, submit_one
+from hub.store.sends import Submit, Submits, claim_rows, pending_rows, submit_one
 from hub.store.tables import Message, Run
 
 S = MessageStatus
@@ -81,6 +81,11 @@ async def claim_batch_for_send(message_ids: Sequence[int], now: datetime | None 
         return []
     rows = await claim_rows(list(message_ids), when(now))  # sql/send.sql: claim
     return [message_record(row) for row in sorted(rows, key=lambda row: int(row["id"]))]
+
+
+async def pending_of(message_ids: Sequence[int]) -> list[int]:
+    """The ids of ``message_ids`` still ``pending`` (owed, whether due or not), ascending."""
+    return await pending_rows(list(message_ids)) if message_ids else []  # sql/send.sql: pending_of
 
 
 async def mark_submitted(

@@ -16,6 +16,7 @@ from hub.store.ledger import (
     insert_messages,
     mark_final,
     mark_submitted,
+    pending_of,
     release_for_retry,
 )
 from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress, runs_progress
@@ -96,6 +97,7 @@ __all__ = [
     "note_schedule",
     "opted_out",
     "pause_run",
+    "pending_of",
     "put_idempotent",
     "recipients_sent_since",
     "record_inbound",

@@ -26,7 +26,7 @@ from hub.store.runs import HELD_RUN_STATES
 
 S = MessageStatus
 
-__all__ = ["Submit", "Submits", "Submitted", "claim_rows", "new_submits", "submit_many", "submit_one"]
+__all__ = ["Submit", "Submits", "Submitted", "claim_rows", "new_submits", "pending_rows", "submit_many", "submit_one"]
 
 _SEND = sql.statements("send")
 _HELD = list(HELD_RUN_STATES)
@@ -39,6 +39,11 @@ Submitted = tuple[dict[str, Any], bool] | None
 async def claim_rows(message_ids: list[int], at: datetime) -> list[dict[str, Any]]:
     """Claim every row of ``message_ids`` that is pending, due and whose run is not held; the rows after."""
     return await sql.fetch(_SEND["claim"], {"ids": message_ids, "now": at, "held_states": _HELD})
+
+
+async def pending_rows(message_ids: list[int]) -> list[int]:
+    """The ids of ``message_ids`` still ``pending``, ascending."""
+    return [int(row["id"]) for row in await sql.fetch(_SEND["pending_of"], {"ids": message_ids})]
 
 
 @dataclass(frozen=True, slots=True)

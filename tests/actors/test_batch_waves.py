@@ -147,3 +147,21 @@ async def _count_sending() -> int:
     from hub.store.tables import Message
 
     return int(await Message.count().where(Message.status == S.SENDING.value))
+
+
+def test_a_batch_delivered_again_after_its_rows_were_sent_takes_no_send_slot(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # Given a batch whose three rows were sent
+    harness = make_harness(per_second=2.0)
+    run, ids = harness.new_run(phones(3))
+    actors.enqueue_sends(ids, run_id=run.id, meta={})
+    harness.drain()
+    bucket = f"{harness.namespace}:throttle:sender"
+    reserved_until = harness.redis.get(bucket)
+    # When the same batch is delivered again (its worker was thought dead, a retry after an outage)
+    actors.enqueue_sends(ids, run_id=run.id, meta={})
+    harness.drain()
+    # Then it sent nothing and reserved no slot of the sender's bucket (each would be a send missing from its second)
+    assert len(harness.transport.calls) == 3
+    assert harness.redis.get(bucket) == reserved_until

@@ -240,12 +240,13 @@ def pace_through_a_stall(
     stall_s: float = 4.0,
     workers: int = 2,
     threads: int = 8,
-) -> tuple[Verdict, dict[int, int]]:
+) -> tuple[Verdict, dict[int, int], float]:
     """A run paced at ``per_second`` while ``what`` (``database``: every byte held by the proxy; ``redis``: the
     server SIGSTOPped) stalls for ``stall_s`` a third of the way in.
 
     Returns:
-        The verdict, and the creates Twilio took in each 1-s window (by the fake's clock) from the first on.
+        The verdict; the creates Twilio took in each 1-s window (by the fake's clock, on this machine's) from the
+        first create on; and when the stall ended, in seconds after the first create.
     """
     recipients = int(per_second * seconds)
     phones = [h.phone(i) for i in range(recipients)]
@@ -260,15 +261,16 @@ def pace_through_a_stall(
             s.proxy.restore()
         else:
             s.redis.pause(stall_s)
+        ended = time.time()
         s.settle()
         verdict = s.verdict(phones)
         times = sorted(float(m["at"]) for m in s.fake.messages())
         windows = Counter(int(t - times[0]) for t in times)
         report(
-            f"{what} stalled {stall_s} s at {per_second}/s; creates per second: {dict(sorted(windows.items()))}; "
-            f"{verdict.line()}"
+            f"{what} stalled {stall_s} s at {per_second}/s, until {ended - times[0]:.1f} s; creates per second: "
+            f"{dict(sorted(windows.items()))}; {verdict.line()}"
         )
-        return verdict, dict(windows)
+        return verdict, dict(windows), ended - times[0]
 
 
 def _write_campaigns(folder: Path, count: int, per_campaign: int, fire_at: datetime, spread_s: int) -> list[str]:

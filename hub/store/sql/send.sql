@@ -20,6 +20,10 @@ WITH claimed AS (
 )
 SELECT * FROM claimed;
 
+-- name: pending_of(ids)
+-- The ids of :ids still 'pending' (a batch delivered again after its rows were sent reserves no slot for them).
+SELECT id FROM message WHERE id = ANY(:ids::bigint[]) AND status = 'pending' ORDER BY id;
+
 -- name: submit(ids, sids, from_sending, from_unknown, ats, finished_sending, finished_unknown, reported, sources, claims)
 -- Record Twilio's answer on 'sending' / 'unknown' rows, one array element per row (distinct ids): the sid, the
 -- status it moves to from either state (and finished_at when that is final), the history event. A row moves only
