@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.sendable import contact_refusal
 from hub.status import MessageStatus
+from hub.templates.guard import text_refusal
 
 __all__ = ["HeldLine", "Outcome", "RenderLine", "dry_run"]
 
@@ -54,6 +55,7 @@ def dry_run(
     limit: int | None,
     ledger: Ledger | None = None,
     now: datetime | None = None,
+    template_texts: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Outcome, RenderLine]]:
     """Render a campaign's audience, one line per recipient, through the same renderer and checks as a real send.
 
@@ -65,6 +67,8 @@ def dry_run(
         ledger: when given, each rendered recipient also meets the send path's contact checks (opted out:
             skipped; a body outside the 24 h window: refused), looked up a chunk at a time.
         now: the instant the checks and the send window are evaluated for (default: now).
+        template_texts: each content template's text by sid, where known: a recipient whose variables make it
+            longer than 1,024 characters is refused as the send would refuse it (63021).
 
     Raises:
         CampaignError: a template does not compile.
@@ -72,7 +76,8 @@ def dry_run(
     at = now or datetime.now(UTC)
     from hub.window import held_until
 
-    lines = _rendered(spec, settings, to=to, limit=limit, send_at=held_until(spec, settings.timezone, at))
+    send_at = held_until(spec, settings.timezone, at)
+    lines = _rendered(spec, settings, to=to, limit=limit, send_at=send_at, texts=template_texts or {})
     if ledger is None:
         return lines
     return _contact_checked(lines, ledger, spec.one_message().content_sid, settings.session_window.enforce, at)
@@ -106,6 +111,7 @@ def _rendered(
     to: str | None,
     limit: int | None,
     send_at: Callable[[str], datetime | None],
+    texts: Mapping[str, str],
 ) -> Iterator[tuple[Outcome, RenderLine]]:
     compiled = compile_message(spec.one_message(), settings, name=spec.name, source=display_path(spec.source, settings))
     count = 0
@@ -122,16 +128,22 @@ def _rendered(
         if to is not None and item.phone != to:
             continue
         count += 1
-        yield _render(compiled, item, send_at)
+        yield _render(compiled, item, send_at, texts)
 
 
 def _render(
-    compiled: CompiledMessage, recipient: Recipient, send_at: Callable[[str], datetime | None]
+    compiled: CompiledMessage,
+    recipient: Recipient,
+    send_at: Callable[[str], datetime | None],
+    texts: Mapping[str, str],
 ) -> tuple[Outcome, RenderLine]:
     try:
         message = render_message(compiled, recipient)
     except RenderError as exc:
         return "render_error", RenderLine(to=recipient.phone, status="rejected", error=str(exc))
+    too_long = text_refusal(texts.get(message.content_sid or ""), message.content_variables)
+    if too_long is not None:  # the send fails it before calling Twilio (63021)
+        return "refused", RenderLine(to=message.to, status="rejected", error=too_long)
     fields: dict[str, Any] = {
         "to": message.to,
         "status": "ok",

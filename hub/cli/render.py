@@ -177,7 +177,7 @@ def render(
     except CampaignError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    refuse_registry_mismatch(spec, settings)  # content_variables vs its registered template
+    texts = refuse_registry_mismatch(spec, settings)  # approval, content_variables vs the template
     target = None
     if to is not None:
         try:
@@ -201,7 +201,7 @@ def render(
             sys.exit(1)
     try:
         when = parse_at(at, settings.timezone) if at else None
-        lines = dry_run(spec, settings, to=target, limit=limit, ledger=ledger, now=when)
+        lines = dry_run(spec, settings, to=target, limit=limit, ledger=ledger, now=when, template_texts=texts)
         if sys.stderr.isatty() and not sys.stdout.isatty():
             total = _audience_size(spec, settings)
             if total >= PROGRESS_FROM:

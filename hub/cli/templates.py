@@ -143,22 +143,31 @@ def refuse_unsendable(content_sid: str | None) -> None:
 
 
 def registry_problems(specs: Iterable[CampaignSpec], settings: Settings) -> list[CampaignError]:
-    """For ``hub check`` / ``hub render``: template variable errors; approval warnings go to stderr.
-
-    Reads the registry only when the database exists (see :mod:`hub.templates.check`).
-    """
+    """For ``hub check``: template errors (not approved, not at Twilio, variables that do not fit, text over
+    1,024 characters for an inline recipient); warnings go to stderr. See :mod:`hub.templates.check`."""
     from hub.templates.check import registry_findings
 
-    errors, warnings = registry_findings(specs, settings)
+    errors, warnings, _ = registry_findings(specs, settings)
     for warning in warnings:
         click.echo(warning, err=True)
     return errors
 
 
-def refuse_registry_mismatch(spec: CampaignSpec, settings: Settings) -> None:
-    """For ``hub render``: exit 1 when the campaign's content_variables do not fit its registered template."""
-    errors = registry_problems([spec], settings)
+def refuse_registry_mismatch(spec: CampaignSpec, settings: Settings) -> dict[str, str]:
+    """For ``hub render``: exit 1 on a template error of :func:`registry_problems`.
+
+    Returns:
+        The text of each template the campaign sends, by content sid, where it is known (for the 1,024-character
+        rule on every rendered recipient).
+    """
+    from hub.store.templates import TemplateRecord
+    from hub.templates.check import registry_findings
+
+    errors, warnings, known = registry_findings([spec], settings)
+    for warning in warnings:
+        click.echo(warning, err=True)
     for error in errors:
         click.echo(f"error: {error}", err=True)
     if errors:
         sys.exit(1)
+    return {sid: found.body for sid, found in known.items() if isinstance(found, TemplateRecord) and found.body}

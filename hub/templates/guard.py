@@ -66,16 +66,36 @@ async def assert_sendable(content_sid: str | None, *, settings: Settings | None 
     record = await queries.get_template(content_sid)
     if record is not None and record.content_sid != content_sid:
         record = None  # a template *named* like this sid: not the one sent
-    if _worth_asking(record) and _twilio(settings):
+    if worth_asking(record) and twilio_configured(settings):
         assert settings is not None
         record = await _ask_twilio(content_sid, settings)
     if record is None:
         return None
-    status = normalize_status(record.approval_status)
-    if status != APPROVED:
-        reason = refusal_reason(record.friendly_name, content_sid, status, record.rejection_reason)
-        raise TemplateNotSendable(content_sid, status, reason)
+    refusal = refusal_of(record)
+    if refusal is not None:
+        raise refusal
     return record
+
+
+def refusal_of(record: TemplateRecord) -> TemplateNotSendable | None:
+    """Why a template the registry (or Twilio) holds is not sent, or None when it is approved (pure)."""
+    status = normalize_status(record.approval_status)
+    if status == APPROVED:
+        return None
+    reason = refusal_reason(record.friendly_name, record.content_sid, status, record.rejection_reason)
+    return TemplateNotSendable(record.content_sid, status, reason)
+
+
+def not_at_twilio(content_sid: str) -> TemplateNotSendable:
+    """The refusal of a template Twilio does not have."""
+    reason = f"content template {content_sid} does not exist at Twilio; it cannot be sent"
+    return TemplateNotSendable(content_sid, "unknown", reason)
+
+
+def unverified(content_sid: str, error: Exception) -> TemplateNotSendable:
+    """The refusal of a template whose approval Twilio could not be asked for."""
+    reason = f"content template {content_sid}: its approval could not be read at Twilio ({error}); not sent"
+    return TemplateNotSendable(content_sid, "unverified", reason)
 
 
 def text_refusal(body: str | None, variables: Mapping[str, str] | None) -> str | None:
@@ -91,13 +111,14 @@ def cached_text_refusal(
     return text_refusal(cache.cached_body(content_sid), variables) if content_sid else None
 
 
-def _worth_asking(record: TemplateRecord | None) -> bool:
+def worth_asking(record: TemplateRecord | None) -> bool:
     """Unknown, or on its way to approval (unsubmitted, received, pending): Twilio may know better. A blocked one
     (rejected, paused, disabled) stays blocked until the registry is refreshed on purpose."""
     return record is None or (record.approval_status != APPROVED and not blocks_sending(record.approval_status))
 
 
-def _twilio(settings: Settings | None) -> bool:
+def twilio_configured(settings: Settings | None) -> bool:
+    """Whether Twilio can be asked about templates (real sends are configured)."""
     return settings is not None and settings.effective_transport == "twilio"
 
 
@@ -109,11 +130,9 @@ async def _ask_twilio(content_sid: str, settings: Settings) -> TemplateRecord:
     try:
         return await refresh_template(client, content_sid)
     except TemplateNotFound:
-        reason = f"content template {content_sid} does not exist at Twilio; it cannot be sent"
-        raise TemplateNotSendable(content_sid, "unknown", reason) from None
+        raise not_at_twilio(content_sid) from None
     except ContentApiError as exc:
-        reason = f"content template {content_sid}: its approval could not be read at Twilio ({exc}); not sent"
-        raise TemplateNotSendable(content_sid, "unverified", reason) from None
+        raise unverified(content_sid, exc) from None
     finally:
         client.close()
 
@@ -203,5 +222,10 @@ __all__ = [
     "cached_text_refusal",
     "hold_after_error",
     "hold_if_blocked",
+    "not_at_twilio",
+    "refusal_of",
     "text_refusal",
+    "twilio_configured",
+    "unverified",
+    "worth_asking",
 ]

@@ -9,7 +9,8 @@ import pytest
 from hub.campaigns.spec import CampaignSpec, MessageSpec
 from hub.store.templates import TemplateRecord
 from hub.templates.approval import approval_warning, blocks_sending, normalize_status, parse_category
-from hub.templates.check import template_findings
+from hub.templates.check import template_findings, text_findings
+from hub.templates.guard import not_at_twilio
 from hub.templates.variables import body_problems, content_variable_problems, declared_variables
 
 SID = "HX" + "1" * 32
@@ -135,13 +136,28 @@ def test_mismatched_variables_are_located_errors() -> None:
     ]
 
 
-def test_unapproved_template_is_a_warning_not_an_error() -> None:
+def test_unapproved_template_is_an_error_naming_file_and_field() -> None:
     errors, warnings = template_findings(_spec({"1": "a", "2": "b"}), _registry("pending"), "promo.yaml")
-    assert errors == []
-    assert warnings == [
-        "promo.yaml: content_sid: warning: template approval status is 'pending', not approved: "
-        "WhatsApp delivers it only inside the 24 h window"
+    assert [str(e) for e in errors] == [
+        f"promo.yaml: content_sid: content template 'promo_t' ({SID}) is pending; it cannot be sent"
     ]
+    assert warnings == []
+
+
+def test_a_template_twilio_does_not_have_is_an_error() -> None:
+    errors, _ = template_findings(_spec({"1": "a"}), {SID: not_at_twilio(SID)}, "promo.yaml")
+    assert [str(e) for e in errors] == [
+        f"promo.yaml: content_sid: content template {SID} does not exist at Twilio; it cannot be sent"
+    ]
+
+
+@pytest.mark.parametrize(("length", "refused"), [(1024, False), (1025, True)])
+def test_the_text_limit_is_the_send_paths(length: int, refused: bool) -> None:
+    variables = {"1": "a" * (length - len("Hi  b")), "2": "b"}
+    errors = text_findings(
+        _spec({"1": "{{ x }}", "2": "b"}), _registry(), "promo.yaml", [("audience.recipients[0]", variables)]
+    )
+    assert [e.field for e in errors] == (["audience.recipients[0]"] if refused else [])
 
 
 def test_template_missing_from_the_registry_is_a_warning() -> None:
