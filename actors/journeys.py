@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import dramatiq
+import msgspec
 
 from actors import runtime
 from actors.enqueue import enqueue_rows, run_send_options
@@ -32,10 +34,16 @@ log = logging.getLogger(__name__)
 
 #: Audience entries per insert (and per checkpoint) when a run enters its audience.
 CHUNK = 5000
-#: Entries advanced per transaction: each holds its entries' row locks while the engine decides.
-BATCH = 200
-#: One call of the actor stops after this many batches; the next sweep tick goes on.
-MAX_BATCHES = 50
+#: Entries advanced per transaction (one claim, one save statement): each holds its entries' row locks while the
+#: engine decides, about 50 ms for 1,000.
+BATCH = 1000
+#: One call of the actor goes on this long while it finds work; the next sweep tick goes on.
+BUSY_S = 20.0
+#: Calls per worker process that go on (two: one decides while the other's statement runs in PostgreSQL).
+BUSY_PER_PROCESS = 2
+#: The pause of a busy call after a batch that was not full (the claim lag it adds while timers trickle in).
+IDLE_S = 0.05
+_BUSY = threading.BoundedSemaphore(BUSY_PER_PROCESS)
 
 
 def enter_audience(run: RunRecord, spec: CampaignSpec, settings: Settings) -> int:
@@ -91,134 +99,226 @@ def enter_audience(run: RunRecord, spec: CampaignSpec, settings: Settings) -> in
 @dramatiq.actor(actor_name="advance_journeys", queue_name="default", max_retries=0, time_limit=600_000)
 def advance_journeys() -> None:
     """Advance entries whose timer is due and entries with events waiting, batch by batch (safe to run anywhere,
-    any number at once: entries are claimed with SKIP LOCKED and saved by compare-and-set)."""
+    any number at once: entries are claimed with SKIP LOCKED and saved by compare-and-set).
+
+    While it finds work it goes on (a short pause after a batch that was not full) for up to :data:`BUSY_S`, at
+    most :data:`BUSY_PER_PROCESS` calls per process at once; another call meanwhile does one batch and returns. Each
+    sweep tick sends one, so a burst of due timers keeps that many advancers per worker process busy, and a quiet
+    journey costs one short call a tick.
+    """
     settings = runtime.current().settings
-    cache = SpecCache(settings)
+    cache = _cache(settings)
 
     def enqueue(run: RunRecord, ids: list[int]) -> None:
         enqueue_rows(ids, options=run_send_options(run, settings))
 
-    for _ in range(MAX_BATCHES):
-        moved = advance_batch(settings, cache, datetime.now(UTC), enqueue)
-        if moved == 0:
-            return
+    if not _BUSY.acquire(blocking=False):
+        advance_batch(settings, cache, datetime.now(UTC), enqueue)
+        return
+    try:
+        deadline = time.monotonic() + BUSY_S
+        while time.monotonic() < deadline:
+            moved = advance_batch(settings, cache, datetime.now(UTC), enqueue)
+            if moved == 0:
+                return
+            if moved < BATCH:
+                time.sleep(IDLE_S)
+    finally:
+        _BUSY.release()
 
 
-#: Hands a run's new owed message rows to the send path (the actor enqueues ``send_message``).
+_CACHES: dict[int, SpecCache] = {}
+
+
+def _cache(settings: Settings) -> SpecCache:
+    """The process's spec cache for these settings (pinned runs are parsed once per process, not per call)."""
+    cache = _CACHES.get(id(settings))
+    if cache is None or cache.settings is not settings:
+        _CACHES.clear()
+        cache = _CACHES[id(settings)] = SpecCache(settings)
+    return cache
+
+
+#: Hands a run's new owed message rows to the send path (the actor enqueues ``send_batch`` messages).
 Enqueue = Callable[[RunRecord, list[int]], object]
+
+
+class _Batch:
+    """What one batch decided, handed on once its transaction committed: owed sends by run, runs that may be done."""
+
+    def __init__(self) -> None:
+        self.owed: dict[int, list[int]] = defaultdict(list)
+        self.ended: set[int] = set()
+        self.paused: set[int] = set()
 
 
 def advance_batch(settings: Settings, cache: SpecCache, now: datetime, enqueue: Enqueue) -> int:
     """One batch of due timers and one of events, each in its own transaction, then their sends handed on.
 
     Returns:
-        How many timers and events were handled.
+        The larger of the two batches' sizes (timers or events handled): :data:`BATCH` means there may be more.
     """
-    owed: dict[int, list[int]] = defaultdict(list)
-    ended: set[int] = set()
-    handled = run_sync(_due(settings, cache, now, owed, ended))
-    handled += run_sync(_events(settings, cache, now, owed, ended))
-    for run_id, ids in owed.items():
+    batch = _Batch()
+    try:
+        timers = run_sync(_due(settings, cache, now, batch))
+        events = run_sync(_events(settings, cache, now, batch))
+    except journeys.ChangedMeanwhile as exc:  # rolled back; the entries are claimed again on the next call
+        log.warning("journey batch rolled back: %s", exc)
+        timers = events = 0
+    for run_id, ids in batch.owed.items():
         run = run_sync(queries.get_run(run_id))
         if run is not None and ids:
             enqueue(run, ids)
-    for run_id in ended:
+    for run_id in batch.ended:
         run_sync(queries.finish_if_done(run_id))
-    return handled
+    return max(timers, events)
 
 
-async def _due(settings: Settings, cache: SpecCache, now: datetime, owed: dict[int, list[int]], ended: set[int]) -> int:
+async def _specs(cache: SpecCache, entries: list[journeys.EntryRow], batch: _Batch) -> dict[int, CampaignSpec]:
+    """The pinned journey of each run of ``entries``; a run whose journey cannot be read is paused (and left out)."""
+    runs = sorted({entry.run for entry in entries})
+    missing = cache.missing(runs)
+    metas = await journeys.run_metas(missing) if missing else {}
+    specs: dict[int, CampaignSpec] = {}
+    for run_id in runs:
+        try:
+            specs[run_id] = cache.spec_for(run_id, metas.get(run_id, {}))
+        except CampaignError as exc:
+            # Retrying cannot help until someone fixes the files: paused, its timers wait and nothing is lost.
+            await queries.set_run_state(run_id, RunState.PAUSED, from_states=[RunState.RUNNING])
+            log.error("journey run %r paused: its entries cannot advance: %s", run_id, exc)
+            batch.paused.add(run_id)
+    return specs
+
+
+async def _due(settings: Settings, cache: SpecCache, now: datetime, batch: _Batch) -> int:
     async with transaction():
         claimed = await journeys.claim_due(now, BATCH)
+        if not claimed:
+            return 0
+        specs = await _specs(cache, claimed, batch)
+        decide = _Decider(settings, cache, now)
+        saves = []
         for entry in claimed:
+            spec = specs.get(entry.run)
+            if spec is None:
+                continue
             stimulus: Stimulus = Enter(now) if entry.phase == "entering" else Timer(now, entry.step)
-            await _advance(settings, cache, entry, stimulus, now, owed, ended)
+            moved = decide(entry, spec, stimulus)
+            if moved is not None:
+                saves.append(moved[0])
+        await _save(saves, now, batch)
     return len(claimed)
 
 
-async def _events(
-    settings: Settings, cache: SpecCache, now: datetime, owed: dict[int, list[int]], ended: set[int]
-) -> int:
+async def _events(settings: Settings, cache: SpecCache, now: datetime, batch: _Batch) -> int:
     async with transaction():
         events = await journeys.claim_events(BATCH)
         if not events:
             return 0
-        entries = {entry.id: entry for entry in await journeys.lock_entries(sorted({e.entry for e in events}))}
+        read = await journeys.lock_entries(sorted({e.entry for e in events}))
+        specs = await _specs(cache, read, batch)
+        decide = _Decider(settings, cache, now)
+        # Each entry is decided event after event in memory, then saved once against the version it was read at.
+        current = {entry.id: entry for entry in read}
+        merged: dict[int, journeys.EntrySave] = {}
         for event in events:
-            entry = entries.get(event.entry)
-            if entry is not None and entry.phase == "entering":  # its first steps come first, then the event
-                entry = await _advance(settings, cache, entry, Enter(now), now, owed, ended)
-            if entry is None or not entry.active:
+            entry = current.get(event.entry)
+            spec = specs.get(entry.run) if entry is not None else None
+            if entry is None or spec is None:
+                continue
+            if entry.phase == "entering":  # its first steps come first, then the event
+                entry = _merge(merged, current, entry, decide(entry, spec, Enter(now)))
+            if not entry.active:
                 continue
             if event.message is not None and event.message != entry.last_message:
                 continue  # a status of an earlier message: only the latest one counts
-            saved = await _advance(settings, cache, entry, Event(event.type, event.at), now, owed, ended)
-            if saved is not None:
-                entries[entry.id] = saved
+            _merge(merged, current, entry, decide(entry, spec, Event(event.type, event.at)))
+        originals = {entry.id: entry for entry in read}
+        saves = [msgspec.structs.replace(save, entry=originals[entry_id]) for entry_id, save in merged.items()]
+        await _save(saves, now, batch)
     return len(events)
 
 
-async def _advance(
-    settings: Settings,
-    cache: SpecCache,
+def _merge(
+    merged: dict[int, journeys.EntrySave],
+    current: dict[int, journeys.EntryRow],
     entry: journeys.EntryRow,
-    stimulus: Stimulus,
-    now: datetime,
-    owed: dict[int, list[int]],
-    ended: set[int],
-) -> journeys.EntryRow | None:
-    """Decide and save one entry; returns it as saved (None: it could not be advanced)."""
-    try:
-        spec = cache.spec_for(entry.run, entry.run_meta)
-    except CampaignError as exc:
-        # Retrying cannot help until someone fixes the files: paused, its timers wait and nothing is lost.
-        await queries.set_run_state(entry.run, RunState.PAUSED, from_states=[RunState.RUNNING])
-        log.error("journey run %r paused: entry %r cannot advance: %s", entry.run, entry.id, exc)
-        return None
-    zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
-    window = spec.schedule.send_window if spec.schedule else None
-
-    def send_at(phone: str) -> datetime | None:
-        at = send_at_for(phone, window, zone, now)
-        return at if at > now else None
-
-    outcome = next_for(entry, stimulus, spec, cache.renderer_for(entry.run, spec), timezone=zone, send_at=send_at)
-    state = outcome.state
-    if state == state_of(entry) and not outcome.path:
+    moved: tuple[journeys.EntrySave, journeys.EntryRow] | None,
+) -> journeys.EntryRow:
+    """Fold one decision (None: nothing changed) into the entry's pending save; returns the entry as it now stands."""
+    if moved is None:
         return entry
-    new_ids = await journeys.save_entry(
-        entry,
-        step=state.step,
-        phase=state.phase,
-        reached_at=state.reached_at,
-        due_at=state.due_at,
-        seen=sorted(state.seen),
-        outcome=state.outcome,
-        path=outcome.path,
-        messages=outcome.messages,
-        now=now,
-    )
-    if new_ids is None:
-        log.info("journey entry %r changed meanwhile; left for its next event or timer", entry.id)
-        return None
-    owed[entry.run].extend(new_ids)
-    if state.phase == "ended":
-        ended.add(entry.run)
-    return journeys.EntryRow(
-        **{
-            **_fields(entry),
-            "step": state.step,
-            "phase": state.phase,
-            "reached_at": state.reached_at,
-            "due_at": state.due_at,
-            "seen": sorted(state.seen),
-            "outcome": state.outcome,
-            "version": entry.version + 1,
-            "active": state.phase != "ended",
-            "last_message": new_ids[-1] if new_ids else entry.last_message,
-        }
-    )
+    save, after = moved
+    before = merged.get(after.id)
+    if before is not None:
+        save = msgspec.structs.replace(
+            save, path=[*before.path, *save.path], messages=[*before.messages, *save.messages]
+        )
+    merged[after.id] = save
+    current[after.id] = after
+    return after
 
 
-def _fields(entry: journeys.EntryRow) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in entry.__struct_fields__}
+async def _save(saves: list[journeys.EntrySave], now: datetime, batch: _Batch) -> None:
+    owed = await journeys.save_entries(saves, now=now)
+    for run_id, message_id in owed:
+        batch.owed[run_id].append(message_id)
+    batch.ended.update(save.entry.run for save in saves if save.phase == "ended")
+
+
+#: Stands for "a message sent in this batch" as an entry's latest message until the batch is saved: a status
+#: event in the same batch is of an earlier message.
+_NEW_MESSAGE = -1
+
+
+class _Decider:
+    """Runs the pure engine for one entry and stimulus: the save it needs and the entry as it will stand."""
+
+    def __init__(self, settings: Settings, cache: SpecCache, now: datetime) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.now = now
+
+    def __call__(
+        self, entry: journeys.EntryRow, spec: CampaignSpec, stimulus: Stimulus
+    ) -> tuple[journeys.EntrySave, journeys.EntryRow] | None:
+        now = self.now
+        zone = (spec.schedule.timezone if spec.schedule else None) or self.settings.timezone
+        window = spec.schedule.send_window if spec.schedule else None
+
+        def send_at(phone: str) -> datetime | None:
+            if window is None:
+                return None
+            at = send_at_for(phone, window, zone, now)
+            return at if at > now else None
+
+        renderer = self.cache.renderer_for(entry.run, spec)
+        outcome = next_for(entry, stimulus, spec, renderer, timezone=zone, send_at=send_at)
+        state = outcome.state
+        if state == state_of(entry) and not outcome.path:
+            return None
+        seen = sorted(state.seen)
+        save = journeys.EntrySave(
+            entry=entry,
+            step=state.step,
+            phase=state.phase,
+            reached_at=state.reached_at,
+            due_at=state.due_at,
+            seen=seen,
+            outcome=state.outcome,
+            path=outcome.path,
+            messages=outcome.messages,
+        )
+        after = msgspec.structs.replace(
+            entry,
+            step=state.step,
+            phase=state.phase,
+            reached_at=state.reached_at,
+            due_at=state.due_at,
+            seen=seen,
+            outcome=state.outcome,
+            active=state.phase != "ended",
+            last_message=_NEW_MESSAGE if outcome.messages else entry.last_message,
+        )
+        return save, after

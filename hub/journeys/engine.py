@@ -109,13 +109,14 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     Attributes:
         campaign: the campaign's name (splits are stable per campaign, step and recipient).
         phone: the recipient (E.164).
-        timezone: the recipient's IANA zone, for `wait: {until}`.
+        timezone: the recipient's IANA zone, for `wait: {until}`; or a function giving it (read only when a step
+            waits until a local time: a number's zone costs a parse).
         evaluate: a guard or branch condition's truth for this entry; raises RenderError.
     """
 
     campaign: str
     phone: str
-    timezone: str
+    timezone: str | Callable[[], str]
     evaluate: Callable[[str], bool]
 
 
@@ -228,7 +229,8 @@ class _Walk:
                 self.record(step.id, at, "skipped", self.journey.after(step))
                 return self.goto(state, self.journey.after(step), at)
             if step.wait is not None:
-                due = wait_until(step.wait, at, self.context.timezone)
+                zone = self.context.timezone
+                due = wait_until(step.wait, at, zone if isinstance(zone, str) else zone())
                 if due > at:
                     self.record(step.id, at, "waiting", due.isoformat())
                     return msgspec.structs.replace(state, phase="waiting", reached_at=at, due_at=due)

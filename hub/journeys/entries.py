@@ -74,7 +74,7 @@ def next_for(
     context = Context(
         campaign=spec.name,
         phone=entry.recipient,
-        timezone=timezone_for(entry.recipient, timezone),
+        timezone=lambda: timezone_for(entry.recipient, timezone),
         evaluate=lambda text: renderer.condition(text, recipient),
     )
     decision = advance(spec.journey, state_of(entry), stimulus, context)

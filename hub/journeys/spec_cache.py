@@ -23,6 +23,10 @@ class SpecCache:
         self._specs: dict[int, CampaignSpec] = {}
         self._renderers: dict[int, JourneyRenderer] = {}
 
+    def missing(self, run_ids: list[int]) -> list[int]:
+        """Those of ``run_ids`` whose spec is not cached (their meta must be read for :meth:`spec_for`)."""
+        return [run_id for run_id in run_ids if run_id not in self._specs]
+
     def spec_for(self, run_id: int, run_meta: dict[str, Any]) -> CampaignSpec:
         """The run's pinned journey (raises CampaignError when it cannot be read)."""
         spec = self._specs.get(run_id)

@@ -14,15 +14,17 @@ from typing import Any
 
 import msgspec
 
-from hub.status import FINAL, MessageStatus
+from hub.status import FINAL
+from hub.store import sql
 from hub.store.db import current_engine
 from hub.store.records import NewMessage
 
 __all__ = [
-    "ENTRY_COLUMNS",
+    "ChangedMeanwhile",
     "ClaimedEvent",
     "EntryRead",
     "EntryRow",
+    "EntrySave",
     "NewEntry",
     "PathLine",
     "StepCount",
@@ -34,14 +36,10 @@ __all__ = [
     "pin_journey",
     "queue_events",
     "read_entries",
-    "save_entry",
+    "run_metas",
+    "save_entries",
     "step_counts",
 ]
-
-ENTRY_COLUMNS = (
-    "e.id, e.run, e.campaign, e.recipient, e.key, e.active, e.step, e.phase, e.reached_at, e.due_at, e.seen,"
-    " e.outcome, e.version, e.last_message, e.vars::text AS vars, e.event::text AS event, e.started_at, e.ended_at"
-)
 
 
 class NewEntry(msgspec.Struct, frozen=True):
@@ -54,7 +52,7 @@ class NewEntry(msgspec.Struct, frozen=True):
 
 
 class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One entry as stored; ``run_meta`` is its run's meta (the pinned campaign text)."""
+    """One entry as stored, with its run's state."""
 
     id: int
     run: int
@@ -75,7 +73,6 @@ class EntryRow(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime
     ended_at: datetime | None
     run_state: str = ""
-    run_meta: dict[str, Any] = {}
 
 
 class ClaimedEvent(msgspec.Struct, frozen=True):
@@ -103,39 +100,6 @@ _INSERT_ENTRIES = (
 _CHECKPOINT = ", mark AS (UPDATE run SET checkpoint = $11::int WHERE id = $1::bigint)"
 _IDS = " SELECT array_agg(id ORDER BY id) AS ids FROM ins"
 
-_CLAIM_DUE = (
-    f"SELECT {ENTRY_COLUMNS}, r.state AS run_state, r.meta::text AS run_meta"
-    " FROM journey_entry e JOIN run r ON r.id = e.run"
-    " WHERE e.due_at <= $1 AND r.state = 'running'"
-    " ORDER BY e.due_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED"
-)
-_CLAIM_EVENTS = (
-    "WITH ev AS (SELECT id FROM journey_event ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-    " DELETE FROM journey_event j USING ev WHERE j.id = ev.id RETURNING j.id, j.entry, j.type, j.at, j.message"
-)
-_LOCK = (
-    f"SELECT {ENTRY_COLUMNS}, r.state AS run_state, r.meta::text AS run_meta"
-    " FROM journey_entry e JOIN run r ON r.id = e.run WHERE e.id = ANY($1::bigint[]) ORDER BY e.id FOR UPDATE OF e"
-)
-_SAVE = (
-    "UPDATE journey_entry SET step = $3, phase = $4, reached_at = $5, due_at = $6, seen = $7::text[], outcome = $8,"
-    " active = $9, ended_at = $10, last_message = COALESCE($11, last_message), version = version + 1"
-    " WHERE id = $1 AND version = $2 RETURNING version"
-)
-_PATH = (
-    "INSERT INTO journey_path (entry, run, step, at, outcome, detail)"
-    " SELECT $1, $2, t.step, t.at, t.outcome, t.detail"
-    " FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::text[]) AS t(step, at, outcome, detail)"
-)
-_MESSAGE = (
-    "INSERT INTO message (run, step, recipient, body, content_sid, content_variables, media_url, status,"
-    " error_message, attempts, send_at, created_at, updated_at, finished_at, meta, entry)"
-    " VALUES ($1, $2, $3, $4, $5, $6::json, $7::json, $8::text, $9, 0, $10, $11::timestamptz, $11::timestamptz,"
-    " CASE WHEN $8::text = ANY($12::text[]) THEN $11::timestamptz END, $13::json, $14)"
-    " ON CONFLICT (run, recipient, step, entry) DO NOTHING RETURNING id, status"
-)
-_LATEST = "UPDATE journey_entry SET last_message = $2 WHERE id = $1"
-_EXISTING = "SELECT id, status FROM message WHERE run = $1 AND recipient = $2 AND step = $3 AND entry = $4"
 _PIN = (
     "UPDATE run SET meta = (meta::jsonb || jsonb_build_object('journey', $2::jsonb))::json"
     " WHERE id = $1 AND NOT (meta::jsonb ? 'journey') RETURNING id"
@@ -181,105 +145,135 @@ async def insert_entries(
     return list(rows[0]["ids"] or []) if rows else []
 
 
-def _entry(row: dict[str, Any]) -> EntryRow:
-    values = dict(row)
-    values["seen"] = list(values["seen"] or [])
-    values["vars"] = json.loads(values["vars"])
-    values["event"] = json.loads(values["event"])
-    values["run_meta"] = json.loads(values["run_meta"]) if values.get("run_meta") else {}
-    return EntryRow(**values)
+def _entry(row: Any) -> EntryRow:
+    return EntryRow(
+        id=row["id"],
+        run=row["run"],
+        campaign=row["campaign"],
+        recipient=row["recipient"],
+        key=row["key"],
+        active=row["active"],
+        step=row["step"],
+        phase=row["phase"],
+        reached_at=row["reached_at"],
+        due_at=row["due_at"],
+        seen=list(row["seen"] or ()),
+        outcome=row["outcome"],
+        version=row["version"],
+        last_message=row["last_message"],
+        vars=_json(row["vars"]),
+        event=_json(row["event"]),
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        run_state=row["run_state"],
+    )
+
+
+def _json(text: str) -> dict[str, Any]:
+    return {} if text == "{}" else json.loads(text)  # most entries have no event (and many no own variables)
 
 
 async def claim_due(now: datetime, limit: int) -> list[EntryRow]:
     """Lock up to ``limit`` entries of running runs whose timer is due (oldest first); call inside a transaction."""
-    return [_entry(row) for row in await current_engine().fetch(_CLAIM_DUE, [now, limit])]
+    return [_entry(row) for row in await sql.fetch(_SQL["claim_due"], {"now": now, "limit": limit})]
 
 
 async def claim_events(limit: int) -> list[ClaimedEvent]:
     """Take up to ``limit`` pending events off the queue (oldest first); call inside a transaction."""
-    rows = await current_engine().fetch(_CLAIM_EVENTS, [limit])
+    rows = await sql.fetch(_SQL["claim_events"], {"limit": limit})
     return sorted((ClaimedEvent(**row) for row in rows), key=lambda event: event.id)
 
 
 async def lock_entries(ids: Sequence[int]) -> list[EntryRow]:
     """Lock these entries (in id order, so two callers never deadlock); call inside a transaction."""
-    return [_entry(row) for row in await current_engine().fetch(_LOCK, [list(ids)])]
+    return [_entry(row) for row in await sql.fetch(_SQL["lock_entries"], {"ids": list(ids)})]
 
 
-async def save_entry(
-    entry: EntryRow,
-    *,
-    step: str,
-    phase: str,
-    reached_at: datetime,
-    due_at: datetime | None,
-    seen: Sequence[str],
-    outcome: str | None,
-    path: Sequence[tuple[str, datetime, str, str | None]],
-    messages: Sequence[tuple[int, NewMessage]],
-    now: datetime,
-) -> list[int] | None:
-    """Write an entry's next state (compare-and-set on its version), its path lines and its messages.
+async def run_metas(run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The meta (pinned campaign text) of these runs."""
+    rows = await sql.fetch(_SQL["run_metas"], {"ids": list(run_ids)})
+    return {row["id"]: json.loads(row["meta"]) if row["meta"] else {} for row in rows}
 
-    Args:
-        entry: the entry as read (its ``version`` is the one expected).
-        messages: ``(step index, row)`` per send; one row per run, recipient, step and entry, whoever writes it.
+
+class EntrySave(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry's decision to write: its next state, path lines and message rows (``(step index, row)``)."""
+
+    entry: EntryRow
+    step: str
+    phase: str
+    reached_at: datetime
+    due_at: datetime | None
+    seen: Sequence[str]
+    outcome: str | None
+    path: Sequence[tuple[str, datetime, str, str | None]]
+    messages: Sequence[tuple[int, NewMessage]]
+
+
+class ChangedMeanwhile(Exception):
+    """An entry of a batch was not at the version it was read at: the batch's transaction must roll back."""
+
+
+_FINAL = [status.value for status in FINAL]
+
+
+async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tuple[int, int]]:
+    """Write a batch of decisions in one statement (compare-and-set on each entry's version).
+
+    Call inside the transaction that locked the entries.
 
     Returns:
-        Ids of the new messages that are owed now (to enqueue), or None when the entry changed since it was read
-        (then nothing is written).
+        ``(run, message id)`` of the new messages that are owed now (to enqueue).
+
+    Raises:
+        ChangedMeanwhile: an entry's version moved since it was read (then the caller's transaction must roll
+            back: the statement wrote the others' rows).
     """
-    engine = current_engine()
-    ended = phase == "ended"
-    saved = await engine.fetch(
-        _SAVE,
-        [
-            entry.id,
-            entry.version,
-            step,
-            phase,
-            reached_at,
-            due_at,
-            list(seen),
-            outcome,
-            not ended,
-            now if ended else None,
-            None,
-        ],
-    )
-    if not saved:
-        return None
-    owed: list[int] = []
-    latest: int | None = None
-    for index, row in messages:
-        args = [
-            entry.run,
-            index,
-            row.recipient,
-            row.body,
-            row.content_sid,
-            None if row.content_variables is None else json.dumps(row.content_variables),
-            json.dumps(list(row.media_url)),
-            row.status.value,
-            row.error_message,
-            row.send_at,
-            now,
-            [status.value for status in FINAL],
-            json.dumps(row.meta),
-            entry.id,
-        ]
-        found = await engine.fetch(_MESSAGE, args)
-        if not found:
-            found = await engine.fetch(_EXISTING, [entry.run, row.recipient, index, entry.id])
-        elif found[0]["status"] == MessageStatus.PENDING.value and row.send_at is None:
-            owed.append(found[0]["id"])
-        latest = found[0]["id"]
-    if latest is not None:
-        await engine.fetch(_LATEST, [entry.id, latest])
-    if path:
-        steps, ats, outcomes, details = zip(*path, strict=True)
-        await engine.fetch(_PATH, [entry.id, entry.run, list(steps), list(ats), list(outcomes), list(details)])
-    return owed
+    if not saves:
+        return []
+    values: dict[str, list[Any]] = {name: [] for name in _SAVE_PARAMS}
+    for save in saves:
+        entry = save.entry
+        values["ids"].append(entry.id)
+        values["versions"].append(entry.version)
+        values["steps"].append(save.step)
+        values["phases"].append(save.phase)
+        values["reached"].append(save.reached_at)
+        values["dues"].append(save.due_at)
+        values["seens"].append(",".join(save.seen))
+        values["outcomes"].append(save.outcome)
+        values["last_sends"].append(save.messages[-1][0] if save.messages else None)
+        for index, row in save.messages:
+            values["m_entries"].append(entry.id)
+            values["m_runs"].append(entry.run)
+            values["m_steps"].append(index)
+            values["m_recipients"].append(row.recipient)
+            values["m_bodies"].append(row.body)
+            values["m_content_sids"].append(row.content_sid)
+            variables = row.content_variables
+            values["m_content_variables"].append(None if variables is None else json.dumps(variables))
+            values["m_media_urls"].append(json.dumps(list(row.media_url)))
+            values["m_statuses"].append(row.status.value)
+            values["m_errors"].append(row.error_message)
+            values["m_send_ats"].append(row.send_at)
+            values["m_metas"].append(json.dumps(row.meta))
+        for step, at, outcome, detail in save.path:
+            values["p_entries"].append(entry.id)
+            values["p_runs"].append(entry.run)
+            values["p_steps"].append(step)
+            values["p_ats"].append(at)
+            values["p_outcomes"].append(outcome)
+            values["p_details"].append(detail)
+    # A generic plan of this statement (PostgreSQL's choice after five runs of a prepared statement) took 2-3x the
+    # time of one planned for the batch's arrays (bench/journey_timers_bench.py).
+    await current_engine().fetch("SET LOCAL plan_cache_mode = force_custom_plan", [])
+    rows = await sql.fetch(_SQL["save_entries"], {**values, "now": now, "final_statuses": _FINAL}, at_least_s=60.0)
+    if rows[0]["saved"] != len(saves):
+        raise ChangedMeanwhile(f"{len(saves) - rows[0]['saved']} of {len(saves)} entries changed meanwhile")
+    return list(zip(rows[0]["owed_runs"] or [], rows[0]["owed"] or [], strict=True))
+
+
+_SQL = sql.statements("journeys")
+_SAVE_PARAMS = tuple(name for name in _SQL["save_entries"].params if name not in ("now", "final_statuses"))
 
 
 async def pin_journey(run_id: int, source: str, text: str) -> dict[str, Any]:

@@ -21,6 +21,26 @@ SMOKE_RUNS = [
         "windows",
     ),
     ("ui_pages_bench.py", ["--messages", "300", "--repeats", "1"], "slowest request"),
+    (
+        "journey_timers_bench.py",
+        [
+            "--entries",
+            "200",
+            "--steady-per-s",
+            "500",
+            "--steady-entries",
+            "100",
+            "--replies",
+            "50",
+            "--noop-messages",
+            "50",
+            "-p",
+            "1",
+            "-t",
+            "2",
+        ],
+        "timers fired/s",
+    ),
 ]
 
 

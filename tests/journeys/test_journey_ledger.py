@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from actors.journeys import advance_batch, enter_audience
@@ -12,9 +13,9 @@ from hub.campaigns.loader import load_campaign
 from hub.config import Settings
 from hub.journeys.spec_cache import SpecCache
 from hub.status import RunState
-from hub.store import queries
-from hub.store.db import current_engine, run_sync
-from hub.store.records import InboundRecord, RunRecord
+from hub.store import journeys, queries
+from hub.store.db import current_engine, run_sync, transaction
+from hub.store.records import InboundRecord, NewMessage, RunRecord
 
 REMIND = """\
 name: remind
@@ -37,7 +38,8 @@ steps:
     send: {body: "Thanks, {{ first_name }}!"}
 """
 ADA, BO = "+4915112345678", "+4915112345679"
-T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+# After the entries are written (they are due from the moment they enter, by the wall clock).
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
 
 
 def sql(text: str, *args: object) -> list[dict]:
@@ -219,3 +221,31 @@ def test_a_run_whose_pinned_journey_no_longer_loads_is_paused_not_spun(journey: 
     assert run_sync(queries.get_run(journey.run.id)).state == RunState.PAUSED
     assert journey.bodies(ADA) == []
     assert journey.entry(ADA)["phase"] == "entering"  # still owed its first steps once someone fixes it
+
+
+def test_a_batch_with_an_entry_changed_since_it_was_read_writes_nothing(journey: Journey) -> None:
+    async def save_with_a_stale_version() -> None:
+        async with transaction():
+            claimed = await journeys.claim_due(T0, 10)
+            saves = [
+                journeys.EntrySave(
+                    entry=msgspec.structs.replace(entry, version=entry.version + (entry.recipient == BO)),
+                    step="end",
+                    phase="ended",
+                    reached_at=T0,
+                    due_at=None,
+                    seen=[],
+                    outcome="completed",
+                    path=[("remind", T0, "sent", None)],
+                    messages=[(0, NewMessage(recipient=entry.recipient, body="hi"))],
+                )
+                for entry in claimed
+            ]
+            await journeys.save_entries(saves, now=T0)
+
+    with pytest.raises(journeys.ChangedMeanwhile):
+        run_sync(save_with_a_stale_version())
+    assert journey.bodies(ADA) == [] and journey.path_of(ADA) == []
+    assert journey.entry(ADA)["phase"] == "entering"
+    journey.advance(T0)  # claimed again, as if nothing had happened
+    assert journey.bodies(ADA) == ["Hi Ada, see you tomorrow"]
