@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import uuid4
@@ -22,14 +21,12 @@ from actors.middleware.limits import Limits
 from actors.middleware.retries import build_retries
 from actors.runtime import AsyncRedisFactory
 from hub.config import Settings
+from hub.embedded_redis import embedded_server
 
 #: Default Redis key prefix of the queues and the rate-limit state.
 NAMESPACE = "hub"
 #: Connections of a worker loop's asyncio Redis client (shared by every send in flight on that loop).
 ASYNC_REDIS_CONNECTIONS = 64
-
-_embedded_server: fakeredis.FakeServer | None = None
-_embedded_lock = threading.Lock()
 
 
 class HubRedisBroker(RedisBroker):
@@ -98,15 +95,6 @@ class HubRedisBroker(RedisBroker):
         for queue in sorted(queues | {dq_name(q) for q in queues}):
             args = ["qsize", current_millis(), queue, self.broker_id, timeout, self.dead_message_ttl, 1, max_unpack]
             dispatch(keys=[self.namespace], args=args)
-
-
-def embedded_server() -> fakeredis.FakeServer:
-    """The process's in-memory Redis (``redis.url: embedded``): one server shared by every client in the process."""
-    global _embedded_server
-    with _embedded_lock:
-        if _embedded_server is None:
-            _embedded_server = fakeredis.FakeServer()
-        return _embedded_server
 
 
 #: Actors whose live messages are counted for the sweeper: name -> counter field prefix (before each ledger row id of

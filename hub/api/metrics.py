@@ -144,30 +144,27 @@ async def ledger_snapshot() -> LedgerSnapshot:
 
 
 def snapshot_for(settings: Settings) -> Callable[[], Awaitable[LedgerSnapshot]]:
-    """The ledger snapshot plus the broker's queue depths (Redis ``LLEN`` per queue; skipped for embedded Redis,
-    which lives in another process's memory)."""
+    """The ledger snapshot plus the broker's queue depths (``LLEN`` per queue, on ``redis.url`` or, with embedded
+    Redis, on this process's: ``hub run`` serves the API beside the workers that consume it)."""
 
     async def snapshot() -> LedgerSnapshot:
         totals = dict(await ledger_snapshot())
-        if not settings.redis.is_embedded:
-            totals["queue_depth"] = await queue_depths(settings.redis.url)
+        totals["queue_depth"] = await queue_depths(settings)
         return totals
 
     return snapshot
 
 
-async def queue_depths(url: str) -> dict[str, float]:
-    """Messages waiting in each Dramatiq queue and its delay queue (Redis ``LLEN``)."""
-    import redis.asyncio as aioredis
-
-    from actors.broker import NAMESPACE
+async def queue_depths(settings: Settings) -> dict[str, float]:
+    """Messages waiting in each Dramatiq queue and its delay queue (Redis ``LLEN``; ``redis.namespace`` keys)."""
+    from hub.embedded_redis import async_client
 
     names = [name for queue in QUEUES for name in (queue, f"{queue}.DQ")]
-    client = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    client = async_client(settings)
     try:
         async with client.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.llen(f"{NAMESPACE}:{name}")
+                pipe.llen(f"{settings.redis.namespace}:{name}")
             lengths = await pipe.execute()
     finally:
         await client.aclose()

@@ -23,31 +23,31 @@ PAUSED_SHOWN = 20
 
 
 def _tier_budget(settings: Settings, now: datetime) -> dict[str, Any] | None:
-    """How much of the daily tier budget the last 24 h used (the workers' Redis set), or None without a tier."""
+    """How much of the daily tier budget the last 24 h used (the workers' Redis set: ``redis.url``, or this
+    process's embedded Redis under ``hub run``), or None without a tier."""
     cap = settings.rate_limits.daily_unique_recipients
     if cap is None:
         return None
-    if settings.redis.is_embedded:
-        return {"cap": cap, "used": None, "note": "kept in the worker process's embedded Redis"}
     import redis
 
+    from hub.embedded_redis import sync_client
     from hub.tier_budget import budget_key, budget_usage
 
     try:
-        client = redis.Redis.from_url(settings.redis.url, socket_timeout=1, socket_connect_timeout=1)
-        used, next_slot = budget_usage(client, cap=cap, key=budget_key(settings.redis.namespace), now=now)
+        used, next_slot = budget_usage(
+            sync_client(settings), cap=cap, key=budget_key(settings.redis.namespace), now=now
+        )
     except redis.RedisError as exc:
         return {"cap": cap, "used": None, "note": f"Redis unavailable ({type(exc).__name__})"}
     return {"cap": cap, "used": used, "percent": round(100.0 * used / cap, 1) if cap else 0.0, "next_slot": next_slot}
 
 
 async def _queue_depth(settings: Settings) -> dict[str, int] | str:
-    if settings.redis.is_embedded:
-        return "Kept in the worker process's embedded Redis"
+    """Messages waiting per queue, from ``redis.url`` or, under ``hub run``, the embedded Redis its workers use."""
     from hub.api.metrics import queue_depths
 
     try:
-        depths = await queue_depths(settings.redis.url)
+        depths = await queue_depths(settings)
     except Exception as exc:  # Redis down is something to show, not a broken page
         return f"Redis unavailable ({type(exc).__name__})"
     return {name: int(depths.get(name, 0)) for name in (n for q in QUEUES for n in (q, f"{q}.DQ"))}
