@@ -139,18 +139,26 @@ class Pacer:
                 jitter_ms=jitter,
             )
             if decision.action == "go":
-                if strict and self.uncertain(asked):
-                    continue  # the slot's time is not known closely enough to keep the cap: it goes unused
-                return Taken(asked + slot.wait_ms / 1000, 0.0)
+                if not (strict and self.uncertain(asked, slot)):
+                    return Taken(_sent(asked, slot) + slot.wait_ms / 1000, 0.0)
+                # The slot's time is not known closely enough to keep the cap: it goes unused. A bucket that keeps
+                # answering that slowly is not asked again and again past the blocking bound.
+                if (self.clock() - began) * 1000 >= max_block_ms:
+                    return Taken(None, self.horizon_ms)
+                continue
             if decision.action == "requeue":
                 return Taken(None, max(decision.wait_ms, 1.0))
             await self.sleep(min(decision.wait_ms, _MAX_NAP_MS) / 1000)
 
-    def uncertain(self, asked: float) -> bool:
-        """Whether a reservation asked at ``asked`` took too long to answer for its slot's time to be trusted: the
-        bucket granted it somewhere in between, so the slot may lie up to that long after the time assumed.
-        Counted as a missed slot."""
-        if (self.clock() - asked) * 1000 <= self.max_late_ms / 2:
+    def uncertain(self, asked: float, slot: Slot) -> bool:
+        """Whether a reservation took too long to answer for its slot's time to be trusted: the bucket granted it
+        somewhere between the request and its answer, so the slot may lie up to that long after the time assumed.
+        Measured around the Redis call when the answer says so (``asked`` and now otherwise): how late this
+        caller resumed on a busy loop is the lateness check's business, not the slot's. Counted as a missed
+        slot."""
+        sent = _sent(asked, slot)
+        answered = slot.answered_at if slot.answered_at is not None else self.clock()
+        if (answered - sent) * 1000 <= self.max_late_ms / 2:
             return False
         self.missed += 1
         self.on_miss()
@@ -181,10 +189,10 @@ class Pacer:
             asked_for = min(want - len(slots), max(1, room))
             asked = self.clock()
             answers = await asyncio.gather(*(self.reserve(bucket, rate, WAVE_LEAD_MS) for _ in range(asked_for)))
-            granted = [answer.wait_ms for answer in answers if answer.granted]
-            if strict and self.uncertain(asked):
+            granted = [answer for answer in answers if answer.granted]
+            if strict and any(self.uncertain(asked, answer) for answer in granted):
                 break  # slots whose time is uncertain go unused; the rows take theirs one by one
-            slots.extend(asked + wait_ms / 1000 for wait_ms in granted)
+            slots.extend(_sent(asked, answer) + answer.wait_ms / 1000 for answer in granted)
             if len(granted) < asked_for:
                 break
             slots.sort()
@@ -244,6 +252,12 @@ class Pacer:
                     return self.horizon_ms
         self.on_wait(self.clock() - began)
         return 0.0
+
+
+def _sent(asked: float, slot: Slot) -> float:
+    """When the request for ``slot`` left (the earliest the bucket can have granted it): the time the answer
+    carries, else when the caller asked."""
+    return slot.sent_at if slot.sent_at is not None else asked
 
 
 __all__ = ["Pacer", "SlotPool", "Taken"]

@@ -9,7 +9,7 @@ window) and takes a new one: lateness never raises a 1-s window above the cap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 #: A send may use its slot up to this late (ms): at most 4 % of a second's slots spill into the next window at any
@@ -37,10 +37,15 @@ class Slot:
         granted: True when a slot ``wait_ms`` from now is reserved for the caller (it must wait, then go).
             False when nothing was reserved: the earliest slot is ``wait_ms`` away, beyond the horizon.
         wait_ms: milliseconds from now.
+        sent_at: when the request left for the bucket (monotonic seconds on the caller's clock), if known.
+        answered_at: when its answer came back, if known. The bucket's "now" lies between the two; the caller
+            may resume much later on a busy event loop, which says nothing about when the slot was granted.
     """
 
     granted: bool
     wait_ms: float
+    sent_at: float | None = field(default=None, compare=False)
+    answered_at: float | None = field(default=None, compare=False)
 
 
 class Decision(NamedTuple):

@@ -7,6 +7,8 @@ check and their slot at the same moment) run as one script call, each caller sti
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -52,9 +54,9 @@ def _window_item(key: str, message_id: int, max_sends: int, window_s: float, now
     return key, [str(int(window_s * 1000)), str(max_sends), str(message_id), "" if now_ms is None else str(now_ms)]
 
 
-def _slot(answer: Any) -> Slot:
+def _slot(answer: Any, sent_at: float, answered_at: float) -> Slot:
     granted, wait_us = answer
-    return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000)
+    return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000, sent_at=sent_at, answered_at=answered_at)
 
 
 def _split(items: list[_Item]) -> tuple[list[str], list[str]]:
@@ -87,11 +89,20 @@ class AsyncSlots:
         client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
         namespace: key prefix, so tests and deployments sharing one Redis do not share limits.
         coalesce_delay_s: see :data:`COALESCE_DELAY_S`.
+        clock: monotonic seconds, the pacer's clock (each answer says when its script was sent and answered).
     """
 
-    def __init__(self, client: Any, *, namespace: str = "hub", coalesce_delay_s: float = COALESCE_DELAY_S) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        namespace: str = "hub",
+        coalesce_delay_s: float = COALESCE_DELAY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.namespace = namespace
+        self.clock = clock
         self._gcra = client.register_script(GCRA_LUA)
         self.calls: Coalescer[_Item, Slot] = Coalescer(
             self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
@@ -114,7 +125,10 @@ class AsyncSlots:
 
     async def _run(self, items: list[_Item]) -> list[Slot]:
         keys, args = _split(items)
-        return [_slot(answer) for answer in await self._gcra(keys=keys, args=args)]
+        sent_at = self.clock()
+        answers = await self._gcra(keys=keys, args=args)
+        answered_at = self.clock()
+        return [_slot(answer, sent_at, answered_at) for answer in answers]
 
 
 class AsyncRecipientWindow:

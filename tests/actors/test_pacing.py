@@ -15,7 +15,7 @@ import pytest
 
 from actors.middleware.limits import AsyncSlots
 from actors.pacing import Pacer, SlotPool, Taken
-from hub.pace import WAVE_LEAD_MS, Slot, buckets_for, is_late
+from hub.pace import WAVE_LEAD_MS, WAVE_MAX_BLOCK_MS, Slot, buckets_for, is_late
 
 
 class VirtualClock:
@@ -40,7 +40,7 @@ class VirtualClock:
 
 
 def _pacer(server: fakeredis.FakeServer, clock: VirtualClock, per_second: float) -> Pacer:
-    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p")
+    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p", clock=clock)
 
     def reserve(bucket: str, rate: float, lead_ms: float) -> Awaitable[Slot]:
         return slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
@@ -107,7 +107,7 @@ def test_a_send_that_wakes_late_takes_a_new_slot_and_the_cap_holds() -> None:
 def test_a_reservation_answered_after_a_stall_is_not_spent_late() -> None:
     # Given a Redis that answers every fourth reservation 2 s after it granted the slot
     server, clock = fakeredis.FakeServer(), VirtualClock()
-    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p")
+    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p", clock=clock)
     calls = 0
 
     async def stalling(bucket: str, rate: float, lead_ms: float) -> Slot:
@@ -123,6 +123,50 @@ def test_a_reservation_answered_after_a_stall_is_not_spent_late() -> None:
     sent = asyncio.run(_send_all(pacer, clock, 60))
     assert pacer.missed >= 10
     assert max(_per_window(sent).values()) <= 10
+
+
+def _slow_bucket(clock: VirtualClock, *, redis_s: float, resume_s: float) -> Pacer:
+    """A pacer whose bucket's script takes ``redis_s`` and whose caller resumes ``resume_s`` after the answer (a
+    busy event loop)."""
+    slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer()), namespace="p", clock=clock)
+    script = slots._gcra
+
+    async def slow_script(*, keys: list[str], args: list[str]) -> object:
+        answers = await script(keys=keys, args=args)
+        clock.now += redis_s
+        return answers
+
+    slots._gcra = slow_script
+
+    async def reserve(bucket: str, rate: float, lead_ms: float) -> Slot:
+        now_us = clock.us()
+        slot = await slots.reserve(bucket, rate, horizon_ms=1000, now_us=now_us, lead_ms=lead_ms)
+        clock.now += resume_s
+        return slot
+
+    return Pacer(reserve=reserve, per_second=100.0, clock=clock, sleep=clock.sleep)
+
+
+def test_a_wave_answered_in_time_keeps_its_slots_when_its_caller_resumes_late() -> None:
+    # Given a bucket that answers in 1 ms, to a caller that resumes 30 ms later on a busy loop
+    pacer = _slow_bucket(VirtualClock(), redis_s=0.001, resume_s=0.030)
+    # When a batch asks for a wave of 20, then it keeps them all: when the bucket granted them is known to 1 ms
+    slots = asyncio.run(pacer.reserve_wave(None, None, 20))
+    assert isinstance(slots, list) and len(slots) == 20
+    assert pacer.missed == 0
+
+
+def test_a_bucket_that_always_answers_slowly_gives_no_slot_and_says_when_to_try_again() -> None:
+    # Given a bucket whose script takes 30 ms to answer (each slot lies somewhere in those 30 ms)
+    clock = VirtualClock()
+    pacer = _slow_bucket(clock, redis_s=0.030, resume_s=0.0)
+    began = clock()
+    # When a batch asks for a wave, then every slot went unused, counted as missed, and the batch is told to come
+    # back rather than asking again past the blocking bound
+    answer = asyncio.run(pacer.reserve_wave(None, None, 20))
+    assert isinstance(answer, Taken) and answer.at is None and answer.retry_ms > 0
+    assert pacer.missed >= 1
+    assert clock() - began < WAVE_MAX_BLOCK_MS / 1000 + 0.1
 
 
 def test_a_wave_reserves_only_the_slots_within_the_horizon() -> None:
