@@ -24,6 +24,9 @@ class Enqueuer(Protocol):
     def enqueue_fan_out(self, run_id: int) -> None:
         """Queue the fan-out of a campaign run."""
 
+    def enqueue_advance(self) -> None:
+        """Queue an advance of journey entries (new entries and queued events go on now, not at the next sweep)."""
+
 
 class ActorEnqueuer:
     """The production enqueuer: Dramatiq actors on the configured broker (set up on first use).
@@ -39,6 +42,7 @@ class ActorEnqueuer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._fan_out: Any = None
+        self._advance: Any = None
         self._batch: Any = None
         self._lock = threading.Lock()
 
@@ -54,6 +58,7 @@ class ActorEnqueuer:
         except RuntimeError:
             actors.setup(self._settings)
         self._fan_out = actors.fan_out_run
+        self._advance = actors.advance_journeys
         self._batch = actors.enqueue_sends  # pipelined: one Redis round trip per batch
 
     def enqueue_sends(
@@ -67,6 +72,10 @@ class ActorEnqueuer:
         self._load()
         self._fan_out.send(run_id)
 
+    def enqueue_advance(self) -> None:
+        self._load()
+        self._advance.send()
+
 
 class RecordingEnqueuer:
     """Keeps what would have been queued; for tests and dry runs."""
@@ -75,6 +84,7 @@ class RecordingEnqueuer:
         self.sends: list[int] = []
         self.fan_outs: list[int] = []
         self.send_runs: list[int | None] = []  # the run_id given with each enqueue_sends call
+        self.advances = 0
 
     def enqueue_sends(
         self, message_ids: Sequence[int], *, run_id: int | None = None, meta: dict[str, Any] | None = None
@@ -84,3 +94,6 @@ class RecordingEnqueuer:
 
     def enqueue_fan_out(self, run_id: int) -> None:
         self.fan_outs.append(run_id)
+
+    def enqueue_advance(self) -> None:
+        self.advances += 1

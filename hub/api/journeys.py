@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
+from hub.api.enqueue import Enqueuer
 from hub.api.errors import NotFound, Unprocessable
 from hub.api.idempotency import Created, idempotent
 from hub.api.schemas import EntryList, EntryOut, EventCreate, PathId, PathStep, QueryId, StepRead
@@ -56,7 +57,11 @@ class EventController(Controller):
 
     @post("/", operation_id="post_event", summary="An event: enters journeys that start on it, reaches waiting entries")
     async def post_event(
-        self, data: JSONBody[EventCreate], request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+        self,
+        data: JSONBody[EventCreate],
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        enqueuer: NamedDependency[Enqueuer],
     ) -> Response[Any]:
         try:
             check_event(data.type, ())
@@ -69,8 +74,15 @@ class EventController(Controller):
             return plan_event(specs, settings, type_=data.type, to=to, data=data.data, key=data.key, now=_now())
 
         async def store(plan: EventPlan) -> Created:
-            # The sweep's advance_journeys takes new entries' first steps and delivers the events (within a tick).
-            return Created(202, msgspec.to_builtins(await store_event(plan, _now())))
+            result = await store_event(plan, _now())
+
+            async def wake() -> None:
+                # New entries take their first steps and waiting entries get the event now, not at the sweep's next
+                # tick (which still does it when this message is lost). The broker client is synchronous.
+                await anyio.to_thread.run_sync(enqueuer.enqueue_advance)
+
+            woken = wake if result.entered or result.delivered else None
+            return Created(202, msgspec.to_builtins(result), woken)
 
         return await idempotent(request, prepare, store)
 

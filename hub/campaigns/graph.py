@@ -16,7 +16,7 @@ GraphProblem = tuple[list[PathPart], str]
 def targets(journey: Journey, step: Step) -> Iterator[tuple[list[PathPart], str]]:
     """Every step a step may lead to, each with the field that names it (the default next step has ``next``)."""
     if step.guard is not None:
-        yield ["steps", step.index, "if"], journey.after(step)  # a false guard skips to the following step
+        yield ["steps", step.index, "if"], journey.following(step)  # a false guard skips it, on to its `next`
     if step.kind == "branch":
         for number, arm in enumerate(step.branch):
             yield ["steps", step.index, "branch", number, "else" if arm.condition is None else "goto"], arm.goto

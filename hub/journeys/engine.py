@@ -226,8 +226,9 @@ class _Walk:
         following = self.journey.following(step)
         if not resumed:
             if step.guard is not None and not self.context.evaluate(step.guard):
-                self.record(step.id, at, "skipped", self.journey.after(step))
-                return self.goto(state, self.journey.after(step), at)
+                # A false guard skips the step: the entry goes on where the step would have led (its `next`).
+                self.record(step.id, at, "skipped", following)
+                return self.goto(state, following, at)
             if step.wait is not None:
                 zone = self.context.timezone
                 due = wait_until(step.wait, at, zone if isinstance(zone, str) else zone())

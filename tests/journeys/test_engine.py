@@ -180,15 +180,34 @@ steps:
   - id: vip
     if: "contact.tier == 'vip'"
     send: {body: "VIP"}
-    next: end
   - id: everyone
     send: {body: "Hello"}
 """)
 
 
-@pytest.mark.parametrize(("vip", "sends"), [(True, ["vip"]), (False, ["everyone"])])
+@pytest.mark.parametrize(("vip", "sends"), [(True, ["vip", "everyone"]), (False, ["everyone"])])
 def test_a_false_guard_skips_to_the_following_step(vip: bool, sends: list[str]) -> None:
     decisions = play(GUARDED, [Enter(START)], context({"contact.tier == 'vip'": vip}))
+    assert sent(decisions) == sends
+
+
+GUARDED_WITH_NEXT = journey("""
+steps:
+  - id: route
+    branch: [{if: "returning", goto: thanks}, {else: vip}]
+  - id: vip
+    if: "contact.tier == 'vip'"
+    send: {body: "VIP"}
+    next: end
+  - id: thanks
+    send: {body: "Thanks"}
+""")
+
+
+@pytest.mark.parametrize(("vip", "sends"), [(True, ["vip"]), (False, [])])
+def test_a_false_guard_goes_where_the_steps_next_leads(vip: bool, sends: list[str]) -> None:
+    truths = {"returning": False, "contact.tier == 'vip'": vip}
+    decisions = play(GUARDED_WITH_NEXT, [Enter(START)], context(truths))
     assert sent(decisions) == sends
 
 

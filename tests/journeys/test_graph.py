@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from journey_support import journey
 
 from hub.campaigns.graph import graph_problems
+from hub.errors import CampaignErrors
 
 
 def test_a_loop_that_waits_is_accepted() -> None:
@@ -38,17 +40,21 @@ steps:
     assert graph_problems(j) == []
 
 
-def test_a_step_reached_only_by_a_false_guard_is_reachable() -> None:
-    j = journey("""
+def test_a_false_guard_leads_to_the_steps_next_not_the_step_written_after() -> None:
+    text = """
 steps:
   - id: vip
     if: "vip"
     send: {body: "VIP"}
-    next: end
-  - id: rest
+    next: rest
+  - id: other
     send: {body: "Hi"}
-""")
-    assert graph_problems(j) == []
+  - id: rest
+    send: {body: "Bye"}
+"""
+    # A false guard goes where the step's `next` leads (rest), so nothing leads to `other`.
+    with pytest.raises(CampaignErrors, match=r"steps\[1\]\.id: step 'other' is unreachable"):
+        journey(text)
 
 
 def test_a_branch_without_else_may_fall_through_to_the_following_step() -> None:

@@ -53,6 +53,7 @@ class World:
         self.cache = SpecCache(settings)
         self.sends: list[int] = []
         self.sids = 0
+        self.enqueuer = RecordingEnqueuer()
 
     def sweep(self, at: datetime | None = None) -> None:
         def enqueue(run: RunRecord, ids: list[int]) -> None:
@@ -117,9 +118,12 @@ def world(pg_settings: Settings, tmp_path: Path) -> Iterator[World]:
         api=ApiSettings(keys=(Secret(API_KEY),)),
         twilio=msgspec.structs.replace(pg_settings.twilio, auth_token=Secret(AUTH_TOKEN)),
     )
-    with TestClient(app=create_app(settings, enqueuer=RecordingEnqueuer()), base_url=PUBLIC) as client:
+    enqueuer = RecordingEnqueuer()
+    with TestClient(app=create_app(settings, enqueuer=enqueuer), base_url=PUBLIC) as client:
         client.headers["Authorization"] = f"Bearer {API_KEY}"
-        yield World(settings, client)
+        world = World(settings, client)
+        world.enqueuer = enqueuer
+        yield world
 
 
 def test_an_event_enters_the_journey_once_per_key(world: World) -> None:
@@ -207,3 +211,13 @@ def test_an_event_is_refused_with_an_invalid_type_or_number(world: World) -> Non
     assert bad_type.status_code == 422 and bad_type.json()["field"] == "type"
     bad_phone = world.client.post("/v1/events", json={"type": "appointment.booked", "to": "12"})
     assert bad_phone.status_code == 422 and bad_phone.json()["field"] == "to"
+
+
+def test_an_event_that_enters_or_reaches_an_entry_wakes_the_advancer_at_once(world: World) -> None:
+    world.client.post("/v1/events", json=BOOKED)
+    assert world.enqueuer.advances == 1  # the new entry's first steps are not left for the sweep's next tick
+    world.sweep()
+    world.client.post("/v1/events", json={"type": "appointment.canceled", "to": BOOKED["to"]})
+    assert world.enqueuer.advances == 2
+    world.client.post("/v1/events", json={"type": "appointment.canceled", "to": "+14155550123"})
+    assert world.enqueuer.advances == 2  # nobody entered or waiting: nothing to wake

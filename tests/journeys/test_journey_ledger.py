@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -249,3 +250,33 @@ def test_a_batch_with_an_entry_changed_since_it_was_read_writes_nothing(journey:
     assert journey.entry(ADA)["phase"] == "entering"
     journey.advance(T0)  # claimed again, as if nothing had happened
     assert journey.bodies(ADA) == ["Hi Ada, see you tomorrow"]
+
+
+def _enter_again(journey: Journey, at: datetime, **reentry: Any) -> list[int]:
+    return run_sync(
+        journeys.insert_entries(
+            journey.run.id, "remind", "remind", [journeys.NewEntry(recipient=ADA)], now=at, **reentry
+        )
+    )
+
+
+def _end(journey: Journey, at: datetime) -> None:
+    sql("UPDATE journey_entry SET active = false, phase = 'ended', ended_at = $2 WHERE run = $1", journey.run.id, at)
+
+
+def test_without_reentry_a_recipient_enters_again_once_its_entry_ended(journey: Journey) -> None:
+    assert _enter_again(journey, T0) == []  # still active
+    _end(journey, T0)
+    assert len(_enter_again(journey, T0 + timedelta(seconds=1))) == 1
+
+
+def test_reentry_never_keeps_a_recipient_out_after_its_entry_ended(journey: Journey) -> None:
+    _end(journey, T0)
+    assert _enter_again(journey, T0 + timedelta(days=400), never_again=True) == []
+
+
+def test_reentry_after_a_duration_lets_the_recipient_in_only_once_it_passed(journey: Journey) -> None:
+    _end(journey, T0)
+    hour = {"reenter_after_s": 3600.0}
+    assert _enter_again(journey, T0 + timedelta(minutes=59), **hour) == []
+    assert len(_enter_again(journey, T0 + timedelta(minutes=61), **hour)) == 1
