@@ -248,6 +248,8 @@ def evaluate(
 
 
 def _read_template(name: str, folder: Path, source: str) -> str:
+    if "\0" in name:  # no file has such a name (and the OS calls refuse it with a ValueError)
+        raise CampaignError(source, "template", f"{name!r} is not a file name: it holds a NUL character")
     path = (folder / name).resolve()
     if not path.is_relative_to(folder.resolve()):
         raise CampaignError(source, "template", f"{name!r} is outside the templates folder {folder}")

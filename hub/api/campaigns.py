@@ -133,7 +133,7 @@ class CampaignController(Controller):
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],
         data: Annotated[RunCreate | None, json_body(*RUN_EXAMPLES)] = None,
-    ) -> Response[Any]:
+    ) -> Response[RunRead]:
         body = data or RunCreate()
 
         async def prepare() -> CampaignSpec:

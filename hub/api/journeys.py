@@ -19,7 +19,7 @@ from hub.campaigns.loader import load_campaigns
 from hub.campaigns.steps import check_event
 from hub.config import Settings
 from hub.errors import InvalidPhoneError
-from hub.journeys.events import EventPlan, plan_event, store_event
+from hub.journeys.events import EventPlan, EventResult, plan_event, store_event
 from hub.journeys.progress import step_progress
 from hub.phones import normalize_phone
 from hub.store import journeys
@@ -55,14 +55,19 @@ class EventController(Controller):
     path = "/events"
     tags = ["journeys"]
 
-    @post("/", operation_id="post_event", summary="An event: enters journeys that start on it, reaches waiting entries")
+    @post(
+        "/",
+        operation_id="post_event",
+        summary="An event: enters journeys that start on it, reaches waiting entries",
+        status_code=202,
+    )
     async def post_event(
         self,
         data: JSONBody[EventCreate],
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         enqueuer: NamedDependency[Enqueuer],
-    ) -> Response[Any]:
+    ) -> Response[EventResult]:
         try:
             check_event(data.type, ())
         except ValueError as exc:

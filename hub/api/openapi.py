@@ -25,6 +25,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import OpenAPIType, Schema
 
 from hub.api.errors import ErrorBody
+from hub.api.links import LINKS, Link, add_links
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -145,11 +146,12 @@ def _without_null(schema: Any) -> Any:
     return schema
 
 
-def finish_document(document: dict[str, Any]) -> dict[str, Any]:
+def finish_document(document: dict[str, Any], links: tuple[Link, ...] = LINKS) -> dict[str, Any]:
     """What Litestar's generated document gets wrong about this API, put right (pure, on the JSON form).
 
     - A query parameter is a string on the wire, never JSON ``null``: absent is ``required: false``.
     - A request body the handler takes as optional (``RunCreate | None``) may be left out: ``required: false``.
+    - Which answer feeds which request: ``links``, by default those of :mod:`hub.api.links`.
     """
     for item in document.get("paths", {}).values():
         for operation in item.values():
@@ -163,7 +165,7 @@ def finish_document(document: dict[str, Any]) -> dict[str, Any]:
                 for media in body.get("content", {}).values():
                     if {"type": "null"} in media.get("schema", {}).get("oneOf", []):
                         body["required"] = False
-    return document
+    return add_links(document, links)
 
 
 class DocumentJson(JsonRenderPlugin):

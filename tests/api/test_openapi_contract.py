@@ -274,6 +274,11 @@ def test_text_with_a_nul_character_is_422_not_a_server_error(api: Client) -> Non
     assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
 
 
+def test_a_template_name_with_a_nul_character_is_422_naming_it(api: Client) -> None:
+    answer = api.post("/v1/messages", json={"to": "+14155550100", "template": "a\u0000b"})
+    assert (answer.status_code, answer.json()["field"]) == (422, "template")
+
+
 # --- the document as served ----------------------------------------------------------------------------------
 
 
@@ -291,5 +296,5 @@ def test_finish_document_is_pure_on_the_json_form() -> None:
             }
         }
     }
-    finished = finish_document(document)
+    finished = finish_document(document, links=())
     assert finished["paths"]["/x"]["get"]["parameters"][0]["schema"] == {"type": "string"}

@@ -1,8 +1,10 @@
 """The API answers what its OpenAPI document says: `schemathesis run --checks all` over a served hub finds nothing.
 
-Every phase runs (examples, coverage, fuzzing, and stateful sequences that feed what one call created into the
-next), against the app served by uvicorn on PostgreSQL, with the project's ``schemathesis.toml``. The size here
-fits the suite; the larger profile is the same command by hand (docs/API.md, "Checking the OpenAPI document").
+Every phase runs against the app served by uvicorn on PostgreSQL, with the project's ``schemathesis.toml``: the
+examples, coverage and fuzzing phases in one run, then the stateful phase alone at its own size (chains of calls
+that follow the document's links, :mod:`hub.api.links`: a created message into its read, a run into its read and
+control). The sizes here fit the suite; the larger profile is the same command by hand (docs/API.md, "Checking
+the document against the API").
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from hub.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 #: Cases per operation and phase: the suite's size by default; the larger profile by hand sets more (docs/API.md).
 EXAMPLES = int(os.environ.get("HUB_SCHEMA_EXAMPLES", "8"))
+#: The phases of the first run; the stateful phase runs alone, at its own size.
+PHASES = "examples,coverage,fuzzing"
+#: Scenarios of the stateful phase (each a chain of calls following the document's links).
+STATEFUL_EXAMPLES = int(os.environ.get("HUB_SCHEMA_STATEFUL_EXAMPLES", "100"))
 #: Seconds the run may take: the suite's takes ~20 s alone, several times that on a busy machine.
 TIME_LIMIT = max(600, 30 * EXAMPLES)
 #: A seed makes a random run repeatable; without one the suite's run is deterministic (the same cases each time).
@@ -66,7 +72,7 @@ def served(pg_settings: Settings, make_settings: Callable[..., Settings], tmp_pa
         thread.join(timeout=30)
 
 
-def schemathesis_command(base_url: str, examples: int, seed: str | None) -> list[str]:
+def schemathesis_command(base_url: str, examples: int, seed: str | None, phases: str = PHASES) -> list[str]:
     """The command the suite runs (docs/API.md gives it for a served hub)."""
     generation = ["--seed", seed] if seed else ["--generation-deterministic"]
     return [
@@ -80,7 +86,7 @@ def schemathesis_command(base_url: str, examples: int, seed: str | None) -> list
         "--checks",
         "all",
         "--phases",
-        "examples,coverage,fuzzing,stateful",
+        phases,
         "--max-examples",
         str(examples),
         *generation,
@@ -97,6 +103,21 @@ def test_schemathesis_finds_no_failure_of_any_check(served: str, tmp_path: Path)
         timeout=TIME_LIMIT,
         check=False,
         cwd=tmp_path,  # schemathesis writes its .schemathesis/ folder where it runs
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report[-20000:]
+    print(report)  # shown with pytest -rP
+
+
+@pytest.mark.timeout(TIME_LIMIT + 60)
+def test_schemathesis_stateful_sequences_find_no_failure_of_any_check(served: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        schemathesis_command(served, STATEFUL_EXAMPLES, SEED, phases="stateful"),
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+        check=False,
+        cwd=tmp_path,
     )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-20000:]
