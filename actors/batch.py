@@ -91,6 +91,7 @@ class Batch:
             on_wait=rt.metrics.waited,
             on_miss=rt.metrics.missed_slots.inc,
         )
+        self.slots = rt.slots
         self.runs = run_states(rt)
         self.gate = asyncio.Semaphore(SEND_CONCURRENCY)
         self.sends: list[asyncio.Task[None]] = []
@@ -136,6 +137,8 @@ class Batch:
                 return
             if self.run_id is not None and await self.runs.hold(self.run_id, row.utcnow()) is not None:
                 return  # the rest stay owed in the ledger: resume queues them again, cancel settles them
+            # The sender's pace for this wave's slots: the cap, or less for a while after Twilio's rate limits.
+            self.pacer.per_second = await self.slots.sender_pace(self.rt.settings.rate_limits.per_second)
             wave = await self.pacer.reserve_wave(self.run_id, self.run_rate, min(len(remaining), SEND_CONCURRENCY))
             if not isinstance(wave, list):
                 self._hand_off(remaining, delay_ms=wave.retry_ms)

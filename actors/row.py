@@ -254,6 +254,8 @@ async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError, req
         if outcome.action == "pause":
             await queries.pause_run(record.run_id, outcome.reason or exc.message)  # resume queues its rows again
             return outcome.action
+        if outcome.action == "throttle":
+            await _slow_down(runtime.current())
         if outcome.action == "retry":
             runtime.current().metrics.retries.inc()
         if outcome.defer_run:
@@ -265,6 +267,17 @@ async def _settle_error(record: MessageRecord, claim: Claim, exc: SendError, req
     if outcome.opt_out:
         await queries.set_opt_out(record.recipient, source=f"twilio:{outcome.code}")
     return outcome.action
+
+
+async def _slow_down(rt: runtime.Runtime) -> None:
+    """Twilio refused a create for the sender's rate: every worker's pace drops for a while (the row is owed again
+    already; a throttle that cannot be recorded only leaves the pace as it was)."""
+    if rt.slots is None:
+        return
+    try:
+        await rt.slots.rate_limited(rt.settings.rate_limits.per_second)
+    except Exception:
+        log.warning("could not record Twilio's rate limit; the pace stays as it was", exc_info=True)
 
 
 async def final(claim: Claim, status: MessageStatus, code: int | None, reason: str | None) -> None:

@@ -4,13 +4,17 @@ A send takes a slot of a GCRA bucket shared by every worker through Redis, at mo
 goes at that slot. Slots further ahead are not reserved (idle workers cannot hoard capacity): the worker polls
 until the slot enters the horizon, and past :data:`MAX_BLOCK_MS` it hands the row back to the queue with the
 delay. A send that wakes more than :data:`MAX_LATE_MS` after its slot does not use it (it only lowers that
-window) and takes a new one: lateness never raises a 1-s window above the cap.
+window) and takes a new one: lateness never raises a 1-s window above the cap. A rate limit from Twilio lowers
+the sender's pace for a while (:func:`after_rate_limit`, :func:`throttled_pace`): a 429 that persists slows the
+sends, it never fails one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
+
+from hub.policy import throttled_rate
 
 #: A send may use its slot up to this late (ms): at most 4 % of a second's slots spill into the next window at any
 #: cap, while a stricter bound drops more slots on a busy machine (each one a send missing from its window).
@@ -27,6 +31,9 @@ WAVE_MAX_BLOCK_MS = 5_000.0
 WAVE_LEAD_MS = 100.0
 # Never poll a bucket faster than this, whatever the arithmetic says.
 _MIN_POLL_MS = 2.0
+#: A rate limit from Twilio (429 / 20429) halves the sender's pace at most once per this many seconds (the sends in
+#: flight when Twilio began refusing answer 429 together), and the pace regains a tenth of the cap per step after.
+THROTTLE_STEP_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,47 @@ def buckets_for(run_id: int | None, run_rate: float | None, per_second: float) -
     return buckets
 
 
+class Throttle(NamedTuple):
+    """The sender's pace as Twilio's rate limits left it (epoch seconds).
+
+    Attributes:
+        rate: the pace, messages per second, as last halved.
+        halved_s: when it was last halved.
+        limited_s: when Twilio last refused a create for the rate (the pace comes back only after it).
+    """
+
+    rate: float
+    halved_s: float
+    limited_s: float
+
+
+#: A 429 within this long of the last one recorded changes nothing worth a write (seconds).
+_MARK_EVERY_S = 0.5
+
+
+def throttled_pace(throttle: Throttle | None, cap: float, now_s: float) -> float:
+    """The sender's pace at ``now_s``: ``cap`` when never throttled, else the rate the rate limits left, regained by
+    a tenth of ``cap`` per :data:`THROTTLE_STEP_S` without a 429 (:func:`hub.policy.throttled_rate`)."""
+    if throttle is None:
+        return cap
+    rate = min(throttle.rate, cap)
+    for _ in range(min(10, int(max(0.0, now_s - throttle.limited_s) // THROTTLE_STEP_S))):
+        rate = throttled_rate(rate, cap, throttled=False)
+    return rate
+
+
+def after_rate_limit(throttle: Throttle | None, cap: float, now_s: float) -> Throttle | None:
+    """The sender's throttle after Twilio refused a create for its rate at ``now_s``: the pace halved at most once
+    per :data:`THROTTLE_STEP_S` (the sends in flight when Twilio began refusing answer 429 together), its recovery
+    put off; None when nothing changes enough to record."""
+    if throttle is not None and now_s - throttle.halved_s < THROTTLE_STEP_S:
+        if now_s - throttle.limited_s < _MARK_EVERY_S:
+            return None
+        return throttle._replace(limited_s=now_s)
+    pace = throttled_rate(throttled_pace(throttle, cap, now_s), cap, throttled=True)
+    return Throttle(pace, now_s, now_s)
+
+
 def is_late(woke_s: float, slot_s: float, *, max_late_ms: float = MAX_LATE_MS) -> bool:
     """Whether a send that woke at ``woke_s`` missed its slot at ``slot_s`` (both in seconds on one clock)."""
     return (woke_s - slot_s) * 1000 > max_late_ms
@@ -96,11 +144,15 @@ __all__ = [
     "HORIZON_MS",
     "MAX_BLOCK_MS",
     "MAX_LATE_MS",
+    "THROTTLE_STEP_S",
     "WAVE_LEAD_MS",
     "WAVE_MAX_BLOCK_MS",
     "Decision",
     "Slot",
+    "Throttle",
+    "after_rate_limit",
     "buckets_for",
     "decide",
     "is_late",
+    "throttled_pace",
 ]

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from hub.coalesce import Coalescer
-from hub.pace import Slot
+from hub.pace import THROTTLE_STEP_S, Slot, Throttle, after_rate_limit, throttled_pace
 
 #: How long the first call waits for company before its script runs, seconds. The calls worth gathering come
 #: from the same loop iteration (a batch's sends resuming together), so a short wait suffices; it only delays a
@@ -21,6 +21,8 @@ from hub.pace import Slot
 COALESCE_DELAY_S = 0.0005
 #: Items per script call at most (a bound on how long one script holds Redis).
 COALESCE_MAX_ITEMS = 500
+#: Seconds a process trusts the sender's throttle as last read (every worker sees a 429 within this).
+THROTTLE_TTL_S = 0.25
 
 
 def _script(name: str) -> str:
@@ -37,6 +39,11 @@ _Item = tuple[str, list[str]]
 def bucket_key(namespace: str, name: str) -> str:
     """The Redis key of send-slot bucket ``name`` (``sender`` or ``run:42``)."""
     return f"{namespace}:throttle:{name}"
+
+
+def throttle_key(namespace: str) -> str:
+    """The Redis key of the sender's throttle (the pace a rate limit left, and when)."""
+    return f"{namespace}:throttle:sender:pace"
 
 
 def recipient_key(namespace: str, phone: str) -> str:
@@ -107,6 +114,7 @@ class AsyncSlots:
         self.calls: Coalescer[_Item, Slot] = Coalescer(
             self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
         )
+        self._throttle: tuple[float, Throttle | None] = (float("-inf"), None)  # (read at, monotonic s; as read)
 
     async def reserve(
         self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None, lead_ms: float = 0.0
@@ -129,6 +137,35 @@ class AsyncSlots:
         answers = await self._gcra(keys=keys, args=args)
         answered_at = self.clock()
         return [_slot(answer, sent_at, answered_at) for answer in answers]
+
+    async def sender_pace(self, cap: float) -> float:
+        """The sender's pace now, messages per second: ``cap``, or less for a while after Twilio's rate limits
+        (:func:`hub.pace.throttled_pace`). Read at most every :data:`THROTTLE_TTL_S` per process."""
+        return throttled_pace(await self._read_throttle(), cap, time.time())
+
+    async def rate_limited(self, cap: float) -> None:
+        """Record that Twilio refused a create for the sender's rate: the pace of every worker drops
+        (:func:`hub.pace.after_rate_limit`) and comes back gradually."""
+        now = time.time()
+        changed = after_rate_limit(await self._read_throttle(max_age_s=0.0), cap, now)
+        if changed is None:
+            return
+        key = throttle_key(self.namespace)
+        # Kept until the pace is back at the cap (ten steps without a 429 at most), then forgotten.
+        ttl_ms = int(THROTTLE_STEP_S * 11 * 1000)
+        await self.client.set(key, " ".join(f"{value:.6f}" for value in changed), px=ttl_ms)
+        self._throttle = (time.monotonic(), changed)
+
+    async def _read_throttle(self, *, max_age_s: float = THROTTLE_TTL_S) -> Throttle | None:
+        read_at, known = self._throttle
+        if time.monotonic() - read_at < max_age_s:
+            return known
+        raw = await self.client.get(throttle_key(self.namespace))
+        throttle = None
+        if raw is not None:
+            throttle = Throttle(*(float(part) for part in (raw.decode() if isinstance(raw, bytes) else raw).split()))
+        self._throttle = (time.monotonic(), throttle)
+        return throttle
 
 
 class AsyncRecipientWindow:
@@ -173,6 +210,7 @@ __all__ = [
     "COALESCE_DELAY_S",
     "COALESCE_MAX_ITEMS",
     "GCRA_LUA",
+    "THROTTLE_TTL_S",
     "WINDOW_LUA",
     "AsyncRecipientWindow",
     "AsyncSlots",

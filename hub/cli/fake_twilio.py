@@ -38,6 +38,12 @@ from hub.cli.app import main
 @click.option("--callbacks/--no-callbacks", default=True, show_default=True, help="Post signed status callbacks.")
 @click.option("--callback-delay-ms", default=50.0, show_default=True, type=float, help="Delay between callbacks, ms.")
 @click.option("--hang-s", default=30.0, show_default=True, type=float, help="How long magic ...0005 creates hang, s.")
+@click.option(
+    "--rate-limit",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="The account's limit, creates per second: creates beyond it in the last second answer 429/20429.",
+)
 def fake_twilio(
     host: str,
     port: int,
@@ -48,6 +54,7 @@ def fake_twilio(
     callbacks: bool,
     callback_delay_ms: float,
     hang_s: float,
+    rate_limit: float | None,
 ) -> None:
     """A local Twilio Messages API for development, tests and benchmarks.
 
@@ -66,6 +73,7 @@ def fake_twilio(
         callbacks=callbacks,
         callback_delay_ms=callback_delay_ms,
         hang_s=hang_s,
+        rate_limit_per_second=rate_limit,
     )
 
     async def run() -> None:

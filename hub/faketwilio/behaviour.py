@@ -16,6 +16,9 @@ test-number range, never a real phone, so benchmark audiences do not hit it by a
  0008   accepted and recorded, then the connection is dropped without an answer
  0009   503, code 20503, every time
 ======  =======================================================================================
+
+``rate_limit_per_second`` (``hub fake-twilio --rate-limit``) holds the account to that many creates a second, as
+Twilio does: the creates beyond it answer 429 / 20429.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -56,6 +60,8 @@ class FakeConfig:
         callbacks: post status callbacks to ``StatusCallback``.
         callback_delay_ms: time between one status callback and the next, ms.
         hang_s: how long a magic ``0005`` create hangs before answering, seconds.
+        rate_limit_per_second: the account's own limit, as Twilio holds it: a create beyond this many in the last
+            second is answered 429 / 20429 (a rate limit that persists while the sender goes faster); None: none.
     """
 
     latency_ms: float = 0.0
@@ -65,6 +71,7 @@ class FakeConfig:
     callbacks: bool = True
     callback_delay_ms: float = 50.0
     hang_s: float = 30.0
+    rate_limit_per_second: float | None = None
 
     def update(self, changes: Mapping[str, object]) -> None:
         """Apply a partial update (from JSON); unknown keys raise ``KeyError``."""
@@ -92,6 +99,22 @@ class Decision:
     @property
     def created(self) -> bool:
         return self.kind != "error"
+
+
+RATE_LIMITED = Decision("error", 429, 20429, "Too Many Requests")
+
+
+def over_rate_limit(taken: deque[float], now_s: float, per_second: float | None) -> bool:
+    """Whether a create at ``now_s`` goes beyond ``per_second`` creates in the last second; ``taken`` holds the
+    times of the creates let through (older ones are dropped from it, and this one is added when it goes)."""
+    if per_second is None:
+        return False
+    while taken and taken[0] <= now_s - 1.0:
+        taken.popleft()
+    if len(taken) >= per_second:
+        return True
+    taken.append(now_s)
+    return False
 
 
 def error(http_status: int, code: int, message: str, retry_after_s: int | None = None) -> Decision:
@@ -201,4 +224,14 @@ def decide(
     return Decision("ok", steps=steps)
 
 
-__all__ = ["MAGIC_PREFIX", "Decision", "FakeConfig", "decide", "error_body", "normal_steps", "validate"]
+__all__ = [
+    "MAGIC_PREFIX",
+    "RATE_LIMITED",
+    "Decision",
+    "FakeConfig",
+    "decide",
+    "error_body",
+    "normal_steps",
+    "over_rate_limit",
+    "validate",
+]

@@ -9,6 +9,7 @@ import contextlib
 import random
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -17,7 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from hub.faketwilio.behaviour import Decision, FakeConfig, decide, error_body
+from hub.faketwilio.behaviour import RATE_LIMITED, Decision, FakeConfig, decide, error_body, over_rate_limit
 from hub.faketwilio.callbacks import CallbackPoster
 from hub.faketwilio.content import FakeContent
 from hub.faketwilio.listing import list_page
@@ -82,6 +83,7 @@ class FakeTwilio:
         self.content = FakeContent(self.config)  # the Content API (templates), same credentials
         self.callbacks = CallbackPoster(lambda: max(self.config.callback_delay_ms, 0) / 1000)
         self._rng = rng or random.Random()
+        self._taken: deque[float] = deque()  # times of the creates within the last second (rate_limit_per_second)
         self._closing = asyncio.Event()  # set at shutdown: hung creates give up so the server stops at once
 
     def app(self) -> web.Application:
@@ -143,6 +145,8 @@ class FakeTwilio:
         if refusal is not None:
             return self._error(*refusal)
         decision = decide(form, config=cfg, previous_creates=previous, rng=self._rng)
+        if decision.created and over_rate_limit(self._taken, time.monotonic(), cfg.rate_limit_per_second):
+            decision = RATE_LIMITED
         if not decision.created:
             assert decision.code is not None
             self.recorder.errors[decision.code] = self.recorder.errors.get(decision.code, 0) + 1

@@ -15,7 +15,16 @@ import pytest
 
 from actors.middleware.limits import AsyncSlots
 from actors.pacing import Pacer, SlotPool, Taken
-from hub.pace import WAVE_LEAD_MS, WAVE_MAX_BLOCK_MS, Slot, buckets_for, is_late
+from hub.pace import (
+    WAVE_LEAD_MS,
+    WAVE_MAX_BLOCK_MS,
+    Slot,
+    Throttle,
+    after_rate_limit,
+    buckets_for,
+    is_late,
+    throttled_pace,
+)
 
 
 class VirtualClock:
@@ -234,3 +243,54 @@ def test_a_send_that_misses_its_wave_slot_takes_a_new_one() -> None:
     # When a send waits for its wave slot 0.5 s ahead, then it drops it and goes at a fresh one
     assert asyncio.run(pacer.acquire(None, None, first_slot_at=clock() + 0.5)) == 0.0
     assert pacer.missed >= 1
+
+
+@pytest.mark.parametrize(
+    ("throttle", "now_s", "pace"),
+    [
+        (None, 0.0, 80.0),  # never rate limited: the cap
+        (Throttle(40.0, 100.0, 101.0), 102.9, 40.0),  # within a step of the last 429: as the rate limits left it
+        (Throttle(40.0, 100.0, 101.0), 103.0, 48.0),  # then a tenth of the cap back per step without one
+        (Throttle(40.0, 100.0, 101.0), 107.0, 64.0),
+        (Throttle(1.0, 100.0, 100.0), 200.0, 80.0),  # never above the cap
+    ],
+)
+def test_the_sender_pace_comes_back_gradually_after_a_rate_limit(
+    throttle: Throttle | None, now_s: float, pace: float
+) -> None:
+    assert throttled_pace(throttle, 80.0, now_s) == pytest.approx(pace)
+
+
+def test_a_rate_limit_halves_the_pace_once_per_step() -> None:
+    first = after_rate_limit(None, 80.0, 100.0)
+    assert first == Throttle(40.0, 100.0, 100.0)
+    # the other sends in flight answer 429 too: no second halving within the step, only the recovery put off
+    assert after_rate_limit(first, 80.0, 100.2) is None
+    assert after_rate_limit(first, 80.0, 101.0) == Throttle(40.0, 100.0, 101.0)
+    # a 429 a step later halves it again
+    assert after_rate_limit(Throttle(40.0, 100.0, 101.0), 80.0, 102.5) == Throttle(20.0, 102.5, 102.5)
+
+
+def test_a_rate_limit_that_persists_slows_the_pace_down_to_one_per_second() -> None:
+    throttle, now = None, 0.0
+    for _ in range(12):  # a 429 every half second for six seconds: halved at 0, 2 and 4 s
+        throttle = after_rate_limit(throttle, 80.0, now) or throttle
+        now += 0.5
+    assert throttle is not None and throttled_pace(throttle, 80.0, now) == 10.0
+    for _ in range(40):
+        throttle = after_rate_limit(throttle, 80.0, now) or throttle
+        now += 0.5
+    assert throttled_pace(throttle, 80.0, now) == 1.0
+
+
+def test_a_rate_limit_seen_by_one_worker_slows_every_worker() -> None:
+    server = fakeredis.FakeServer()
+    first, second = (AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p") for _ in range(2))
+
+    async def scenario() -> tuple[float, float, float]:
+        before = await second.sender_pace(80.0)
+        await first.rate_limited(80.0)
+        second._throttle = (float("-inf"), None)  # its cached read is past its age
+        return before, await first.sender_pace(80.0), await second.sender_pace(80.0)
+
+    assert asyncio.run(scenario()) == (80.0, 40.0, 40.0)

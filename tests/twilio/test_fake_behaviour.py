@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 
 import pytest
 
-from hub.faketwilio.behaviour import FakeConfig, decide, normal_steps, validate
+from hub.faketwilio.behaviour import FakeConfig, decide, normal_steps, over_rate_limit, validate
 
 OK = {"To": ["whatsapp:+14155550100"], "From": ["whatsapp:+14155238886"], "Body": ["hi"]}
 HX = "HX" + "0" * 32
@@ -108,3 +109,11 @@ def test_fail_rate_gives_only_transient_errors_at_about_the_rate() -> None:
 def test_config_update_rejects_unknown_keys() -> None:
     with pytest.raises(KeyError):
         FakeConfig().update({"latency": 5})
+
+
+def test_a_rate_limit_refuses_the_creates_beyond_it_in_the_last_second() -> None:
+    taken: deque[float] = deque()
+    answers = [over_rate_limit(taken, now, 2.0) for now in (0.0, 0.1, 0.2, 0.9, 1.05, 1.08)]
+    # two go in any second; a refused create takes no room; room comes back a second after each
+    assert answers == [False, False, True, True, False, True]
+    assert not any(over_rate_limit(deque(), 0.0, None) for _ in range(5))
