@@ -1,8 +1,9 @@
-"""Whether a run holds its sends (paused, canceled, expired), read at most once per run every 250 ms per process.
+"""Whether a run holds its sends (paused, canceled, expired), from answers at most 250 ms old, per process.
 
 ``send_batch`` claims a wave of rows up to a second before their slots; a pause or cancel arriving in between
-must still stop them. Checking the run before each HTTP call costs one read per run per :data:`TTL_S` in each
-worker process (concurrent askers share the one read), not one per row.
+must still stop them. Checking the run before each HTTP call costs about one read per run per half
+:data:`TTL_S` in each worker process (concurrent askers share the one read; it is renewed before it expires),
+not one per row.
 """
 
 from __future__ import annotations
@@ -84,17 +85,31 @@ class RunStates:
 
     async def get(self, run_id: int, *, max_age_s: float | None = None) -> RunRecord | None:
         """The run as read at most ``max_age_s`` (default ``ttl_s``) ago; concurrent callers on one loop share a
-        read in progress."""
+        read in progress.
+
+        An answer past half its age limit is still returned, and a new read starts beside it: while sends keep
+        asking, the cache is renewed before it expires, so a send whose slot is due does not wait for that read
+        (a wait that made every send at its slot late for it at once).
+        """
         max_age = self.ttl_s if max_age_s is None else max_age_s
         known = self._known.get(run_id)
-        if known is not None and self._clock() - known[0] < max_age:
-            return known[1]
+        if known is not None:
+            age = self._clock() - known[0]
+            if age < max_age:
+                if age >= max_age / 2:
+                    self._reading_on_loop(run_id)
+                return known[1]
+        return await asyncio.shield(self._reading_on_loop(run_id))
+
+    def _reading_on_loop(self, run_id: int) -> asyncio.Future[RunRecord | None]:
+        """The read of ``run_id`` in progress on this loop, started when there is none."""
         loop = asyncio.get_running_loop()
         reading = self._reading.get(run_id)
         if reading is None or reading.get_loop() is not loop:
             reading = loop.create_task(self._fetch(run_id))
+            reading.add_done_callback(_retrieve)  # a renewal nobody awaits may fail: the next asker reads again
             self._reading[run_id] = reading
-        return await asyncio.shield(reading)
+        return reading
 
     async def _fetch(self, run_id: int) -> RunRecord | None:
         began = self._clock()
@@ -107,6 +122,11 @@ class RunStates:
             self._known.clear()
         self._known[run_id] = (began, run)
         return run
+
+
+def _retrieve(read: asyncio.Future[RunRecord | None]) -> None:
+    if not read.cancelled():
+        read.exception()
 
 
 def run_states(rt: Runtime) -> RunStates:

@@ -110,3 +110,24 @@ def test_a_cached_hold_is_read_again_before_it_is_believed() -> None:
     # Then a send right after the resume is not given back
     assert asyncio.run(scenario()) == ["paused", None]
     assert store.reads == 2
+
+
+def test_a_cached_state_past_half_its_ttl_is_renewed_while_it_is_still_answered() -> None:
+    # Given a run read at 0 s, with a ttl of 0.25 s
+    store = Store()
+    now = [0.0]
+    states = RunStates(store.read, ttl_s=0.25, clock=lambda: now[0])
+
+    async def scenario() -> list[str | None]:
+        seen = [await states.hold(7, NOW)]
+        store.state = RunState.PAUSED
+        now[0] = 0.2
+        seen.append(await states.hold(7, NOW))  # answered from the cache at once; a new read starts beside it
+        await asyncio.sleep(0.01)
+        return seen
+
+    # Then the asker past half the ttl did not wait, and the cache holds the renewed state before the old expired
+    assert asyncio.run(scenario()) == [None, None]
+    assert store.reads == 2
+    renewed = states.known(7)
+    assert renewed is not None and renewed.state is RunState.PAUSED
