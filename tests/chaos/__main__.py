@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.chaos import scenarios
+from tests.chaos.journey_chaos import journey_chaos
 
 
 def _profiles(recipients: int) -> dict[str, Callable[[str, Callable[[str], None]], Any]]:
@@ -29,6 +30,7 @@ def _profiles(recipients: int) -> dict[str, Callable[[str, Callable[[str], None]
         )[0],
         "twilio": lambda url, rep: scenarios.twilio_faults(url, rep, recipients=recipients // 5)[0],
         "schedulers": lambda url, rep: scenarios.scheduler_race(url, rep, campaigns=50, per_campaign=20)[0],
+        "journeys": lambda url, rep: journey_chaos(url, rep, entries=recipients, timeout_s=600),
     }
 
 
