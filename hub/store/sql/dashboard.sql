@@ -6,7 +6,7 @@ FROM (SELECT status, error_message AS reason FROM message
 GROUP BY status, reason ORDER BY count(*) DESC LIMIT :top;
 
 -- name: replied_count(run)
--- Recipients of a run who wrote after their message was sent (the rule: hub_replied_rows, migration 2026-12-07T08:10).
+-- Recipients of a run who wrote after their message was sent (the rule: hub_replied_rows, see the migrations).
 SELECT count(DISTINCT recipient) AS count FROM hub_replied_rows(:run);
 
 -- name: recent_sends(runs, since)
