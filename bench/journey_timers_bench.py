@@ -187,7 +187,9 @@ def run(args: argparse.Namespace) -> list[str]:
                 [*hub, "worker", "-Q", "default", "-p", str(args.processes), "-t", str(args.threads), "--no-sweep"],
                 env={"dramatiq_prom_port": str(bc.free_port())},  # another hub worker may hold the default port
             )
-            figures = asyncio.run(_phases(args, db_url, children))
+            pids = {"worker": worker.pid, "scheduler": scheduler.pid}
+            pids.update(("postgres*", pid) for pid in bc.server_pids("postgres")[:1])
+            figures = asyncio.run(_phases(args, db_url, children, pids))
             rss = {"worker": peak_rss_mb(worker.pid), "scheduler": peak_rss_mb(scheduler.pid)}
         noop = measure_noop(redis_url, processes=2, threads=8, messages=args.noop_messages, logs=folder)
     burst, steady, replies = figures["burst"], figures.get("steady"), figures["replies"]
@@ -218,6 +220,8 @@ def run(args: argparse.Namespace) -> list[str]:
         f"- replies: {args.replies:,} inbound rows written in one statement in {replies['insert_s']:.1f} s (the "
         f"trigger queues each entry's event); **{replies['rate']:,.0f} replies resolved/s** (the last entry past "
         f"its thank-you {replies['seconds']:.1f} s after the insert committed)",
+        "- CPU per timer fired in the burst (* = the whole server, other clients included): "
+        + ", ".join(f"{name} {us:.0f} us" for name, us in figures["cpu_us"].items()),
         f"- messages written: {figures['messages']:,}; peak RSS (VmHWM) worker processes "
         + ", ".join(f"{mb:.0f}" for mb in rss["worker"].values())
         + " MB; scheduler "
@@ -231,7 +235,7 @@ def run(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-async def _phases(args: argparse.Namespace, db_url: str, children: bc.Children) -> dict:
+async def _phases(args: argparse.Namespace, db_url: str, children: bc.Children, pids: dict[str, int]) -> dict:
     conn = await asyncpg.connect(db_url)
     timeout = 120 + args.entries / 1000
     try:
@@ -240,12 +244,15 @@ async def _phases(args: argparse.Namespace, db_url: str, children: bc.Children) 
         insert_s = await add_entries(conn, run_id, 0, args.entries, 0)
         await conn.execute("ANALYZE journey_entry")
         await workers_ready(children, args.processes)
+        cpu_before = bc.cpu_seconds(pids)
         resumed = float(
             await conn.fetchval(
                 "UPDATE run SET state = 'running' WHERE id = $1 RETURNING extract(epoch FROM now())", run_id
             )
         )
         series = await wait_for_count(conn, run_id, "wait-reply", args.entries, children, timeout)
+        cpu_after = bc.cpu_seconds(pids)
+        figures["cpu_us"] = {name: 1e6 * (cpu_after[name] - cpu_before[name]) / args.entries for name in pids}
         figures["burst"] = {
             "seconds": series[-1][0],
             "rate": args.entries / series[-1][0],
