@@ -35,7 +35,10 @@ from hub.store import db
 from hub.store.embedded import server_url
 from hub.store.scratch import admin_execute, scratch_database
 
-_TABLES = "run, message, status_event, contact, inbound_message, idempotency_key, content_template, campaign_schedule"
+_TABLES = (
+    "run, message, status_event, contact, inbound_message, idempotency_key, content_template, campaign_schedule,"
+    " journey_entry, journey_path, journey_event"  # journey_path names its entry without a foreign key
+)
 
 
 def settings_for(folder: Path, url: str, config: dict[str, object] | None = None) -> Settings:
