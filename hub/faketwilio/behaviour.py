@@ -62,6 +62,7 @@ class FakeConfig:
         hang_s: how long a magic ``0005`` create hangs before answering, seconds.
         rate_limit_per_second: the account's own limit, as Twilio holds it: a create beyond this many in the last
             second is answered 429 / 20429 (a rate limit that persists while the sender goes faster); None: none.
+        content_latency_ms: time every Content API read (a content, its approval) takes before answering, ms.
     """
 
     latency_ms: float = 0.0
@@ -72,6 +73,7 @@ class FakeConfig:
     callback_delay_ms: float = 50.0
     hang_s: float = 30.0
     rate_limit_per_second: float | None = None
+    content_latency_ms: float = 0.0
 
     def update(self, changes: Mapping[str, object]) -> None:
         """Apply a partial update (from JSON); unknown keys raise ``KeyError``."""

@@ -16,6 +16,7 @@ step: ``received`` -> ``pending`` -> ``approved``, or ``rejected`` when the appr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
@@ -108,6 +109,10 @@ class FakeContent:
             return self._error(failure.status, failure.code, failure.message)
         return None
 
+    async def _read_latency(self) -> None:
+        if self.config.content_latency_ms > 0:
+            await asyncio.sleep(self.config.content_latency_ms / 1000)
+
     def _content(self, request: web.Request) -> dict[str, Any] | web.Response:
         sid = request.match_info["sid"]
         content = self.store.contents.get(sid)
@@ -168,6 +173,7 @@ class FakeContent:
         return self._json(content, 201)
 
     async def fetch(self, request: web.Request) -> web.Response:
+        await self._read_latency()
         refused = self._gate(request)
         if refused is not None:
             return refused
@@ -248,6 +254,7 @@ class FakeContent:
         return self._json(dict(approval), 201)
 
     async def fetch_approval(self, request: web.Request) -> web.Response:
+        await self._read_latency()
         refused = self._gate(request)
         if refused is not None:
             return refused
