@@ -153,11 +153,11 @@ class Pacer:
     def uncertain(self, asked: float, slot: Slot) -> bool:
         """Whether a reservation took too long to answer for its slot's time to be trusted: the bucket granted it
         somewhere between the request and its answer, so the slot may lie up to that long after the time assumed.
-        Measured around the Redis call when the answer says so (``asked`` and now otherwise): how late this
-        caller resumed on a busy loop is the lateness check's business, not the slot's. Counted as a missed
-        slot."""
+        Measured by the bucket's own clock when the answer says so (:class:`actors.middleware.limits.ClockOffset`;
+        ``asked`` and now otherwise): how late this caller resumed on a busy loop is the lateness check's
+        business, not the slot's. Counted as a missed slot."""
         sent = _sent(asked, slot)
-        answered = slot.answered_at if slot.answered_at is not None else self.clock()
+        answered = slot.now_until if slot.now_until is not None else self.clock()
         if (answered - sent) * 1000 <= self.max_late_ms / 2:
             return False
         self.missed += 1
@@ -255,9 +255,9 @@ class Pacer:
 
 
 def _sent(asked: float, slot: Slot) -> float:
-    """When the request for ``slot`` left (the earliest the bucket can have granted it): the time the answer
-    carries, else when the caller asked."""
-    return slot.sent_at if slot.sent_at is not None else asked
+    """The earliest time the bucket can have granted ``slot`` at: the time the answer carries, else when the
+    caller asked."""
+    return slot.now_from if slot.now_from is not None else asked
 
 
 __all__ = ["Pacer", "SlotPool", "Taken"]

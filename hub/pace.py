@@ -44,15 +44,16 @@ class Slot:
         granted: True when a slot ``wait_ms`` from now is reserved for the caller (it must wait, then go).
             False when nothing was reserved: the earliest slot is ``wait_ms`` away, beyond the horizon.
         wait_ms: milliseconds from now.
-        sent_at: when the request left for the bucket (monotonic seconds on the caller's clock), if known.
-        answered_at: when its answer came back, if known. The bucket's "now" lies between the two; the caller
-            may resume much later on a busy event loop, which says nothing about when the slot was granted.
+        now_from: the earliest time, on the caller's monotonic clock (seconds), at which the bucket can have read
+            its clock for this answer, if known (else the caller takes the moment it asked).
+        now_until: the latest such time, if known (else the moment the caller resumed, which on a busy event loop
+            can be long after the bucket answered and says nothing about when the slot was granted).
     """
 
     granted: bool
     wait_ms: float
-    sent_at: float | None = field(default=None, compare=False)
-    answered_at: float | None = field(default=None, compare=False)
+    now_from: float | None = field(default=None, compare=False)
+    now_until: float | None = field(default=None, compare=False)
 
 
 class Decision(NamedTuple):

@@ -9,9 +9,10 @@
 -- ARGV[4i]     lead in microseconds: the slot starts no earlier than this after now (the caller has work to do
 --              before it can use it; an idle bucket's capacity is shifted, not lost).
 --
--- Returns one {granted, wait_us} per reservation: granted = 1 means the slot starting wait_us from now is
+-- Returns one {granted, wait_us, now_us} per reservation: granted = 1 means the slot starting wait_us from now is
 -- reserved for the caller, who must wait that long and then go; granted = 0 means nothing was reserved and
--- the earliest slot is wait_us away (beyond the horizon).
+-- the earliest slot is wait_us away (beyond the horizon). now_us is the "now" used, so the caller can place the
+-- slot on its own clock however late it reads the answer.
 local server_now
 local answers = {}
 for i = 1, #KEYS do
@@ -32,13 +33,13 @@ for i = 1, #KEYS do
   local slot = math.max(tat, now + lead)
   local wait = slot - now
   if wait > horizon then
-    answers[i] = {0, wait}
+    answers[i] = {0, wait, now}
   else
     local new_tat = slot + interval
     -- Keep the key a little longer than the reservation it records; an idle bucket costs nothing.
     local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
     redis.call("SET", KEYS[i], string.format("%.0f", new_tat), "PX", ttl_ms)
-    answers[i] = {1, wait}
+    answers[i] = {1, wait, now}
   end
 end
 return answers

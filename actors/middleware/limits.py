@@ -8,6 +8,7 @@ check and their slot at the same moment) run as one script call, each caller sti
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -61,9 +62,53 @@ def _window_item(key: str, message_id: int, max_sends: int, window_s: float, now
     return key, [str(int(window_s * 1000)), str(max_sends), str(message_id), "" if now_ms is None else str(now_ms)]
 
 
-def _slot(answer: Any, sent_at: float, answered_at: float) -> Slot:
-    granted, wait_us = answer
-    return Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000, sent_at=sent_at, answered_at=answered_at)
+#: Seconds of recent calls the clock offset is narrowed with (short, so the two clocks' drift stays far below a
+#: millisecond within it), and how many of them at most.
+OFFSET_WINDOW_S = 5.0
+OFFSET_WINDOW_CALLS = 64
+
+
+class ClockOffset:
+    """Where the bucket's clock (Redis ``TIME``) stands against the caller's monotonic clock, from recent calls.
+
+    Each answer carries the "now" the script used, read somewhere between the call's send and its answer on the
+    caller's clock: the offset (bucket minus caller) lies in ``[now - answered, now - sent]``. The intersection of
+    the recent such intervals (:data:`OFFSET_WINDOW_S`, :data:`OFFSET_WINDOW_CALLS`) is as narrow as the quickest
+    call among them, so a slot is placed on the caller's clock to within about a Redis round trip even when this
+    answer was read late on a busy event loop. The intersection always includes the current call's own interval
+    (which surely holds the offset); an empty one (the bucket's clock stepped) starts over from that call alone.
+    """
+
+    def __init__(self, *, window_s: float = OFFSET_WINDOW_S, calls: int = OFFSET_WINDOW_CALLS) -> None:
+        self.window_s = window_s
+        self._seen: deque[tuple[float, float, float]] = deque(maxlen=calls)  # (answered, low, high)
+
+    def place(self, bucket_now_s: float, sent: float, answered: float) -> tuple[float, float]:
+        """The interval of the caller's clock in which the bucket read ``bucket_now_s`` for a call sent at ``sent``
+        and answered at ``answered`` (caller's clock, seconds)."""
+        low, high = bucket_now_s - answered, bucket_now_s - sent
+        seen = self._seen
+        while seen and seen[0][0] < answered - self.window_s:
+            seen.popleft()
+        seen.append((answered, low, high))
+        best_low = max(entry[1] for entry in seen)
+        best_high = min(entry[2] for entry in seen)
+        if best_low > best_high:  # inconsistent with the recent calls: trust only this one from now on
+            seen.clear()
+            seen.append((answered, low, high))
+            best_low, best_high = low, high
+        return bucket_now_s - best_high, bucket_now_s - best_low
+
+
+def _slots(answers: list[Any], offset: ClockOffset, sent: float, answered: float) -> list[Slot]:
+    placed: dict[int, tuple[float, float]] = {}  # one "now" per script run (unless the caller gave its own)
+    slots = []
+    for granted, wait_us, now_us in answers:
+        when = placed.get(now_us)
+        if when is None:
+            when = placed[now_us] = offset.place(int(now_us) / 1_000_000, sent, answered)
+        slots.append(Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000, now_from=when[0], now_until=when[1]))
+    return slots
 
 
 def _split(items: list[_Item]) -> tuple[list[str], list[str]]:
@@ -96,7 +141,7 @@ class AsyncSlots:
         client: a ``redis.asyncio.Redis`` (or ``fakeredis.FakeAsyncRedis``) bound to the worker's event loop.
         namespace: key prefix, so tests and deployments sharing one Redis do not share limits.
         coalesce_delay_s: see :data:`COALESCE_DELAY_S`.
-        clock: monotonic seconds, the pacer's clock (each answer says when its script was sent and answered).
+        clock: monotonic seconds, the pacer's clock (each answer says when, on it, the bucket granted the slot).
     """
 
     def __init__(
@@ -110,6 +155,7 @@ class AsyncSlots:
         self.client = client
         self.namespace = namespace
         self.clock = clock
+        self.offset = ClockOffset()
         self._gcra = client.register_script(GCRA_LUA)
         self.calls: Coalescer[_Item, Slot] = Coalescer(
             self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
@@ -133,10 +179,10 @@ class AsyncSlots:
 
     async def _run(self, items: list[_Item]) -> list[Slot]:
         keys, args = _split(items)
-        sent_at = self.clock()
+        sent = self.clock()
         answers = await self._gcra(keys=keys, args=args)
-        answered_at = self.clock()
-        return [_slot(answer, sent_at, answered_at) for answer in answers]
+        answered = self.clock()
+        return _slots(answers, self.offset, sent, answered)
 
     async def sender_pace(self, cap: float) -> float:
         """The sender's pace now, messages per second: ``cap``, or less for a while after Twilio's rate limits
@@ -214,6 +260,7 @@ __all__ = [
     "WINDOW_LUA",
     "AsyncRecipientWindow",
     "AsyncSlots",
+    "ClockOffset",
     "Limits",
     "Slot",
 ]

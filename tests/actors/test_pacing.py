@@ -13,7 +13,7 @@ from itertools import pairwise
 import fakeredis
 import pytest
 
-from actors.middleware.limits import AsyncSlots
+from actors.middleware.limits import AsyncSlots, ClockOffset
 from actors.pacing import Pacer, SlotPool, Taken
 from hub.pace import (
     WAVE_LEAD_MS,
@@ -176,6 +176,23 @@ def test_a_bucket_that_always_answers_slowly_gives_no_slot_and_says_when_to_try_
     assert isinstance(answer, Taken) and answer.at is None and answer.retry_ms > 0
     assert pacer.missed >= 1
     assert clock() - began < WAVE_MAX_BLOCK_MS / 1000 + 0.1
+
+
+def test_a_slow_answer_is_placed_by_the_quick_answers_before_it() -> None:
+    # Given a bucket whose clock runs 500 s ahead of ours, seen by a call answered within 1 ms
+    offset = ClockOffset()
+    assert offset.place(1500.0, 1000.0, 1000.001) == pytest.approx((1000.0, 1000.001))
+    # When the next answer is read 80 ms after its call was sent (a busy loop), then the bucket's "now" is still
+    # placed to within that first millisecond
+    now_from, now_until = offset.place(1500.050, 1000.000, 1000.080)
+    assert (now_from, now_until) == pytest.approx((1000.050, 1000.051))
+
+
+def test_a_bucket_clock_that_stepped_is_placed_by_the_current_call_alone() -> None:
+    offset = ClockOffset()
+    offset.place(1500.0, 1000.0, 1000.001)
+    # When the bucket's clock jumped 2 s since, then the current call alone says where its "now" was
+    assert offset.place(1502.5, 1000.5, 1000.51) == pytest.approx((1000.5, 1000.51))
 
 
 def test_a_wave_reserves_only_the_slots_within_the_horizon() -> None:
