@@ -33,12 +33,13 @@ def _tier_budget(settings: Settings, now: datetime) -> dict[str, Any] | None:
     from hub.embedded_redis import sync_client
     from hub.tier_budget import budget_key, budget_usage
 
+    client = sync_client(settings)
     try:
-        used, next_slot = budget_usage(
-            sync_client(settings), cap=cap, key=budget_key(settings.redis.namespace), now=now
-        )
+        used, next_slot = budget_usage(client, cap=cap, key=budget_key(settings.redis.namespace), now=now)
     except redis.RedisError as exc:
         return {"cap": cap, "used": None, "note": f"Redis unavailable ({type(exc).__name__})"}
+    finally:
+        client.close()
     return {"cap": cap, "used": used, "percent": round(100.0 * used / cap, 1) if cap else 0.0, "next_slot": next_slot}
 
 
