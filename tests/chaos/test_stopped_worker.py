@@ -148,6 +148,11 @@ def _verdict(s: Stack, phones: list[str]) -> Verdict:
     return judge(phones, rows, accepted, max_retries=s.settings.retries.max_retries)
 
 
+def _lease_over(s: Stack, name: str) -> int:
+    """How many claims worker ``name`` has given up on its last check (its whole log: ``Processes.log`` is a tail)."""
+    return (s.folder / f"{name}.log").read_text(errors="replace").count(LEASE_OVER)
+
+
 def _history(s: Stack, ids: list[int]) -> list[dict[str, Any]]:
     return h.fetch(
         s.database_url,
@@ -202,13 +207,11 @@ def test_a_worker_stopped_between_claim_and_send_sends_nothing_and_writes_nothin
         # Then the frozen worker, let go, runs again and finishes what it had in hand
         s.wait_consumers(2)
         if stopped == "right-after-its-claim":  # it goes on to its last check: the lease is what stops it
-            h.wait_for(
-                lambda: s.procs.log("frozen").count(LEASE_OVER) >= len(ids), 60, "the frozen worker's lease check"
-            )
+            h.wait_for(lambda: _lease_over(s, "frozen") >= len(ids), 60, "the frozen worker's lease check")
         frozen = s.procs.procs["frozen"]
         frozen.send_signal(signal.SIGTERM)
         frozen.wait(60)  # a clean stop: every send it had started is settled before it exits
-        gave_up = s.procs.log("frozen").count(LEASE_OVER)
+        gave_up = _lease_over(s, "frozen")
         # ... and writes nothing: the rows are exactly as the other worker left them
         assert _history(s, ids) == taken
         verdict = _verdict(s, phones)
