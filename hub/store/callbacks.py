@@ -10,11 +10,10 @@ from hub.config import RetrySettings
 from hub.status import MessageStatus, from_twilio
 from hub.store.attempts import defer_owed, pause_run, reopen_for_new_attempt
 from hub.store.contacts import set_opt_out
-from hub.store.events import apply_event
 from hub.store.reconcile import resolve_by_row
 from hub.store.records import StatusUpdate
 from hub.store.rows import when
-from hub.store.status_sql import record_and_apply
+from hub.store.status_sql import apply_stored, record_and_apply
 from hub.store.tables import Message
 
 __all__ = ["Outcome", "apply_status", "settle_error_code"]
@@ -64,10 +63,10 @@ async def _apply(update: StatusUpdate) -> Outcome:
         return Outcome.APPLIED
     if done.message_id is not None:
         return Outcome.RECORDED
-    row = await Message.select(Message.id, Message.status).where(Message.sid == update.sid).first()
-    if row is not None:
-        moved = await apply_event(done.event_id, row["id"], MessageStatus(row["status"]), update)
-        return Outcome.APPLIED if moved else Outcome.RECORDED
+    # The sid may have been stored since the statement looked: apply the stored report to that message.
+    again = await apply_stored(done.event_id, update, from_twilio(update.status))
+    if again.message_id is not None:
+        return Outcome.APPLIED if again.moved else Outcome.RECORDED
     if update.message_id is not None:
         return Outcome(await resolve_by_row(done.event_id, update))
     return Outcome.PARKED

@@ -60,26 +60,4 @@ async def complete_idempotent(key: str, response: Any) -> None:
     await IdempotencyKey.update({IdempotencyKey.response: response}).where(IdempotencyKey.key == key)
 
 
-async def put_idempotent(key: str, request_hash: str, response: Any, at: datetime | None = None) -> IdempotencyRecord:
-    """Store the first response for ``key`` outright; when another caller stored one first, return theirs.
-
-    Returns:
-        The stored record: compare its ``request_hash`` (a different body with the same key is a
-        conflict) and return its ``response``.
-    """
-    rows = (
-        await IdempotencyKey.insert(
-            IdempotencyKey(key=key, request_hash=request_hash, response=response, created_at=when(at))
-        )
-        .on_conflict(target=IdempotencyKey.key, action="DO NOTHING")
-        .returning(*IdempotencyKey.all_columns())
-    )
-    if rows:
-        return _idempotency(rows[0])
-    stored = await get_idempotent(key)
-    if stored is None:  # only if the winner was deleted in between
-        raise RuntimeError("an idempotency key conflicted but cannot be found")
-    return stored
-
-
-__all__ = ["IN_FLIGHT", "claim_idempotent", "complete_idempotent", "get_idempotent", "put_idempotent"]
+__all__ = ["IN_FLIGHT", "claim_idempotent", "complete_idempotent", "get_idempotent"]

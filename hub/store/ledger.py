@@ -124,7 +124,7 @@ async def mark_submitted(
     if found is None:
         return None
     submitted, parked = found
-    if parked and await apply_parked(message_id, sid):
+    if parked and await apply_parked(sid):
         submitted = await Message.select().where(Message.id == message_id).first().output(load_json=True)
         failed = submitted["status"] in (S.FAILED.value, S.UNDELIVERED.value)
         if failed and submitted["error_code"] is not None:  # a parked failure's code counts as a callback's

@@ -9,7 +9,7 @@ from hub.store.attempts import defer_owed, pause_run
 from hub.store.callbacks import Outcome, apply_status
 from hub.store.contacts import get_contact, get_contacts, opted_out, record_inbound, set_opt_in, set_opt_out
 from hub.store.events import history
-from hub.store.idempotency import claim_idempotent, complete_idempotent, get_idempotent, put_idempotent
+from hub.store.idempotency import claim_idempotent, complete_idempotent, get_idempotent
 from hub.store.ledger import (
     claim_batch_for_send,
     claim_for_send,
@@ -98,7 +98,6 @@ __all__ = [
     "opted_out",
     "pause_run",
     "pending_of",
-    "put_idempotent",
     "recipients_sent_since",
     "record_inbound",
     "release_for_retry",

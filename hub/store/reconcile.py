@@ -64,20 +64,20 @@ async def resolve_by_row(event_id: int, update: StatusUpdate) -> Resolution:
         return Resolution.PARKED
     status = MessageStatus(row["status"])
     if row["sid"] == update.sid:  # stored meanwhile
-        moved = await _link(event_id, row["id"], update, status)
+        moved = await _link(event_id, row["id"], update, apply=True)
         return Resolution.APPLIED if moved else Resolution.RECORDED
     if row["sid"] is None:
         if await _earlier_attempt(row["id"], update.sid, event_id):  # a failed attempt; the row is owed again
-            await _link(event_id, row["id"], update, None)
+            await _link(event_id, row["id"], update)
             return Resolution.RECORDED
         if status.value in _ATTACHABLE and await _attach(row["id"], row["claimed_at"], status, update):
             return Resolution.RECONCILED
         if status == S.SENDING:
             return Resolution.PARKED  # the worker stores its sid and applies what was parked for it
-        await _link(event_id, row["id"], update, None)
+        await _link(event_id, row["id"], update)
         log.warning("callback for %r names message %r (%s, no sid): recorded only", update.sid, row["id"], status)
         return Resolution.RECORDED
-    await _link(event_id, row["id"], update, None)
+    await _link(event_id, row["id"], update)
     if await _earlier_attempt(row["id"], update.sid, event_id):
         return Resolution.RECORDED
     second = await record_event(
@@ -98,10 +98,11 @@ async def resolve_by_row(event_id: int, update: StatusUpdate) -> Resolution:
     return Resolution.SECOND_SID
 
 
-async def _link(event_id: int, message_id: int, update: StatusUpdate, current: MessageStatus | None) -> bool:
-    """Put the report in the row's history; with ``current``, also apply it (True when the status moved)."""
-    if current is not None:
-        return await apply_event(event_id, message_id, current, update)
+async def _link(event_id: int, message_id: int, update: StatusUpdate, *, apply: bool = False) -> bool:
+    """Put the report in the row's history; with ``apply`` (the row holds its sid), also apply it (True when the
+    status moved)."""
+    if apply:
+        return await apply_event(event_id, update)
     await StatusEvent.update({StatusEvent.message: message_id}).where(StatusEvent.id == event_id)
     return False
 
@@ -155,6 +156,6 @@ async def _attach(message_id: int, claimed_at: object, status: MessageStatus, up
         at=at,
         error_message=f"{status.value} row named by a status callback: Twilio has its create",
     )
-    await apply_parked(message_id, update.sid)
+    await apply_parked(update.sid)
     log.info("message %r (%s) takes sid %r from a status callback naming it", message_id, status.value, update.sid)
     return True

@@ -32,6 +32,7 @@ __all__ = [
     "BATCH_DELAY_S",
     "BATCH_MAX_ITEMS",
     "Recorded",
+    "apply_stored",
     "batch_rounds",
     "change_columns",
     "forward_from",
@@ -102,6 +103,19 @@ async def record_and_apply(update: StatusUpdate, reported: MessageStatus | None)
     return recorded
 
 
+async def apply_stored(event_id: int, update: StatusUpdate, reported: MessageStatus | None) -> Recorded:
+    """Apply event ``event_id``, stored earlier for ``update`` (parked until its sid was stored, or stored before
+    its message was found), to the message holding ``update.sid``: the same statement and rule as
+    :func:`record_and_apply`, which links the event and inserts nothing. Alone, on the caller's transaction if any.
+
+    Returns:
+        The event, its message (None when no message holds the sid) and whether this call moved the message.
+    """
+    rows = await current_engine().fetch(_APPLY.text, _APPLY.args(_batch_args([(update, reported)], event_id)))
+    row = next((row for row in rows if row["id"] == event_id), None)
+    return Recorded(event_id, None, False) if row is None else Recorded(row["id"], row["message"], row["applied"])
+
+
 #: Reports in one statement at most.
 BATCH_MAX_ITEMS = 500
 #: How long the first report of a batch waits for company, seconds.
@@ -133,12 +147,13 @@ def batch_rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:
     return rounds
 
 
-def _batch_args(items: Sequence[_Item]) -> dict[str, Any]:
+def _batch_args(items: Sequence[_Item], event_id: int | None = None) -> dict[str, Any]:
     rows = []
     for update, reported in items:
         changes = change_columns(reported, update) if reported is not None else {}
         rows.append(
             {
+                "event_id": event_id,
                 "sid": update.sid,
                 "status": update.status.strip().lower(),
                 "error_code": update.error_code,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from helpers_store import at
 
@@ -56,21 +54,6 @@ async def test_inbound_keeps_opt_out(db_settings: Settings) -> None:
     await q.record_inbound(inbound(seconds=5))
 
     assert await q.opted_out([PHONE]) == {PHONE}
-
-
-async def test_idempotency_first_response_wins(db_settings: Settings) -> None:
-    first = await q.put_idempotent("key-1", "hash-a", {"id": 1})
-    second = await q.put_idempotent("key-1", "hash-b", {"id": 2})
-
-    assert (second.request_hash, second.response) == ("hash-a", {"id": 1})
-    assert first == second
-    assert await q.get_idempotent("key-1") == first
-
-
-async def test_concurrent_idempotency_puts_agree(db_settings: Settings) -> None:
-    results = await asyncio.gather(*(q.put_idempotent("key-2", f"hash-{n}", {"n": n}) for n in range(8)))
-
-    assert len({r.request_hash for r in results}) == 1
 
 
 async def test_missing_idempotency_key_is_none(db_settings: Settings) -> None:

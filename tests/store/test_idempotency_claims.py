@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from hub.config import Settings
@@ -30,3 +32,18 @@ async def test_a_rolled_back_claim_leaves_the_key_free(db_settings: Settings) ->
             raise RuntimeError("create failed")
 
     assert await q.get_idempotent("scope:k2") is None
+
+
+async def test_concurrent_claims_of_one_key_let_exactly_one_create(db_settings: Settings) -> None:
+    async def claim(n: int) -> q.IdempotencyRecord | None:
+        async with db.transaction():
+            stored = await q.claim_idempotent("scope:k3", f"hash-{n}")
+            if stored is None:
+                await q.complete_idempotent("scope:k3", {"n": n})
+            return stored
+
+    results = await asyncio.gather(*(claim(n) for n in range(8)))
+
+    assert results.count(None) == 1
+    answers = {(r.request_hash, r.response["n"]) for r in results if r is not None}
+    assert len(answers) == 1 and next(iter(answers))[0] == f"hash-{next(iter(answers))[1]}"

@@ -159,6 +159,23 @@ async def test_parked_reports_apply_in_arrival_order(db_settings: Settings) -> N
     assert message is not None and message.status == S.READ
 
 
+async def test_parked_reports_are_linked_and_marked_applied_only_when_they_moved_the_row(db_settings: Settings) -> None:
+    # Given a read and then a late sent for a sid no row holds yet (both parked)
+    _, (message_id,) = await run_with(1)
+    await q.claim_for_send(message_id, at(1))
+    await q.apply_status(report("read", sid="SMy", seconds=3))
+    await q.apply_status(report("sent", sid="SMy", seconds=4))
+    # When the worker stores the sid
+    await q.mark_submitted(message_id, "SMy", "queued", now=at(5))
+    # Then both are in the row's history, and only the read (which moved it) is applied
+    message = await q.get_message(message_id, with_history=True)
+    assert message is not None
+    assert [(e.status, e.applied) for e in message.history if e.source == "callback"] == [
+        ("read", True),
+        ("sent", False),
+    ]
+
+
 async def test_payload_is_kept_in_history(db_settings: Settings) -> None:
     message_id = await submitted()
 
