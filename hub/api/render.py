@@ -24,6 +24,7 @@ from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.sendable import contact_refusal
 from hub.status import MessageStatus
 from hub.store import queries
+from hub.templates.guard import text_refusal
 
 __all__ = ["MAX_RENDER_LIMIT", "RenderController", "campaign_preview", "dry_run"]
 
@@ -101,9 +102,12 @@ def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
     return dry_run(_compile(spec, settings, API_NAME, "request"), recipients, settings)
 
 
-async def _checked(items: Sequence[RenderItem], content_sid: str | None, settings: Settings) -> list[RenderItem]:
-    """The send path's contact checks on each rendered item (one contacts read): opted out is skipped, a free-form
-    body outside the contact's 24 h window is rejected, as the send would record them."""
+async def _checked(
+    items: Sequence[RenderItem], content_sid: str | None, settings: Settings, template_body: str | None = None
+) -> list[RenderItem]:
+    """The send path's checks on each rendered item (one contacts read): opted out is skipped, a free-form body
+    outside the contact's 24 h window is rejected, and so is a template whose text with the item's variables would
+    pass 1,024 characters (63021), as the send would record them."""
     now = datetime.now(UTC)
     contacts = await queries.get_contacts([item.to for item in items if item.status == "ok"])
     out: list[RenderItem] = []
@@ -115,6 +119,8 @@ async def _checked(items: Sequence[RenderItem], content_sid: str | None, setting
         if refusal is not None:
             status = "skipped" if refusal.status == MessageStatus.SKIPPED else "rejected"
             item = RenderItem(to=item.to, status=status, error=refusal.text)
+        elif item.status == "ok" and (too_long := text_refusal(template_body, item.content_variables)) is not None:
+            item = RenderItem(to=item.to, status="rejected", error=too_long)
         out.append(item)
     return out
 
@@ -159,13 +165,13 @@ class RenderController(Controller):
         if data.campaign:
             spec = lookup_campaign(settings, data.campaign)
             content_sid = spec.one_message().content_sid
-            await ensure_sendable(content_sid, settings)  # 409, as the send answers for a blocked template
+            template = await ensure_sendable(content_sid, settings)  # 409, as the send answers for a blocked one
             items = _held(_campaign_items(spec, data, settings), spec, settings)
         else:
             content_sid = data.content_sid
-            await ensure_sendable(content_sid, settings)
+            template = await ensure_sendable(content_sid, settings)
             items = _ad_hoc_items(data, settings)
-        items = await _checked(items, content_sid, settings)
+        items = await _checked(items, content_sid, settings, template.body if template is not None else None)
         rendered = sum(1 for item in items if item.status == "ok")
         rejected = sum(1 for item in items if item.status == "rejected")
         skipped = len(items) - rendered - rejected

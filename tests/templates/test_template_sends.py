@@ -264,6 +264,21 @@ def test_a_bulk_send_rejects_only_the_recipients_whose_template_text_is_too_long
     assert [(r["to"], "63021" in r["reason"]) for r in answer["rejected"]] == [(PHONES[1], True)]
 
 
+def test_the_dry_run_rejects_the_recipients_whose_template_text_is_too_long(
+    client: Client, fake: FakeTwilioHandle, enqueuer: RecordingEnqueuer
+) -> None:
+    sid = _long_approved_template(client, fake)
+    recipients = [{"to": PHONES[0], "name": "Ada"}, {"to": PHONES[1], "name": "B" * 40}]
+    payload = {"recipients": recipients, "content_sid": sid, "content_variables": {"1": "{{ name }}"}}
+    answer = client.post("/v1/render", json=payload).json()
+    assert (answer["rendered"], answer["rejected"]) == (1, 1)
+    assert [(item["to"], item["status"], "63021" in (item["error"] or "")) for item in answer["items"]] == [
+        (PHONES[0], "ok", False),
+        (PHONES[1], "rejected", True),
+    ]
+    assert enqueuer.sends == []
+
+
 def test_the_send_path_fails_a_template_too_long_for_its_recipient_without_calling_twilio(
     client: Client, fake: FakeTwilioHandle, settings: Settings, enqueuer: RecordingEnqueuer, worker: Worker
 ) -> None:
