@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import dramatiq
 import msgspec
@@ -159,12 +160,8 @@ def advance_batch(settings: Settings, cache: SpecCache, now: datetime, enqueue: 
         The larger of the two batches' sizes (timers or events handled): :data:`BATCH` means there may be more.
     """
     batch = _Batch()
-    try:
-        timers = run_sync(_due(settings, cache, now, batch))
-        events = run_sync(_events(settings, cache, now, batch))
-    except journeys.ChangedMeanwhile as exc:  # rolled back; the entries are claimed again on the next call
-        log.warning("journey batch rolled back: %s", exc)
-        timers = events = 0
+    timers = _rolled_back_as_none(run_sync, _due(settings, cache, now, batch))
+    events = _rolled_back_as_none(run_sync, _events(settings, cache, now, batch))
     for run_id, ids in batch.owed.items():
         run = run_sync(queries.get_run(run_id))
         if run is not None and ids:
@@ -172,6 +169,14 @@ def advance_batch(settings: Settings, cache: SpecCache, now: datetime, enqueue: 
     for run_id in batch.ended:
         run_sync(queries.finish_if_done(run_id))
     return max(timers, events)
+
+
+def _rolled_back_as_none(run: Callable[[Any], int], batch: Any) -> int:
+    try:
+        return run(batch)
+    except journeys.ChangedMeanwhile as exc:  # rolled back; its entries are claimed again on the next call
+        log.warning("journey batch rolled back: %s", exc)
+        return 0
 
 
 async def _specs(cache: SpecCache, entries: list[journeys.EntryRow], batch: _Batch) -> dict[int, CampaignSpec]:
@@ -218,6 +223,9 @@ async def _events(settings: Settings, cache: SpecCache, now: datetime, batch: _B
             return 0
         read = await journeys.lock_entries(sorted({e.entry for e in events}))
         specs = await _specs(cache, read, batch)
+        held = {entry.id for entry in read if entry.run not in specs}
+        if held:  # their run was just paused: its events wait with it, for when it is fixed and resumed
+            await journeys.requeue_events([event for event in events if event.entry in held])
         decide = _Decider(settings, cache, now)
         # Each entry is decided event after event in memory, then saved once against the version it was read at.
         current = {entry.id: entry for entry in read}

@@ -36,6 +36,7 @@ __all__ = [
     "pin_journey",
     "queue_events",
     "read_entries",
+    "requeue_events",
     "run_metas",
     "save_entries",
     "step_counts",
@@ -187,6 +188,19 @@ async def claim_events(limit: int) -> list[ClaimedEvent]:
 async def lock_entries(ids: Sequence[int]) -> list[EntryRow]:
     """Lock these entries (in id order, so two callers never deadlock); call inside a transaction."""
     return [_entry(row) for row in await sql.fetch(_SQL["lock_entries"], {"ids": list(ids)})]
+
+
+async def requeue_events(events: Sequence[ClaimedEvent]) -> None:
+    """Put claimed events back on the queue (in this transaction), in their order."""
+    await sql.fetch(
+        _SQL["requeue_events"],
+        {
+            "entries": [event.entry for event in events],
+            "types": [event.type for event in events],
+            "ats": [event.at for event in events],
+            "messages": [event.message for event in events],
+        },
+    )
 
 
 async def run_metas(run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -280,3 +280,32 @@ def test_reentry_after_a_duration_lets_the_recipient_in_only_once_it_passed(jour
     hour = {"reenter_after_s": 3600.0}
     assert _enter_again(journey, T0 + timedelta(minutes=59), **hour) == []
     assert len(_enter_again(journey, T0 + timedelta(minutes=61), **hour)) == 1
+
+
+def test_a_reply_to_a_run_paused_for_its_broken_journey_waits_for_the_run(journey: Journey) -> None:
+    journey.advance(T0)
+    pinned = sql("SELECT meta::text AS meta FROM run WHERE id = $1", journey.run.id)[0]["meta"]
+    sql(
+        "UPDATE run SET meta = jsonb_set(meta::jsonb, '{journey,text}', '\"steps: [\"')::json WHERE id = $1",
+        journey.run.id,
+    )
+    journey.cache = SpecCache(journey.settings)  # a worker that has not read the run yet
+    journey.reply(ADA, T0 + timedelta(hours=1))
+    journey.advance(T0 + timedelta(hours=1))
+    assert run_sync(queries.get_run(journey.run.id)).state == RunState.PAUSED
+    sql("UPDATE run SET meta = $2::json WHERE id = $1", journey.run.id, pinned)  # fixed, then resumed
+    run_sync(queries.set_run_state(journey.run.id, RunState.RUNNING))
+    journey.cache = SpecCache(journey.settings)
+    journey.advance(T0 + timedelta(hours=1))
+    assert journey.bodies(ADA) == ["Hi Ada, see you tomorrow", "Thanks, Ada!"]
+
+
+def test_a_reply_to_a_paused_run_waits_with_its_timers_until_resumed(journey: Journey) -> None:
+    journey.advance(T0)
+    run_sync(queries.set_run_state(journey.run.id, RunState.PAUSED))
+    journey.reply(ADA, T0 + timedelta(hours=1))
+    journey.advance(T0 + timedelta(hours=1))
+    assert journey.bodies(ADA) == ["Hi Ada, see you tomorrow"]
+    run_sync(queries.set_run_state(journey.run.id, RunState.RUNNING))
+    journey.advance(T0 + timedelta(hours=1))
+    assert journey.bodies(ADA) == ["Hi Ada, see you tomorrow", "Thanks, Ada!"]

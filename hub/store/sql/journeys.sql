@@ -21,10 +21,17 @@ ORDER BY e.id
 FOR UPDATE OF e;
 
 -- name: claim_events(limit)
--- Take up to :limit pending events off the queue, oldest first (they return if the transaction fails).
-WITH ev AS (SELECT id FROM journey_event ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+-- Take up to :limit pending events off the queue, oldest first (they return if the transaction fails). Those of a
+-- paused run's entries wait with its timers; a canceled run's are taken (its entries ended: they are dropped).
+WITH ev AS (SELECT j.id FROM journey_event j JOIN journey_entry e ON e.id = j.entry JOIN run r ON r.id = e.run
+            WHERE r.state <> 'paused' ORDER BY j.id LIMIT :limit FOR UPDATE OF j SKIP LOCKED)
 DELETE FROM journey_event j USING ev WHERE j.id = ev.id
 RETURNING j.id, j.entry, j.type, j.at, j.message;
+
+-- name: requeue_events(entries, types, ats, messages)
+-- Put claimed events back on the queue (their entries could not advance; they wait with their run).
+INSERT INTO journey_event (entry, type, at, message)
+SELECT * FROM unnest(:entries::bigint[], :types::text[], :ats::timestamptz[], :messages::bigint[]);
 
 -- name: run_metas(ids)
 -- The runs' meta (the pinned campaign text), for the runs a process has not cached yet.
