@@ -31,10 +31,12 @@ from typing import Any
 
 from actors import row, runtime
 from actors.holds import Hold, run_states
+from actors.middleware.inflight import RUN_ROWS, advance_cursor, cursor_key, inflight_key
 from actors.middleware.retries import ClaimAbandoned
 from actors.pacing import Pacer, SlotPool
 from hub.claims import Claim
 from hub.pace import buckets_for
+from hub.run_share import room, window_rows
 from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import ContactRecord, MessageRecord
@@ -109,9 +111,45 @@ class Batch:
             await self._waves(remaining)
         except Exception as exc:  # a wave's claim or contact read failed: its rows were given back
             failure = exc
+        # Every row is claimed (or handed on): the run's next rows are queued now, while this batch's last wave is
+        # still sending, so the run's sends go on without a gap.
+        await self._top_up(len(ids))
         outcomes = await asyncio.gather(*self.sends, return_exceptions=True)
         await self._finish_settled_runs()
         raise_first([*outcomes, failure])
+
+    async def _top_up(self, delivered: int) -> None:
+        """Queue the run's next owed rows as this batch has claimed its last, as many as the run's window has room
+        for (:mod:`hub.run_share`): the queue holds a few batches of each run, the ledger the rest.
+
+        Args:
+            delivered: the ids of this delivery (its message stays live, counted, until it is acknowledged).
+        """
+        if self.run_id is None or self.rt.stopping.is_set():
+            return
+        try:
+            if await self.runs.hold(self.run_id, row.utcnow()) is not None:
+                return  # paused: resume queues the run's owed rows; canceled or expired: nothing is owed
+            size = self.rt.settings.sending.batch_size
+            window = window_rows(self.run_rate, self.rt.settings.rate_limits.per_second, size)
+            key = inflight_key(self.rt.namespace)
+            queued = max(0, int(await self.slots.client.hget(key, f"{RUN_ROWS}{self.run_id}") or 0) - delivered)
+            free = room(window, queued)
+            if free < size and queued > 0:
+                return  # whole batches only, unless none is left
+            client, namespace = self.slots.client, self.rt.namespace
+            after = int(await client.get(cursor_key(namespace, self.run_id)) or 0)
+            now = row.utcnow()
+            due = await queries.due_message_ids(now, free, run_id=self.run_id, after_id=after, idle_since=now)
+            if not due or not await advance_cursor(client, namespace, self.run_id, after, due[-1]):
+                return  # nothing left above the cursor, or another batch of the run is queueing these
+            live = await client.hmget(key, [str(i) for i in due])  # already queued another way (a hand-off, a wait)
+            owed = [i for i, count in zip(due, live, strict=True) if not count or int(count) <= 0]
+        except Exception:  # the sweeper queues them instead
+            log.warning("run %r: could not queue its next rows; the sweeper will", self.run_id, exc_info=True)
+            return
+        for start in range(0, len(owed), size):
+            self.requeue(owed[start : start + size], 0)
 
     async def _finish_settled_runs(self) -> None:
         """Finish each run this batch claimed rows of if it owes nothing now: the batch that settles a run's last

@@ -14,7 +14,7 @@ from actors.batch import batch_kwargs
 from actors.broker import HubRedisBroker
 from actors.middleware.inflight import batched, inflight_of
 from actors.send import send_batch
-from hub.run_share import batch_delays_ms
+from hub.run_share import room, window_rows
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -133,7 +133,7 @@ def enqueue_batches(
     actor: dramatiq.Actor[Any, Any], message_ids: Iterable[int], *, options: dict[str, Any], size: int
 ) -> int:
     """Enqueue ``actor(ids, run_rate=..., run_id=...)`` (the send actor) per ``size`` ids, pipelined like
-    :func:`enqueue_many`.
+    :func:`enqueue_many`; of a run's ids, only as many as its window has room for (:mod:`hub.run_share`).
 
     Args:
         actor: the send actor.
@@ -145,13 +145,16 @@ def enqueue_batches(
         How many ids were enqueued.
     """
     ids = list(message_ids)
-    rate = options.get("run_rate")
-    kwargs = batch_kwargs(rate, options.get("run_id"))
+    rate, run_id = options.get("run_rate"), options.get("run_id")
+    inflight = inflight_of(actor.broker)
+    if run_id is not None and inflight is not None:
+        # Only the run's window: the rest stay owed in the ledger, queued as the run's batches end (hub.run_share).
+        window = window_rows(rate, runtime.current().settings.rate_limits.per_second, size)
+        ids = ids[: room(window, inflight.run_rows(run_id))]
+        inflight.note_queued(run_id, ids)
+    kwargs = batch_kwargs(rate, run_id)
     chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
-    # Each batch queued at its run's pace, so no run's batches fill the worker threads (hub.run_share).
-    delays = batch_delays_ms([len(chunk) for chunk in chunks], rate, runtime.current().settings.rate_limits.per_second)
-    messages = [actor.message_with_options(args=(chunk,), kwargs=kwargs) for chunk in chunks]
-    _enqueue_all(actor.broker, messages, [int(delay) or None for delay in delays])
+    _enqueue_all(actor.broker, [actor.message_with_options(args=(chunk,), kwargs=kwargs) for chunk in chunks])
     return len(ids)
 
 
@@ -170,7 +173,7 @@ def _enqueue_all(
     def count(pipe: Any, ready: list[Any]) -> None:
         # Counted in the same round trip; the enqueue hooks then must not count them again (batched()).
         if inflight is not None:
-            inflight.adjust([(f, 1) for m in ready for f in inflight.fields_of(m)], client=pipe)
+            inflight.adjust([delta for m in ready for delta in inflight.deltas_of(m)], client=pipe)
 
     for start in range(0, len(messages), BATCH_SIZE):
         with batched():

@@ -202,7 +202,10 @@ def _requeue_lost_rows(
         lost = [i for i in ids if i not in live]
         if lost:
             run_options = options() if run_options is None else run_options  # read campaign files only when needed
-            total += enqueue_rows(lost, options=run_options)
+            queued = enqueue_rows(lost, options=run_options)
+            total += queued
+            if queued < len(lost):
+                return total  # the run's window is full (hub.run_share): its batches queue the rest as they end
         after_id = ids[-1]
 
 

@@ -1,44 +1,41 @@
-"""How runs share the workers (pure): a run's batches are queued at the run's pace, not all at once.
+"""How runs share the workers (pure): a run keeps only a window of its owed rows queued, the rest in the ledger.
 
-Worker threads are shared by every run, and a batch waiting for a send slot holds one. Were all of a run's
-batches queued at once, they would fill every thread, each waiting its turn at the run's pace, while the batches
-of the other runs waited in the queue behind them (issue 15: a resumed run sent nothing for minutes beside a run
-capped at 20/s under an 80/s sender; with only the capped run spread out, it starved in turn behind the other
-run's batches). So each batch of a run is queued with a delay: the time the batches before it take at the run's
-pace (its own cap, else the sender's), less :data:`LEAD_MS`. A run then keeps only a few seconds of batches
-waiting for slots, and the threads stay free for the other runs' batches.
+Worker threads are shared by every run, and a batch waiting for send slots holds one. Were all of a run's batches
+queued at once, they would fill every thread, each waiting its turn at the run's pace, while the batches of the
+other runs waited in the queue behind them (issue 15: a resumed run sent nothing for minutes beside a run capped
+at 20/s under an 80/s sender). Spreading a run's batches over time in the delay queue assumed the pace the run
+would get: a run that got less (sharing the sender) piled batches up until they filled the threads in turn, and a
+long run parked hours of batches in Redis. So the queue holds at most :func:`window_rows` rows of each run, counted
+live (:mod:`actors.middleware.inflight`); as each batch of the run ends, it queues the run's next owed rows from the
+ledger (:func:`room` says how many), and the sweeper does the same for a run none of whose batches is left. A run
+sends as fast as its batches are served, never faster than its cap, and holds only a few threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 
-__all__ = ["LEAD_MS", "MAX_SPREAD_MS", "batch_delays_ms"]
+__all__ = ["BATCHES_AT_LEAST", "WINDOW_S", "room", "window_rows"]
 
-#: How far ahead of its turn a batch is queued, ms: enough backlog that the run never waits for a batch to be
-#: delivered (delivery, claim and reads take a few hundred ms), little enough that it holds few threads.
-LEAD_MS = 3000.0
-#: The latest a batch is queued for, ms. Workers keep delayed messages in memory (Dramatiq prefetches up to
-#: 1,000 per thread); batches of a run beyond this are queued at this delay and wait for slots from then on.
-MAX_SPREAD_MS = 3600 * 1000.0
+#: Seconds of sends at a run's pace kept queued: enough that the run never waits for its next batch to be
+#: delivered and claimed (a few hundred ms), few enough that it holds few threads.
+WINDOW_S = 2.5
+#: Batches of a run kept queued at the least, so one ends while the next is already sending.
+BATCHES_AT_LEAST = 2
 
 
-def batch_delays_ms(sizes: Sequence[int], run_rate: float | None, per_second: float) -> list[float]:
-    """The delay of each batch of one run when it is queued, ms.
+def window_rows(run_rate: float | None, per_second: float, batch_size: int) -> int:
+    """How many owed rows of a run the queue holds at most.
 
     Args:
-        sizes: the number of ids of each batch, in queue order.
         run_rate: the run's own cap, messages per second (None: none).
         per_second: the sender cap.
-
-    Returns:
-        For each batch: the time the ids of the batches before it take at the lower of ``run_rate`` and
-        ``per_second``, less :data:`LEAD_MS`, between 0 and :data:`MAX_SPREAD_MS`.
+        batch_size: ids per send message.
     """
     pace = min(run_rate, per_second) if run_rate else per_second
-    delays: list[float] = []
-    before = 0
-    for size in sizes:
-        delays.append(min(max(0.0, before / pace * 1000 - LEAD_MS), MAX_SPREAD_MS))
-        before += size
-    return delays
+    return max(BATCHES_AT_LEAST * batch_size, math.ceil(pace * WINDOW_S))
+
+
+def room(window: int, queued: int) -> int:
+    """How many more rows of a run may be queued when ``queued`` already are (never negative)."""
+    return max(0, window - queued)
