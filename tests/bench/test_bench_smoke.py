@@ -68,3 +68,16 @@ def test_benchmark_runs_and_appends_its_section(
     assert done.returncode == 0, done.stderr[-3000:]
     text = results.read_text(encoding="utf-8")
     assert text.startswith("\n## ") and "Command: `" in text and figure in text
+
+
+def test_cpu_per_send_runs_and_reports_its_medians(tmp_path: Path, redis_url: str, postgres_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "cpu_per_send.py"), "--rows", "200", "--rounds", "1"],
+        env=_server_env(redis_url, postgres_url),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "median of 1 rounds" in done.stderr and "slots reserved" in done.stderr
