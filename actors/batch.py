@@ -85,6 +85,7 @@ class Batch:
         self.rt = rt
         self.enqueue = enqueue
         self.run_rate = run_rate
+        self.pace_rate = run_rate  # the run bucket's rate: its own cap or its fair share, whichever is lower
         self.run_id = run_id
         self.pacer = Pacer.on(
             rt.slots,
@@ -175,9 +176,12 @@ class Batch:
                 return
             if self.run_id is not None and await self.runs.hold(self.run_id, row.utcnow()) is not None:
                 return  # the rest stay owed in the ledger: resume queues them again, cancel settles them
-            # The sender's pace for this wave's slots: the cap, or less for a while after Twilio's rate limits.
+            # The sender's pace for this wave's slots: the cap, or less for a while after Twilio's rate limits; and
+            # this run's part of it: its own cap or its fair share beside the runs sending at the same time.
             self.pacer.per_second = await self.slots.sender_pace(self.rt.settings.rate_limits.per_second)
-            wave = await self.pacer.reserve_wave(self.run_id, self.run_rate, min(len(remaining), SEND_CONCURRENCY))
+            if self.run_id is not None:
+                self.pace_rate = await self.slots.run_pace(self.run_id, self.run_rate, self.pacer.per_second)
+            wave = await self.pacer.reserve_wave(self.run_id, self.pace_rate, min(len(remaining), SEND_CONCURRENCY))
             if not isinstance(wave, list):
                 self._hand_off(remaining, delay_ms=wave.retry_ms)
                 return
@@ -239,9 +243,9 @@ class Batch:
             async def running() -> bool:
                 return not await self._held(record, claim)
 
-            run_bucket_first = len(buckets_for(self.run_id, self.run_rate, self.pacer.per_second)) > 1
+            run_bucket_first = len(buckets_for(self.run_id, self.pace_rate, self.pacer.per_second)) > 1
             slot_at = pool.take(self.pacer.clock(), late_ok=run_bucket_first)
-            wait_ms = await self.pacer.acquire(self.run_id, self.run_rate, first_slot_at=slot_at, check=running)
+            wait_ms = await self.pacer.acquire(self.run_id, self.pace_rate, first_slot_at=slot_at, check=running)
             if wait_ms is None:
                 return False
             if wait_ms > 0:

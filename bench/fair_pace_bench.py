@@ -13,6 +13,7 @@ the sender cap (60/s) from its first seconds; before the fix B sent nothing for 
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import sys
 import time
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> list[str]:
             broker.close()
         windows: dict[str, Counter[int]] = {"A (capped)": Counter(), "B (other)": Counter()}
         for call in transport.calls:
-            window = int(call.at.timestamp() - started)
+            window = math.floor(call.at.timestamp() - started)  # floor: a send just before B is not in window 0
             if 0 <= window < args.seconds:
                 windows["A (capped)" if call.msg.to.startswith("+49151") else "B (other)"][window] += 1
         lines = [

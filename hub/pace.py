@@ -11,6 +11,7 @@ sends, it never fails one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -83,7 +84,8 @@ def decide(slot: Slot, *, blocked_ms: float, horizon_ms: float, max_block_ms: fl
 
 
 def buckets_for(run_id: int | None, run_rate: float | None, per_second: float) -> list[tuple[str, float]]:
-    """The buckets one send takes, in order: the run's own cap when below the sender's, then the sender's.
+    """The buckets one send takes, in order: the run's own, at ``run_rate`` (its cap or its fair share,
+    :func:`fair_share`) when below the sender's pace, then the sender's.
 
     The run's bucket first: a slow run then never pushes the shared sender bucket into the future (which would
     hold back every other run).
@@ -93,6 +95,26 @@ def buckets_for(run_id: int | None, run_rate: float | None, per_second: float) -
         buckets.append((f"run:{run_id}", float(run_rate)))
     buckets.append(("sender", per_second))
     return buckets
+
+
+def fair_share(run_id: int, caps: Mapping[int, float | None], per_second: float) -> float:
+    """The pace run ``run_id`` may take of the sender's (max-min fair): the runs sending at once each get their own
+    cap (None: none) or an even part of what the lower-capped ones leave, whichever is lower.
+
+    Args:
+        run_id: the run asking; it counts as sending whether ``caps`` names it or not (with no cap then).
+        caps: the runs sending now and their own caps.
+        per_second: the sender's pace.
+    """
+    sending = {**caps, run_id: caps.get(run_id)}
+    left = per_second
+    shares: dict[int, float] = {}
+    ordered = sorted(sending.items(), key=lambda item: (item[1] is None, item[1] or 0.0, item[0]))
+    for index, (run, cap) in enumerate(ordered):
+        even = left / (len(ordered) - index)
+        shares[run] = min(cap, even) if cap else even
+        left -= shares[run]
+    return shares[run_id]
 
 
 class Throttle(NamedTuple):
@@ -154,6 +176,7 @@ __all__ = [
     "after_rate_limit",
     "buckets_for",
     "decide",
+    "fair_share",
     "is_late",
     "throttled_pace",
 ]

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from hub.coalesce import Coalescer
-from hub.pace import THROTTLE_STEP_S, Slot, Throttle, after_rate_limit, throttled_pace
+from hub.pace import THROTTLE_STEP_S, Slot, Throttle, after_rate_limit, fair_share, throttled_pace
 
 #: How long the first call waits for company before its script runs, seconds. The calls worth gathering come
 #: from the same loop iteration (a batch's sends resuming together), so a short wait suffices; it only delays a
@@ -24,6 +24,11 @@ COALESCE_DELAY_S = 0.0005
 COALESCE_MAX_ITEMS = 500
 #: Seconds a process trusts the sender's throttle as last read (every worker sees a 429 within this).
 THROTTLE_TTL_S = 0.25
+#: A run counts as sending while one of its waves was seen within this many seconds (its share then goes back
+#: to the others this long after its last).
+ACTIVE_S = 2.0
+#: Seconds a process trusts the runs sending as last read, and between two records of one run's activity.
+SHARES_TTL_S = 0.5
 
 
 def _script(name: str) -> str:
@@ -161,6 +166,8 @@ class AsyncSlots:
             self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
         )
         self._throttle: tuple[float, Throttle | None] = (float("-inf"), None)  # (read at, monotonic s; as read)
+        self._sending: tuple[float, dict[int, float | None]] = (float("-inf"), {})  # (read at; run -> own cap)
+        self._noted: dict[int, float] = {}  # run -> when this process last recorded it sending (monotonic s)
 
     async def reserve(
         self, bucket: str, per_second: float, *, horizon_ms: float, now_us: int | None = None, lead_ms: float = 0.0
@@ -183,6 +190,36 @@ class AsyncSlots:
         answers = await self._gcra(keys=keys, args=args)
         answered = self.clock()
         return _slots(answers, self.offset, sent, answered)
+
+    async def run_pace(self, run_id: int, run_rate: float | None, per_second: float) -> float:
+        """The pace run ``run_id`` may take now: its own cap or its fair share of ``per_second`` beside the runs
+        sending at the same time (:func:`hub.pace.fair_share`), whichever is lower.
+
+        Records the run as sending (at most every :data:`SHARES_TTL_S` per process) and reads the others as
+        recorded within :data:`ACTIVE_S` (at most every :data:`SHARES_TTL_S`), so every worker splits the sender's
+        pace the same way and a run that stops sending leaves its share to the others within seconds.
+        """
+        now = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        active, caps = f"{self.namespace}:sending", f"{self.namespace}:sending:caps"
+        if now - self._noted.get(run_id, float("-inf")) >= SHARES_TTL_S:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zadd(active, {str(run_id): now_ms})
+            pipe.zremrangebyscore(active, "-inf", now_ms - int(ACTIVE_S * 1000))
+            pipe.hset(caps, str(run_id), f"{run_rate or 0}")
+            pipe.expire(caps, 86_400)
+            await pipe.execute()
+            self._noted[run_id] = now
+        read_at, sending = self._sending
+        if now - read_at >= SHARES_TTL_S:
+            runs = [int(run) for run in await self.client.zrangebyscore(active, now_ms - int(ACTIVE_S * 1000), "+inf")]
+            values = await self.client.hmget(caps, [str(run) for run in runs]) if runs else []
+            sending = {
+                run: (float(value) or None) if value is not None else None
+                for run, value in zip(runs, values, strict=True)
+            }
+            self._sending = (now, sending)
+        return fair_share(run_id, {**sending, run_id: run_rate}, per_second)
 
     async def sender_pace(self, cap: float) -> float:
         """The sender's pace now, messages per second: ``cap``, or less for a while after Twilio's rate limits
@@ -253,9 +290,11 @@ class AsyncRecipientWindow:
 
 
 __all__ = [
+    "ACTIVE_S",
     "COALESCE_DELAY_S",
     "COALESCE_MAX_ITEMS",
     "GCRA_LUA",
+    "SHARES_TTL_S",
     "THROTTLE_TTL_S",
     "WINDOW_LUA",
     "AsyncRecipientWindow",

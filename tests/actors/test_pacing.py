@@ -22,6 +22,7 @@ from hub.pace import (
     Throttle,
     after_rate_limit,
     buckets_for,
+    fair_share,
     is_late,
     throttled_pace,
 )
@@ -311,3 +312,35 @@ def test_a_rate_limit_seen_by_one_worker_slows_every_worker() -> None:
         return before, await first.sender_pace(80.0), await second.sender_pace(80.0)
 
     assert asyncio.run(scenario()) == (80.0, 40.0, 40.0)
+
+
+@pytest.mark.parametrize(
+    ("run_id", "caps", "share"),
+    [
+        pytest.param(1, {}, 80.0, id="alone-the-sender"),
+        pytest.param(1, {1: 20.0}, 20.0, id="alone-its-cap"),
+        pytest.param(1, {1: 20.0, 2: None}, 20.0, id="capped-beside-uncapped-its-cap"),
+        pytest.param(2, {1: 20.0, 2: None}, 60.0, id="uncapped-beside-capped-the-rest"),
+        pytest.param(2, {1: None, 2: None}, 40.0, id="two-uncapped-halves"),
+        pytest.param(3, {1: 20.0, 2: 50.0, 3: None}, 30.0, id="the-rest-after-two-capped"),
+        pytest.param(2, {1: 70.0, 2: 70.0}, 40.0, id="caps-above-an-even-share"),
+        pytest.param(1, {2: None}, 40.0, id="the-asker-counts-even-unrecorded"),
+    ],
+)
+def test_fair_share_gives_each_run_its_cap_or_an_even_part_of_the_rest(
+    run_id: int, caps: dict[int, float | None], share: float
+) -> None:
+    assert fair_share(run_id, caps, 80.0) == pytest.approx(share)
+
+
+def test_runs_sending_at_once_split_the_sender_pace_across_workers() -> None:
+    server = fakeredis.FakeServer()
+    first, second = (AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p") for _ in range(2))
+
+    async def scenario() -> tuple[float, float, float]:
+        alone = await first.run_pace(7, None, 80.0)  # an uncapped run alone: the whole sender
+        capped = await second.run_pace(8, 20.0, 80.0)  # a run capped at 20/s starts on another worker
+        first._sending = (float("-inf"), {})  # the first worker's read is past its age
+        return alone, capped, await first.run_pace(7, None, 80.0)
+
+    assert asyncio.run(scenario()) == (80.0, 20.0, 60.0)

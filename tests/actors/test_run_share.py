@@ -123,4 +123,5 @@ def test_a_run_capped_at_20_and_a_run_queued_after_it_share_the_80_per_second_se
     assert 0.8 * RUN_CAP <= statistics.median(capped_series) <= 1.1 * RUN_CAP, report
     assert statistics.median(other_series) >= 0.75 * (SENDER_CAP - RUN_CAP), report
     assert min(capped_series) >= 0.4 * RUN_CAP, report
+    assert max(capped_series) <= 1.3 * RUN_CAP, report  # its own cap holds: no catching up in bursts
     assert min(other_series) >= 0.4 * (SENDER_CAP - RUN_CAP), report
