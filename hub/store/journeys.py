@@ -93,9 +93,12 @@ _INSERT_ENTRIES = (
     " started_at)"
     " SELECT $1::bigint, $2::text, t.recipient, t.key, $3::text, 'entering', $8::timestamptz, $8::timestamptz,"
     " t.vars::jsonb, t.event::jsonb, $8::timestamptz FROM t"
+    # Two lookups: an active entry through journey_entry_active, an ended one through journey_entry_ended.
     " WHERE NOT EXISTS (SELECT 1 FROM journey_entry p WHERE p.campaign = $2::text AND p.recipient = t.recipient"
-    " AND p.key = t.key"
-    " AND (p.active OR $9::boolean OR p.ended_at > $8::timestamptz - make_interval(secs => $10::float8)))"
+    " AND p.key = t.key AND p.active)"
+    " AND NOT EXISTS (SELECT 1 FROM journey_entry p WHERE p.campaign = $2::text AND p.recipient = t.recipient"
+    " AND p.key = t.key AND NOT p.active"
+    " AND ($9::boolean OR p.ended_at > $8::timestamptz - make_interval(secs => $10::float8)))"
     " ON CONFLICT (campaign, recipient, key) WHERE active DO NOTHING RETURNING id)"
 )
 _CHECKPOINT = ", mark AS (UPDATE run SET checkpoint = $11::int WHERE id = $1::bigint)"
