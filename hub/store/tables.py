@@ -85,7 +85,8 @@ class Message(Table):
     """The ledger: one row per run, step and recipient; claimed and advanced atomically."""
 
     id = BigSerial(primary_key=True)
-    run = ForeignKey(references=Run, null=False, on_delete=OnDelete.cascade, index=True, help_text="Owning run.")
+    # run and status are indexed by the leading columns of (run, recipient, step, entry) and (status, send_at).
+    run = ForeignKey(references=Run, null=False, on_delete=OnDelete.cascade, help_text="Owning run.")
     step = Integer(default=0, help_text="Step of a multi-step campaign (0 for single-message campaigns).")
     recipient = Varchar(length=64, help_text="Recipient in E.164 (raw input when rejected as invalid).")
     body = Text(null=True, default=None, help_text="Rendered free-form body.")
@@ -93,7 +94,7 @@ class Message(Table):
     content_variables = JSON(null=True, default=None, help_text="Rendered template variables.")
     media_url = JSON(default=[], help_text="Rendered media URLs.")
     status = Varchar(
-        length=16, choices=MessageStatus, default=MessageStatus.PENDING.value, index=True, help_text="MessageStatus."
+        length=16, choices=MessageStatus, default=MessageStatus.PENDING.value, help_text="MessageStatus."
     )
     sid = Varchar(length=64, null=True, default=None, unique=True, help_text="Twilio message sid once handed over.")
     error_code = Integer(null=True, default=None, help_text="Twilio error code of the last failure.")

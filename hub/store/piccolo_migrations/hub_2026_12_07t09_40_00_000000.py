@@ -1,0 +1,30 @@
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-12-07T09:40:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "message: drop the run and status indexes that wider indexes already cover"
+
+# message_run (run) is the leading column of message_run_recipient_step, message_status (status) of
+# message_status_send_at: every insert and every status change wrote both for no read the wider ones cannot serve.
+FORWARDS = ["DROP INDEX IF EXISTS message_run", "DROP INDEX IF EXISTS message_status"]
+BACKWARDS = [
+    "CREATE INDEX IF NOT EXISTS message_run ON message (run)",
+    "CREATE INDEX IF NOT EXISTS message_status ON message (status)",
+]
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
+
+    async def create():
+        for ddl in FORWARDS:
+            await engine_finder().run_ddl(ddl)
+
+    async def drop():
+        for ddl in BACKWARDS:
+            await engine_finder().run_ddl(ddl)
+
+    manager.add_raw(create)
+    manager.add_raw_backwards(drop)
+    return manager
