@@ -33,7 +33,7 @@ from actors import row, runtime
 from actors.holds import Hold, run_states
 from actors.middleware.inflight import RUN_ROWS, advance_cursor, cursor_key, inflight_key
 from actors.middleware.retries import ClaimAbandoned
-from actors.pacing import Pacer, SlotPool
+from actors.pacing import Pacer, SlotPool, WaveRoom
 from hub.claims import Claim
 from hub.pace import buckets_for
 from hub.run_share import room, window_rows
@@ -96,6 +96,7 @@ class Batch:
         )
         self.slots = rt.slots
         self.runs = run_states(rt)
+        self.room = rt.wave_room
         self.gate = asyncio.Semaphore(SEND_CONCURRENCY)
         self.sends: list[asyncio.Task[None]] = []
         self.claimed_runs: set[int] = set()
@@ -181,16 +182,22 @@ class Batch:
             self.pacer.per_second = await self.slots.sender_pace(self.rt.settings.rate_limits.per_second)
             if self.run_id is not None:
                 self.pace_rate = await self.slots.run_pace(self.run_id, self.run_rate, self.pacer.per_second)
-            wave = await self.pacer.reserve_wave(self.run_id, self.pace_rate, min(len(remaining), SEND_CONCURRENCY))
-            if not isinstance(wave, list):
-                self._hand_off(remaining, delay_ms=wave.retry_ms)
-                return
-            pool, spare = SlotPool(wave), len(wave)
-            # Slots a claim found no row for (claimed by a concurrent delivery of this batch, not yet due) go to the
-            # next ids at once: a slot left unused is a send missing from its window.
-            while spare and remaining:
-                ids = [remaining.popleft() for _ in range(min(spare, len(remaining)))]
-                spare -= await self._start_wave(ids, pool)
+            # Each claimed row keeps its place until its slot is spent or it gives up (see _one).
+            spare = await self.room.take(min(len(remaining), SEND_CONCURRENCY))
+            try:
+                wave = await self.pacer.reserve_wave(self.run_id, self.pace_rate, spare)
+                if not isinstance(wave, list):
+                    self._hand_off(remaining, delay_ms=wave.retry_ms)
+                    return
+                self.room.give(spare - len(wave))
+                pool, spare = SlotPool(wave), len(wave)
+                # Slots a claim found no row for (claimed by a concurrent delivery of this batch, not yet due) go to
+                # the next ids at once: a slot left unused is a send missing from its window.
+                while spare and remaining:
+                    ids = [remaining.popleft() for _ in range(min(spare, len(remaining)))]
+                    spare -= await self._start_wave(ids, pool)
+            finally:
+                self.room.give(spare)
 
     async def _start_wave(self, wave: list[int], pool: SlotPool) -> int:
         """Claim ``wave`` in one statement and start a send per claimed row, each to take a slot of ``pool``.
@@ -226,11 +233,15 @@ class Batch:
     async def _one(
         self, record: MessageRecord, claim: Claim, contacts: dict[str, ContactRecord], pool: SlotPool
     ) -> None:
-        async with self.gate:
-            pace = self._pace(pool)
-            await row.send_row(record, claim, contacts=contacts, pace=pace, requeue=self.requeue)
+        place = _Place(self.room)
+        try:
+            async with self.gate:
+                pace = self._pace(pool, place)
+                await row.send_row(record, claim, contacts=contacts, pace=pace, requeue=self.requeue)
+        finally:
+            place.give()
 
-    def _pace(self, pool: SlotPool) -> row.Pace:
+    def _pace(self, pool: SlotPool, place: _Place) -> row.Pace:
         """The last step before a row's HTTP call: its run's state, then a slot of ``pool`` (a new one when it is
         spent or missed), then the run's state again once the slot is due (read at most every 250 ms per run), and
         last the slot's lateness (a read that stalled past it costs the slot, never a burst). False when the row
@@ -245,7 +256,10 @@ class Batch:
 
             run_bucket_first = len(buckets_for(self.run_id, self.pace_rate, self.pacer.per_second)) > 1
             slot_at = pool.take(self.pacer.clock(), late_ok=run_bucket_first)
-            wait_ms = await self.pacer.acquire(self.run_id, self.pace_rate, first_slot_at=slot_at, check=running)
+            try:
+                wait_ms = await self.pacer.acquire(self.run_id, self.pace_rate, first_slot_at=slot_at, check=running)
+            finally:
+                place.give()  # the slot is spent (or given up): the room may take the next wave's rows
             if wait_ms is None:
                 return False
             if wait_ms > 0:
@@ -273,6 +287,20 @@ class Batch:
         rest = list(remaining)
         remaining.clear()
         self.requeue(rest, delay_ms)
+
+
+class _Place:
+    """A claimed row's place in the loop's :class:`actors.pacing.WaveRoom`, given back once."""
+
+    __slots__ = ("room",)
+
+    def __init__(self, room: WaveRoom) -> None:
+        self.room: WaveRoom | None = room
+
+    def give(self) -> None:
+        if self.room is not None:
+            self.room.give()
+            self.room = None
 
 
 async def _give_back(claim: Claim, hold: Hold, now: datetime) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -30,6 +31,12 @@ from hub.pace import (
     decide,
     is_late,
 )
+
+#: Rows of one event loop holding a wave slot not yet spent, at most (:class:`WaveRoom`): four waves. A loop
+#: starts a few thousand sends a second at most, and each row holds its place for about a wave's lead
+#: (:data:`hub.pace.WAVE_LEAD_MS`) and its reads, so this bounds a process near 4,000 sends a second; eight
+#: batches' waves at once (``hub worker -t 8``) woke rows tens of ms late for their slots on a loop short of CPU.
+WAVE_ROOM_ROWS = 400
 
 # Longest single sleep while polling for a slot beyond the horizon, ms: a stopping worker is not held up.
 _MAX_NAP_MS = 1000.0
@@ -71,6 +78,63 @@ class SlotPool:
                 return slot
             self.dropped += 1
         return None
+
+
+class WaveRoom:
+    """The rows of one event loop that hold a wave's send slot not yet spent (reserved, their HTTP call not
+    started): a wave reserves only as many slots as there is room for.
+
+    A loop with more such rows than it can start sends for as their slots come due wakes them late for their
+    slots, and a late slot of the sender's bucket is dropped and taken again: a Redis call and a slot of the
+    shared bucket that no send used, for a loop already short of CPU. Fewer rows waiting keeps each near its
+    slot; the cap is untouched (a slot not reserved is not sent on).
+
+    Args:
+        size: rows at most (a wave that finds the room full waits until one of them sends or gives up).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.held = 0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    async def take(self, want: int) -> int:
+        """Hold ``want`` places (at most the room's size) once they are free, waiting in turn; how many were taken.
+
+        A whole wave at once: taking the places as they free one by one would split the next waves into many
+        small ones, each a reservation, a claim and a contact read.
+        """
+        want = max(1, min(want, self.size))
+        if self._waiters or self.held + want > self.size:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append((want, waiter))
+            try:
+                await waiter  # given its places by give()
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self.give(want)  # granted as it was canceled
+                elif (want, waiter) in self._waiters:
+                    self._waiters.remove((want, waiter))
+                    self._wake()  # the waiters behind it may fit now
+                raise
+            return want
+        self.held += want
+        return want
+
+    def give(self, count: int = 1) -> None:
+        """Give back ``count`` places (their rows sent, gave up, or were never claimed)."""
+        if count <= 0:
+            return
+        self.held -= count
+        self._wake()
+
+    def _wake(self) -> None:
+        """Hand the free places to the waiters in turn, as far as the first one's fit."""
+        while self._waiters and self.held + self._waiters[0][0] <= self.size:
+            want, waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.held += want
+                waiter.set_result(None)
 
 
 @dataclass
@@ -260,4 +324,4 @@ def _sent(asked: float, slot: Slot) -> float:
     return slot.now_from if slot.now_from is not None else asked
 
 
-__all__ = ["Pacer", "SlotPool", "Taken"]
+__all__ = ["WAVE_ROOM_ROWS", "Pacer", "SlotPool", "Taken", "WaveRoom"]

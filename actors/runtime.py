@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.metrics import WorkerMetrics
 from actors.middleware.limits import AsyncRecipientWindow, AsyncSlots, Limits
+from actors.pacing import WAVE_ROOM_ROWS, WaveRoom
 from hub.store.sends import Submits, new_submits
 from hub.templates.status_cache import TemplateStatusCache
 
@@ -75,6 +76,8 @@ class Runtime:
         self.transport: Transport | None = None
         self.recipients: AsyncRecipientWindow | None = None
         self.slots: AsyncSlots | None = None  # send slots taken on the loop
+        #: The loop's rows holding a wave slot not yet spent (a wave reserves only as many as there is room for).
+        self.wave_room = WaveRoom(WAVE_ROOM_ROWS)
         # Set when the worker begins a clean stop: a batch gives back the rows it has not sent yet.
         self.stopping = threading.Event()
         self._metrics: WorkerMetrics | None = None

@@ -14,7 +14,7 @@ import fakeredis
 import pytest
 
 from actors.middleware.limits import AsyncSlots, ClockOffset
-from actors.pacing import Pacer, SlotPool, Taken
+from actors.pacing import Pacer, SlotPool, Taken, WaveRoom
 from hub.pace import (
     WAVE_LEAD_MS,
     WAVE_MAX_BLOCK_MS,
@@ -245,6 +245,47 @@ def test_wave_slots_go_to_rows_earliest_first_and_missed_ones_are_dropped() -> N
     assert pool.dropped == 1
     assert pool.take(1.3) == 1.3
     assert pool.take(1.3) is None
+
+
+def test_a_wave_waits_until_the_loop_has_room_for_its_rows_whole_and_in_turn() -> None:
+    async def scenario() -> list[str]:
+        room, order = WaveRoom(150), []
+        assert await room.take(100) == 100
+
+        async def wave(name: str, want: int) -> None:
+            await room.take(want)
+            order.append(name)
+
+        # Given 100 of 150 places held, a wave of 100 and then one of 10 wait (in turn: the small one does not
+        # pass the big one, nor does the big one go at 50 places)
+        first, second = asyncio.create_task(wave("100", 100)), asyncio.create_task(wave("10", 10))
+        await asyncio.sleep(0)
+        waited = list(order)
+        room.give(49)  # one place short of the first wave
+        await asyncio.sleep(0)
+        waited.append(",".join(order) or "-")
+        room.give(1)
+        await first
+        waited.append(",".join(order))
+        room.give(100)  # the first wave's rows sent: the next one fits
+        await second
+        return [*waited, ",".join(order), str(room.held)]
+
+    assert asyncio.run(scenario()) == ["-", "100", "100,10", "60"]
+
+
+def test_a_wave_canceled_while_waiting_for_room_holds_no_place() -> None:
+    async def scenario() -> int:
+        room = WaveRoom(100)
+        await room.take(100)
+        waiting = asyncio.create_task(room.take(100))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        room.give(100)
+        return room.held
+
+    assert asyncio.run(scenario()) == 0
 
 
 def test_a_send_uses_its_wave_slot_when_it_wakes_in_time() -> None:
