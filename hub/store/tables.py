@@ -93,9 +93,7 @@ class Message(Table):
     content_sid = Varchar(length=64, null=True, default=None, help_text="Approved template (Content API) sid.")
     content_variables = JSON(null=True, default=None, help_text="Rendered template variables.")
     media_url = JSON(default=[], help_text="Rendered media URLs.")
-    status = Varchar(
-        length=16, choices=MessageStatus, default=MessageStatus.PENDING.value, help_text="MessageStatus."
-    )
+    status = Varchar(length=16, choices=MessageStatus, default=MessageStatus.PENDING.value, help_text="MessageStatus.")
     sid = Varchar(length=64, null=True, default=None, unique=True, help_text="Twilio message sid once handed over.")
     error_code = Integer(null=True, default=None, help_text="Twilio error code of the last failure.")
     error_message = Text(null=True, default=None, help_text="Reason of the last failure or rejection.")

@@ -1,5 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from hub.store.ddl_migration import ddl_migration
 
 ID = "2026-12-07T06:30:00:000000"
 VERSION = "1.38.0"
@@ -54,11 +54,5 @@ $$
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
-
-    async def replace():
-        await engine_finder().run_ddl(FUNCTION)
-
-    manager.add_raw(replace)
-    return manager
+async def forwards() -> MigrationManager:
+    return ddl_migration(ID, DESCRIPTION, [FUNCTION])

@@ -1,5 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from hub.store.ddl_migration import ddl_migration
 
 ID = "2026-12-07T08:40:00:000000"
 VERSION = "1.38.0"
@@ -32,15 +32,5 @@ $$
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
-
-    async def create():
-        await engine_finder().run_ddl(FUNCTION)
-
-    async def restore():
-        await engine_finder().run_ddl(PREVIOUS)
-
-    manager.add_raw(create)
-    manager.add_raw_backwards(restore)
-    return manager
+async def forwards() -> MigrationManager:
+    return ddl_migration(ID, DESCRIPTION, [FUNCTION], [PREVIOUS])

@@ -1,5 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from hub.store.ddl_migration import ddl_migration
 
 ID = "2026-12-07T09:40:00:000000"
 VERSION = "1.38.0"
@@ -14,17 +14,5 @@ BACKWARDS = [
 ]
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
-
-    async def create():
-        for ddl in FORWARDS:
-            await engine_finder().run_ddl(ddl)
-
-    async def drop():
-        for ddl in BACKWARDS:
-            await engine_finder().run_ddl(ddl)
-
-    manager.add_raw(create)
-    manager.add_raw_backwards(drop)
-    return manager
+async def forwards() -> MigrationManager:
+    return ddl_migration(ID, DESCRIPTION, FORWARDS, BACKWARDS)
