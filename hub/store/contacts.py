@@ -1,19 +1,22 @@
-"""Contacts (opt-out, 24 h window) and inbound messages."""
+"""Contacts (attributes, tags, opt-out, 24 h window) and inbound messages."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from hub.store import sql
-from hub.store.records import ContactRecord, InboundRecord
+from hub.store.db import transaction
+from hub.store.records import ContactChange, ContactProfile, ContactRecord, InboundRecord
 from hub.store.rows import chunks, utc, when
 from hub.store.tables import Contact, InboundMessage
 
 #: Phones per lookup.
 _LOOKUP_CHUNK = 1000
-_GET_CONTACTS = sql.statements("contacts")["get_contacts"]
+_SQL = sql.statements("contacts")
+_GET_CONTACTS = _SQL["get_contacts"]
 
 
 def _contact(row: dict[str, Any]) -> ContactRecord:
@@ -40,6 +43,69 @@ async def get_contacts(phones: Iterable[str]) -> dict[str, ContactRecord]:
         rows = await sql.fetch(_GET_CONTACTS, {"phones": list(chunk)})
         found.update((row["phone"], _contact(row)) for row in rows)
     return found
+
+
+def _profile(row: dict[str, Any]) -> ContactProfile:
+    return ContactProfile(
+        id=row["id"],
+        phone=row["phone"],
+        attributes=json.loads(row["attributes"]),
+        tags=list(row["tags"] or ()),
+        opted_out_at=utc(row["opted_out_at"]),
+        opt_out_source=row["opt_out_source"],
+        last_inbound_at=utc(row["last_inbound_at"]),
+        updated_at=when(row["updated_at"]),
+    )
+
+
+async def contact_attributes(phones: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The attributes of each of ``phones`` that has any, by phone (one statement per thousand phones)."""
+    wanted = sorted(set(phones))
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(wanted, _LOOKUP_CHUNK):
+        rows = await sql.fetch(_SQL["contact_attributes"], {"phones": list(chunk)})
+        found.update((row["phone"], json.loads(row["attributes"])) for row in rows)
+    return found
+
+
+async def read_contact(phone: str) -> ContactProfile | None:
+    """The contact of ``phone`` (E.164) with its attributes and tags, or None."""
+    rows = await sql.fetch(_SQL["read_contacts"], {"phones": [phone]})
+    return _profile(rows[0]) if rows else None
+
+
+async def list_contacts(
+    *, tag: str | None = None, opted_out: bool | None = None, after_id: int = 0, limit: int = 100
+) -> list[ContactProfile]:
+    """Contacts in id order after ``after_id``: those with ``tag`` (None: any), opted out or not (None: both)."""
+    values = {"tag": tag, "opted_out": opted_out, "after_id": after_id, "limit": limit}
+    return [_profile(row) for row in await sql.fetch(_SQL["list_contacts"], values)]
+
+
+async def change_contact(
+    phone: str, change: ContactChange, *, create: bool = True, at: datetime | None = None
+) -> ContactProfile | None:
+    """Apply ``change`` to the attributes and tags of ``phone``'s contact (created first when ``create``).
+
+    Returns:
+        The contact as it now is; None when it does not exist and ``create`` is false.
+    """
+    now = when(at)
+    values = {
+        "phone": phone,
+        "replace": change.replace,
+        "attributes": json.dumps(change.attributes),
+        "drop_attributes": list(change.drop),
+        "tags": change.tags,
+        "add_tags": list(change.add_tags),
+        "remove_tags": list(change.remove_tags),
+        "now": now,
+    }
+    async with transaction():
+        if create:
+            await sql.fetch(_SQL["ensure_contact"], {"phone": phone, "now": now})
+        rows = await sql.fetch(_SQL["change_contact"], values)
+    return _profile(rows[0]) if rows else None
 
 
 async def _upsert(phone: str, values: dict[Any, Any]) -> ContactRecord:

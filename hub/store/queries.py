@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from hub.store.attempts import defer_owed, pause_run
 from hub.store.callbacks import Outcome, apply_status
-from hub.store.contacts import get_contact, get_contacts, opted_out, record_inbound, set_opt_in, set_opt_out
+from hub.store.contacts import (
+    change_contact,
+    contact_attributes,
+    get_contact,
+    get_contacts,
+    list_contacts,
+    opted_out,
+    read_contact,
+    record_inbound,
+    set_opt_in,
+    set_opt_out,
+)
 from hub.store.events import history
 from hub.store.idempotency import claim_idempotent, complete_idempotent, get_idempotent
 from hub.store.ledger import (
@@ -22,6 +33,8 @@ from hub.store.ledger import (
 from hub.store.reads import get_message, list_messages, message_totals, run_counts, run_progress, runs_progress
 from hub.store.recipients import recipients_sent_since
 from hub.store.records import (
+    ContactChange,
+    ContactProfile,
     ContactRecord,
     IdempotencyRecord,
     InboundRecord,
@@ -56,6 +69,8 @@ from hub.store.sweeps import due_message_ids, expire_messages, stale_sending
 from hub.store.templates import *  # noqa: F403  (content template registry; its __all__ is the surface)
 
 __all__ = [
+    "ContactChange",
+    "ContactProfile",
     "ContactRecord",
     "FailureGroup",
     "IdempotencyRecord",
@@ -70,10 +85,12 @@ __all__ = [
     "WaitGroup",
     "apply_status",
     "cancel_run",
+    "change_contact",
     "claim_batch_for_send",
     "claim_for_send",
     "claim_idempotent",
     "complete_idempotent",
+    "contact_attributes",
     "create_run",
     "defer_owed",
     "due_message_ids",
@@ -89,6 +106,7 @@ __all__ = [
     "history",
     "insert_messages",
     "iter_run_messages",
+    "list_contacts",
     "list_messages",
     "list_runs",
     "mark_final",
@@ -98,6 +116,7 @@ __all__ = [
     "opted_out",
     "pause_run",
     "pending_of",
+    "read_contact",
     "recipients_sent_since",
     "record_inbound",
     "release_for_retry",

@@ -191,6 +191,38 @@ class ContactRecord(_Record, frozen=True):
         return self.opted_out_at is not None
 
 
+class ContactProfile(_Record, frozen=True):
+    """A contact as the API shows it: attributes and tags besides opt-out and the 24 h window."""
+
+    id: int
+    phone: str
+    attributes: dict[str, Any]
+    tags: list[str]
+    opted_out_at: datetime | None
+    opt_out_source: str | None
+    last_inbound_at: datetime | None
+    updated_at: datetime
+
+
+class ContactChange(_Record, frozen=True):
+    """What a PUT, PATCH or erase does to a contact's attributes and tags (``hub.contacts`` builds it).
+
+    Attributes:
+        replace: start from no attributes (PUT, erase) rather than the stored ones (PATCH).
+        attributes: merged over the start.
+        drop: attribute names removed after the merge.
+        tags: the tags to start from; None keeps the stored ones.
+        add_tags / remove_tags: then added / removed.
+    """
+
+    replace: bool = False
+    attributes: dict[str, Any] = {}
+    drop: list[str] = []
+    tags: list[str] | None = None
+    add_tags: list[str] = []
+    remove_tags: list[str] = []
+
+
 class InboundRecord(_Record, frozen=True):
     """An inbound WhatsApp message (phone numbers in E.164, without ``whatsapp:``)."""
 
@@ -212,6 +244,8 @@ class IdempotencyRecord(_Record, frozen=True):
 
 
 __all__ = [
+    "ContactChange",
+    "ContactProfile",
     "ContactRecord",
     "IdempotencyRecord",
     "InboundRecord",

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from piccolo.columns import (
     JSON,
+    JSONB,
+    Array,
     BigSerial,
     Boolean,
     ForeignKey,
@@ -129,13 +131,15 @@ class StatusEvent(Table):
 
 
 class Contact(Table):
-    """What we know about a phone number: opt-out and the 24 h session window."""
+    """What we know about a phone number: attributes and tags, opt-out and the 24 h session window."""
 
     id = BigSerial(primary_key=True)
     phone = Varchar(length=32, unique=True, help_text="E.164.")
     opted_out_at = Timestamptz(null=True, default=None, help_text="When the contact opted out; null = subscribed.")
     opt_out_source = Varchar(length=32, null=True, default=None, help_text="keyword, twilio or api.")
     last_inbound_at = Timestamptz(null=True, default=None, help_text="Last inbound message; opens a 24 h window.")
+    attributes = JSONB(default={}, help_text="The contact's attributes: `contact.*` in templates and conditions.")
+    tags = Array(base_column=Text(), default=list, help_text="Tags, for lists and audiences (GIN-indexed).")
     updated_at = Timestamptz(default=TimestamptzNow(), help_text="Last change (UTC).")
 
 

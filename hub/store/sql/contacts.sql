@@ -1,4 +1,44 @@
 -- name: get_contacts(phones)
--- What we know about each of :phones (E.164); every send reads its contact, so this is by hand (Piccolo's builder
--- cost as much as the query). One phone is a list of one.
-SELECT * FROM contact WHERE phone = ANY(:phones::varchar[]);
+-- What we know about each of :phones (E.164) for sending; every send reads its contact, so this is by hand (Piccolo's
+-- builder cost as much as the query), and without the attributes the send path does not need. One phone is a list
+-- of one.
+SELECT phone, opted_out_at, opt_out_source, last_inbound_at, updated_at FROM contact
+WHERE phone = ANY(:phones::varchar[]);
+
+-- name: contact_attributes(phones)
+-- The attributes of those of :phones that have any: one statement per journey batch or fan-out chunk.
+SELECT phone, attributes::text AS attributes FROM contact
+WHERE phone = ANY(:phones::varchar[]) AND attributes <> '{}'::jsonb;
+
+-- name: read_contacts(phones)
+-- Each of :phones as the API shows a contact.
+SELECT id, phone, attributes::text AS attributes, tags, opted_out_at, opt_out_source, last_inbound_at, updated_at
+FROM contact WHERE phone = ANY(:phones::varchar[]);
+
+-- name: list_contacts(tag, opted_out, after_id, limit)
+-- Contacts by id after :after_id (keyset), those with :tag (null: any; the GIN index on tags), opted out or not
+-- (null: both).
+SELECT id, phone, attributes::text AS attributes, tags, opted_out_at, opt_out_source, last_inbound_at, updated_at
+FROM contact
+WHERE id > :after_id
+  AND (:tag::text IS NULL OR tags @> ARRAY[:tag::text])
+  AND (:opted_out::boolean IS NULL OR (opted_out_at IS NOT NULL) = :opted_out::boolean)
+ORDER BY id
+LIMIT :limit;
+
+-- name: ensure_contact(phone, now)
+-- The contact row of :phone, created empty when there is none (a PUT or PATCH then changes it).
+INSERT INTO contact (phone, updated_at) VALUES (:phone, :now) ON CONFLICT (phone) DO NOTHING;
+
+-- name: change_contact(phone, replace, attributes, drop_attributes, tags, add_tags, remove_tags, now)
+-- The one rule for a contact's attributes and tags. Attributes: :attributes merged over the stored ones (over none
+-- when :replace), then :drop_attributes removed. Tags: :tags (null: the stored ones) plus :add_tags less
+-- :remove_tags, kept sorted and distinct. Opt-out and the 24 h window are left as they are. No row: nothing.
+UPDATE contact
+SET attributes = (CASE WHEN :replace::boolean THEN '{}'::jsonb ELSE attributes END || :attributes::jsonb)
+                 - :drop_attributes::text[],
+    tags = ARRAY(SELECT DISTINCT t FROM unnest(COALESCE(:tags::text[], tags) || :add_tags::text[]) AS t
+                 WHERE NOT t = ANY(:remove_tags::text[]) ORDER BY t),
+    updated_at = :now
+WHERE phone = :phone
+RETURNING id, phone, attributes::text AS attributes, tags, opted_out_at, opt_out_source, last_inbound_at, updated_at;
