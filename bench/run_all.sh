@@ -15,4 +15,6 @@ $PY bench/e2e_send.py --recipients 20000 --latency-ms 0 --processes 2 --threads 
 $PY bench/fan_out_bench.py --recipients 1000000
 $PY bench/webhooks_bench.py --messages 10000 --concurrency 64
 $PY bench/pace_bench.py --seconds 60
+# The same pace through a 10 s database stall and a 10 s Redis stall (issue 14).
+$PY bench/pace_stall_bench.py
 uptime
