@@ -66,12 +66,17 @@ def enter_audience(run: RunRecord, spec: CampaignSpec, settings: Settings) -> in
         position += len(chunk)
         now = datetime.now(UTC)
         entries = []
+        contacts: dict[str, dict[str, Any]] = {}
+        if renderer.key_reads_contact:
+            phones = [item.phone for item in chunk if not isinstance(item, AudienceProblem)]
+            contacts = run_sync(queries.contact_attributes(phones))
         for item in chunk:
             if isinstance(item, AudienceProblem):
                 log.info("journey run %r: %s not entered: %s", run.id, item.raw, item.reason)
                 continue
+            contact = contacts.get(item.phone)
             who = entry_recipient(
-                item.phone, item.vars, source=item.source, event={}, contact=None, entry_id=None, started_at=now
+                item.phone, item.vars, source=item.source, event={}, contact=contact, entry_id=None, started_at=now
             )
             try:
                 key = renderer.key(who)
@@ -202,7 +207,7 @@ async def _due(settings: Settings, cache: SpecCache, now: datetime, batch: _Batc
         if not claimed:
             return 0
         specs = await _specs(cache, claimed, batch)
-        decide = _Decider(settings, cache, now)
+        decide = _Decider(settings, cache, now, await _contacts(cache, claimed, specs))
         saves = []
         for entry in claimed:
             spec = specs.get(entry.run)
@@ -226,7 +231,7 @@ async def _events(settings: Settings, cache: SpecCache, now: datetime, batch: _B
         held = {entry.id for entry in read if entry.run not in specs}
         if held:  # their run was just paused: its events wait with it, for when it is fixed and resumed
             await journeys.requeue_events([event for event in events if event.entry in held])
-        decide = _Decider(settings, cache, now)
+        decide = _Decider(settings, cache, now, await _contacts(cache, read, specs))
         # Each entry is decided event after event in memory, then saved once against the version it was read at.
         current = {entry.id: entry for entry in read}
         merged: dict[int, journeys.EntrySave] = {}
@@ -246,6 +251,18 @@ async def _events(settings: Settings, cache: SpecCache, now: datetime, batch: _B
         saves = [msgspec.structs.replace(save, entry=originals[entry_id]) for entry_id, save in merged.items()]
         await _save(saves, now, batch)
     return len(events)
+
+
+async def _contacts(
+    cache: SpecCache, entries: list[journeys.EntryRow], specs: dict[int, CampaignSpec]
+) -> dict[str, dict[str, Any]]:
+    """The attributes of the batch's contacts, in one statement; none read for runs whose journey never reads them."""
+    phones = [
+        entry.recipient
+        for entry in entries
+        if entry.run in specs and cache.renderer_for(entry.run, specs[entry.run]).reads_contact
+    ]
+    return await queries.contact_attributes(phones) if phones else {}
 
 
 def _merge(
@@ -283,10 +300,13 @@ _NEW_MESSAGE = -1
 class _Decider:
     """Runs the pure engine for one entry and stimulus: the save it needs and the entry as it will stand."""
 
-    def __init__(self, settings: Settings, cache: SpecCache, now: datetime) -> None:
+    def __init__(
+        self, settings: Settings, cache: SpecCache, now: datetime, contacts: dict[str, dict[str, Any]]
+    ) -> None:
         self.settings = settings
         self.cache = cache
         self.now = now
+        self.contacts = contacts
 
     def __call__(
         self, entry: journeys.EntryRow, spec: CampaignSpec, stimulus: Stimulus
@@ -295,14 +315,15 @@ class _Decider:
         zone = (spec.schedule.timezone if spec.schedule else None) or self.settings.timezone
         window = spec.schedule.send_window if spec.schedule else None
 
-        def send_at(phone: str) -> datetime | None:
+        def send_at(phone: str, own_zone: str | None) -> datetime | None:
             if window is None:
                 return None
-            at = send_at_for(phone, window, zone, now)
+            at = send_at_for(phone, window, zone, now, recipient_tz=own_zone)
             return at if at > now else None
 
         renderer = self.cache.renderer_for(entry.run, spec)
-        outcome = next_for(entry, stimulus, spec, renderer, timezone=zone, send_at=send_at)
+        contact = self.contacts.get(entry.recipient)
+        outcome = next_for(entry, stimulus, spec, renderer, timezone=zone, send_at=send_at, contact=contact)
         state = outcome.state
         if state == state_of(entry) and not outcome.path:
             return None

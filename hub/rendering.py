@@ -66,6 +66,7 @@ class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
         base_vars: Jinja globals + campaign ``vars``, merged once.
         recipient_variables: variables the templates use unconditionally that neither the campaign ``vars`` nor
             ``phone`` / ``campaign`` provide: each recipient must bring them (``hub check`` compares a CSV header).
+        names: every variable the templates read, guarded or not (``contact`` in it: read the contacts' attributes).
     """
 
     name: str
@@ -76,6 +77,7 @@ class CompiledMessage(msgspec.Struct, frozen=True, kw_only=True):
     media_url: tuple[tuple[str, Template], ...]
     base_vars: dict[str, Any]
     recipient_variables: frozenset[str]
+    names: frozenset[str] = frozenset()
 
 
 def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source: str = "") -> CompiledMessage:
@@ -92,12 +94,13 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
             (``body``, ``template``, ``content_variables.1``, ``media_url[0]``).
     """
     used: set[str] = set()
+    names: set[str] = set()
     body: Template | None = None
     if spec.template is not None:
         text = _read_template(spec.template, settings.paths.templates, source)
-        body = _compile(text, source, "template", used, display=spec.template)
+        body = _compile(text, source, "template", used, names, display=spec.template)
     elif spec.body is not None:
-        body = _compile(spec.body, source, "body", used)
+        body = _compile(spec.body, source, "body", used, names)
     elif spec.content_sid is None:
         raise CampaignError(source, "", "expected one of `template`, `body` or `content_sid`")
     else:  # what Twilio would refuse is refused here, before any run or send exists
@@ -107,11 +110,12 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
     content_variables = None
     if spec.content_sid is not None and spec.content_variables is not None:
         content_variables = tuple(
-            (str(key), _compile(str(value), source, f"content_variables.{key}", used))
+            (str(key), _compile(str(value), source, f"content_variables.{key}", used, names))
             for key, value in spec.content_variables.items()
         )
     media = tuple(
-        (f"media_url[{i}]", _compile(url, source, f"media_url[{i}]", used)) for i, url in enumerate(spec.media_url)
+        (f"media_url[{i}]", _compile(url, source, f"media_url[{i}]", used, names))
+        for i, url in enumerate(spec.media_url)
     )
     base_vars = {**ENV.globals, **spec.vars}
     return CompiledMessage(
@@ -123,6 +127,7 @@ def compile_message(spec: MessageSpec, settings: Settings, *, name: str, source:
         media_url=media,
         base_vars=base_vars,
         recipient_variables=frozenset(used - base_vars.keys() - {"phone", "campaign"}),
+        names=frozenset(names),
     )
 
 
@@ -204,6 +209,16 @@ def compile_expression(text: str) -> Callable[..., Any]:
         ) from None
 
 
+def names_in(text: str, *, expression: bool = False) -> frozenset[str]:
+    """The variables an inline template (or, with ``expression``, a condition) reads; none when it does not parse
+    (compiling it reports that)."""
+    try:
+        tree = (CONDITIONS if expression else ENV).parse("{{ (" + text + ") }}" if expression else text)
+    except TemplateSyntaxError:
+        return frozenset()
+    return frozenset(meta.find_undeclared_variables(tree))
+
+
 def compile_text(text: str) -> Template:
     """Compile a short inline template (a journey's entry ``key``), its loops guarded like a message's.
 
@@ -261,14 +276,18 @@ def _read_template(name: str, folder: Path, source: str) -> str:
         raise CampaignError(source, "template", f"cannot read template {folder / name}: {exc}") from None
 
 
-def _compile(text: str, source: str, field: str, used: set[str], *, display: str | None = None) -> Template:
-    """Compile one template, adding the variables it needs unconditionally to ``used``."""
+def _compile(
+    text: str, source: str, field: str, used: set[str], names: set[str], *, display: str | None = None
+) -> Template:
+    """Compile one template, adding the variables it needs unconditionally to ``used``, all it reads to ``names``."""
     try:
         tree = ENV.parse(text)
     except TemplateSyntaxError as exc:
         where = f"{display}, line {exc.lineno}" if display else f"template line {exc.lineno}"
         raise CampaignError(source, field, f"Jinja syntax error ({where}): {exc.message}") from None
-    used |= meta.find_undeclared_variables(tree) - _optional_names(tree)
+    read = meta.find_undeclared_variables(tree)
+    used |= read - _optional_names(tree)
+    names |= read
     guard_loops(tree)
     return ENV.from_string(tree)
 
@@ -347,5 +366,6 @@ __all__ = [
     "compile_message",
     "compile_text",
     "evaluate",
+    "names_in",
     "render_message",
 ]

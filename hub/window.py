@@ -75,17 +75,25 @@ def next_opening(now_utc: datetime, window: SendWindow, tz: str) -> datetime:
     raise ValueError(f"send window {window.start}-{window.end} never opens in {tz}")
 
 
-def send_at_for(recipient_phone: str, window: SendWindow | None, campaign_tz: str, now: datetime) -> datetime:
+def send_at_for(
+    recipient_phone: str,
+    window: SendWindow | None,
+    campaign_tz: str,
+    now: datetime,
+    *,
+    recipient_tz: str | None = None,
+) -> datetime:
     """When a message to ``recipient_phone`` may be sent: now, or the next opening of its send window.
 
-    The window is read in the recipient's zone, from the number (``hub.phones.timezone_for``); a number
-    spanning several zones (most of the US) uses the campaign's zone.
+    The window is read in the recipient's zone: its contact's own (``recipient_tz``), else the number's
+    (``hub.phones.timezone_for``); a number spanning several zones (most of the US) uses the campaign's zone.
 
     Args:
         recipient_phone: E.164 number.
         window: the campaign's ``schedule.send_window``; None means no quiet hours.
         campaign_tz: the campaign's IANA zone (its schedule's, else ``settings.timezone``).
         now: the current instant.
+        recipient_tz: the zone the contact's ``timezone`` attribute names (``hub.contacts.contact_zone``), if any.
 
     Returns:
         An aware UTC datetime, ``>= now``.
@@ -93,7 +101,7 @@ def send_at_for(recipient_phone: str, window: SendWindow | None, campaign_tz: st
     now_utc = as_utc(now)
     if window is None:
         return now_utc
-    return next_opening(now_utc, window, timezone_for(recipient_phone, fallback=campaign_tz))
+    return next_opening(now_utc, window, recipient_tz or timezone_for(recipient_phone, fallback=campaign_tz))
 
 
 def held_until(spec: CampaignSpec, default_tz: str, now: datetime) -> Callable[[str], datetime | None]:

@@ -22,7 +22,7 @@ from hub.errors import InvalidPhoneError
 from hub.journeys.events import EventPlan, EventResult, plan_event, store_event
 from hub.journeys.progress import step_progress
 from hub.phones import normalize_phone
-from hub.store import journeys
+from hub.store import journeys, queries
 from hub.store.journeys import EntryRead
 from hub.store.records import RunRecord
 
@@ -76,7 +76,10 @@ class EventController(Controller):
 
         async def prepare() -> EventPlan:
             specs, _ = await anyio.to_thread.run_sync(load_campaigns, settings)
-            return plan_event(specs, settings, type_=data.type, to=to, data=data.data, key=data.key, now=_now())
+            contact = (await queries.contact_attributes([to])).get(to)
+            return plan_event(
+                specs, settings, type_=data.type, to=to, data=data.data, key=data.key, now=_now(), contact=contact
+            )
 
         async def store(plan: EventPlan) -> Created:
             result = await store_event(plan, _now())

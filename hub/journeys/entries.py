@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
 from hub.campaigns.spec import CampaignSpec
+from hub.contacts import contact_zone
 from hub.errors import RenderError
 from hub.journeys.engine import Context, EntryState, Stimulus, advance
 from hub.journeys.variables import JourneyRenderer, entry_recipient
@@ -49,7 +51,8 @@ def next_for(
     renderer: JourneyRenderer,
     *,
     timezone: str,
-    send_at: Callable[[str], datetime | None],
+    send_at: Callable[[str, str | None], datetime | None],
+    contact: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Advance one entry and render the messages its steps send (a render error is a ``rejected`` row).
 
@@ -58,8 +61,11 @@ def next_for(
         stimulus: what happened (``Enter`` for an entering entry, a due ``Timer``, an ``Event``).
         spec: the run's pinned journey.
         renderer: its compiled messages.
-        timezone: the fallback zone (the campaign's); the number's own zone wins when it has one.
-        send_at: when a message to a number may go (its send window), or None for now.
+        timezone: the fallback zone (the campaign's); the number's own zone wins when it has one, and the contact's
+            ``timezone`` attribute wins over both.
+        send_at: when a message to a number (in the contact's zone, when it names one) may go (its send window),
+            or None for now.
+        contact: the contact's attributes (``contact`` in templates and conditions); None: none.
     """
     assert spec.journey is not None
     recipient = entry_recipient(
@@ -67,14 +73,15 @@ def next_for(
         entry.vars,
         source=f"entry {entry.id}",
         event=entry.event,
-        contact=None,
+        contact=contact,
         entry_id=entry.id,
         started_at=entry.started_at,
     )
+    own_zone = contact_zone(contact)
     context = Context(
         campaign=spec.name,
         phone=entry.recipient,
-        timezone=lambda: timezone_for(entry.recipient, timezone),
+        timezone=lambda: own_zone or timezone_for(entry.recipient, timezone),
         evaluate=lambda text: renderer.condition(text, recipient),
     )
     decision = advance(spec.journey, state_of(entry), stimulus, context)
@@ -93,7 +100,7 @@ def next_for(
                 content_sid=message.content_sid,
                 content_variables=message.content_variables,
                 media_url=list(message.media_url),
-                send_at=send_at(entry.recipient),
+                send_at=send_at(entry.recipient, own_zone),
                 meta=meta,
             )
         messages.append((index, row))

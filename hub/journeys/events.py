@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -57,8 +58,10 @@ def plan_event(
     data: dict[str, Any],
     key: str | None,
     now: datetime,
+    contact: Mapping[str, Any] | None = None,
 ) -> EventPlan:
-    """Which enabled journeys this event enters, and the key of each entry (``key``, else the journey's own).
+    """Which enabled journeys this event enters, and the key of each entry (``key``, else the journey's own, which
+    sees the event's data and the recipient's ``contact`` attributes).
 
     Raises:
         RenderError: a journey's ``entry.key`` does not render with this event's data.
@@ -69,7 +72,7 @@ def plan_event(
         if journey is None or not spec.enabled or journey.entry.event != type_:
             continue
         if key is None:
-            who = entry_recipient(to, {}, source="event", event=data, contact=None, entry_id=None, started_at=now)
+            who = entry_recipient(to, {}, source="event", event=data, contact=contact, entry_id=None, started_at=now)
             entry_key = JourneyRenderer(spec, settings).key(who)
         else:
             entry_key = key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from hub.rendering import (
     compile_message,
     compile_text,
     evaluate,
+    names_in,
     render_message,
 )
 
@@ -84,6 +85,20 @@ def entry_recipient(
     return EntryRecipient(phone=phone, vars={**own, **extra}, source=source)
 
 
+def _reads_contact(spec: CampaignSpec, messages: Iterable[CompiledMessage]) -> bool:
+    assert spec.journey is not None
+    if spec.schedule is not None and spec.schedule.send_window is not None:
+        return True
+    conditions = []
+    for step in spec.journey.steps:
+        if step.wait is not None and step.wait.until is not None:
+            return True
+        conditions += [step.guard, *(arm.condition for arm in step.branch)]
+    return any("contact" in message.names for message in messages) or any(
+        "contact" in names_in(text, expression=True) for text in conditions if text is not None
+    )
+
+
 class JourneyRenderer:
     """A journey's messages and conditions compiled once, rendered or evaluated per entry.
 
@@ -108,6 +123,12 @@ class JourneyRenderer:
         self._conditions: dict[str, Any] = {}
         key = spec.journey.entry.key
         self._key = compile_text(key) if key is not None else None
+        #: Whether an entry's key reads ``contact`` (entering then reads the recipients' attributes).
+        self.key_reads_contact = key is not None and "contact" in names_in(key)
+        #: Whether deciding or rendering an entry reads its contact's attributes: ``contact`` in a message or a
+        #: condition, or a recipient-local time (``wait: {until}``, a send window), where the ``timezone`` attribute
+        #: wins. When not, the advancer reads no attributes for the run's entries.
+        self.reads_contact = self.key_reads_contact or _reads_contact(spec, self.messages.values())
 
     def render(self, step: str, recipient: EntryRecipient) -> OutboundMessage:
         """A send step's message for one entry (raises RenderError)."""
