@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.errors import HubError
 from hub.store.records import ContactChange
 
 __all__ = [
@@ -25,8 +26,8 @@ MAX_TAG_CHARS = 64
 MAX_ATTRIBUTES_CHARS = 16_384
 
 
-class ContactRefusal(ValueError):
-    """A change that is not stored: ``field`` names the request field, the message what to fix."""
+class ContactRefusal(HubError):
+    """A change that is not stored: ``field`` names the request field, the message what to fix (the API: 422)."""
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)

@@ -17,6 +17,7 @@ from litestar.routes import HTTPRoute
 from hub.api.auth import api_key_guard, warn_if_open
 from hub.api.bulk import BulkSendController, LegacyBulkSendController, SendMessageController
 from hub.api.campaigns import CampaignController
+from hub.api.contacts import ContactController
 from hub.api.enqueue import ActorEnqueuer, Enqueuer
 from hub.api.errors import handle_exception
 from hub.api.health import HealthController, Probe, default_probes
@@ -102,6 +103,7 @@ def create_app(
             TemplateController,
             EventController,
             EntryController,
+            ContactController,
         ],
     )
     legacy = Router(

@@ -147,8 +147,8 @@ def describe(exc: BaseException) -> tuple[int, ErrorBody]:
         return 422, ErrorBody("invalid_request", "text fields must not contain NUL characters (\\u0000)")
     if isinstance(exc, _UNAVAILABLE):
         return 503, ErrorBody("unavailable", "a backing service (database or Redis) is unavailable; retry later")
-    if isinstance(exc, HubError):
-        return 422, ErrorBody("invalid_request", str(exc))
+    if isinstance(exc, HubError):  # a refusal of what the request says; one that knows the field names it
+        return 422, ErrorBody("invalid_request", str(exc), getattr(exc, "field", None))
     return 500, ErrorBody("internal", "internal server error")
 
 

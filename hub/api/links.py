@@ -39,6 +39,15 @@ def _run_links(source: str, status: int, pointer: str) -> list[Link]:
     return [Link(source, status, target, "run_id", pointer) for target in _RUN_TARGETS]
 
 
+#: What a contact answer leads to: its read, its change and its opt-out state (not its erasure, which keeps the
+#: contact: an opt-out outlives it).
+_CONTACT_TARGETS = ("get_contact", "patch_contact", "opt_out_contact", "opt_in_contact")
+
+
+def _contact_links(source: str, status: int) -> list[Link]:
+    return [Link(source, status, target, "phone", "/phone") for target in _CONTACT_TARGETS]
+
+
 LINKS: tuple[Link, ...] = (
     # Creates, to what they created.
     Link("send_message", 202, "get_message", "message_id", "/id"),
@@ -49,6 +58,10 @@ LINKS: tuple[Link, ...] = (
     Link("post_event", 202, "get_run", "run_id", "/entered/0/run_id"),
     Link("create_template", 201, "get_template", "sid_or_name", "/content_sid"),
     Link("create_template", 201, "submit_template", "sid_or_name", "/content_sid"),
+    *_contact_links("put_contact", 200),
+    *_contact_links("patch_contact", 200),
+    *_contact_links("opt_out_contact", 200),
+    *_contact_links("opt_in_contact", 200),
     # Reads, to what they name.
     Link("get_message", 200, "get_run", "run_id", "/run_id"),
     Link("list_messages", 200, "get_message", "message_id", "/items/0/id"),
@@ -59,6 +72,7 @@ LINKS: tuple[Link, ...] = (
     Link("list_campaigns", 200, "start_campaign_run", "name", "/items/0/name"),
     Link("get_campaign", 200, "start_campaign_run", "name", "/name"),
     Link("list_templates", 200, "get_template", "sid_or_name", "/items/0/content_sid"),
+    Link("list_contacts", 200, "get_contact", "phone", "/items/0/phone"),
     # Control, to the run it answers with.
     *_run_links("pause_run", 200, "/id"),
     *_run_links("resume_run", 200, "/id"),

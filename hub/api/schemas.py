@@ -16,6 +16,10 @@ __all__ = [
     "BulkSendResult",
     "CampaignList",
     "CampaignRead",
+    "ContactList",
+    "ContactPatch",
+    "ContactPut",
+    "ContactRead",
     "EnteredRead",
     "EntryList",
     "EntryOut",
@@ -84,6 +88,10 @@ BULK_EXAMPLES = (
 )
 RENDER_EXAMPLES = ({"to": "+14155550100", "body": "Hi {{ name | default('there') }}"},)
 RUN_EXAMPLES = ({"send_at": "2030-01-01T09:00:00Z"},)
+CONTACT_PUT_EXAMPLES = (
+    {"attributes": {"first_name": "Ada", "tier": "vip", "timezone": "Europe/Berlin"}, "tags": ["vip"]},
+)
+CONTACT_PATCH_EXAMPLES = ({"attributes": {"tier": "gold", "city": None}, "add_tags": ["newsletter"]},)
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -352,3 +360,41 @@ class StepRead(_Out):
     id: str
     kind: str
     counts: dict[str, int]
+
+
+# --- contacts (SPEC §13) ----------------------------------------------------------------------------------------
+
+
+class ContactPut(_In):
+    """``PUT /v1/contacts/{phone}``: the contact's attributes and tags become these (its opt-out stays)."""
+
+    attributes: dict[str, Any] = {}
+    tags: list[str] = []
+
+
+class ContactPatch(_In):
+    """``PATCH /v1/contacts/{phone}``: ``attributes`` merged over the stored ones (``null`` removes one); ``tags``
+    (when given) replace the stored ones, then ``add_tags`` are added and ``remove_tags`` removed."""
+
+    attributes: dict[str, Any] = {}
+    tags: list[str] | None = None
+    add_tags: list[str] = []
+    remove_tags: list[str] = []
+
+
+class ContactRead(_Out):
+    """A contact: its attributes (``contact.*`` in templates and journeys), tags, opt-out and 24 h window."""
+
+    phone: str
+    attributes: dict[str, Any]
+    tags: list[str]
+    opted_out: bool
+    opted_out_at: datetime | None
+    opt_out_source: str | None
+    last_inbound_at: datetime | None
+    updated_at: datetime
+
+
+class ContactList(_Out):
+    items: list[ContactRead]
+    next_cursor: str | None

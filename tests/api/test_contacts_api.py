@@ -1,0 +1,84 @@
+"""``/v1/contacts`` (SPEC §13): attributes and tags round-trip, an erase keeps the opt-out, lists by tag in pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+Client = TestClient[Litestar]
+ADA = "+4915112345678"
+
+
+def _put(client: Client, phone: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = client.put(f"/v1/contacts/{phone}", json=body)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_a_put_contact_reads_back_under_its_normalised_number(client: Client) -> None:
+    _put(client, "+49 151 1234 5678", {"attributes": {"tier": "vip", "visits": 3}, "tags": ["b", "a"]})
+
+    found = client.get(f"/v1/contacts/{ADA}").json()
+
+    assert (found["phone"], found["attributes"], found["tags"]) == (ADA, {"tier": "vip", "visits": 3}, ["a", "b"])
+    assert found["opted_out"] is False
+
+
+def test_a_patch_merges_attributes_a_null_removes_one_and_tags_are_edited(client: Client) -> None:
+    _put(client, ADA, {"attributes": {"tier": "vip", "city": "Berlin"}, "tags": ["a", "b"]})
+
+    answer = client.patch(
+        f"/v1/contacts/{ADA}", json={"attributes": {"city": None, "visits": 2}, "add_tags": ["c"], "remove_tags": ["a"]}
+    )
+
+    assert answer.status_code == 200
+    assert (answer.json()["attributes"], answer.json()["tags"]) == ({"tier": "vip", "visits": 2}, ["b", "c"])
+
+
+def test_delete_erases_attributes_and_tags_but_keeps_the_opt_out(client: Client) -> None:
+    _put(client, ADA, {"attributes": {"tier": "vip"}, "tags": ["a"]})
+    assert client.post(f"/v1/contacts/{ADA}/opt-out").json()["opted_out"] is True
+
+    answer = client.delete(f"/v1/contacts/{ADA}")
+
+    assert answer.status_code == 200
+    found = client.get(f"/v1/contacts/{ADA}").json()
+    assert (found["attributes"], found["tags"], found["opted_out"], found["opt_out_source"]) == ({}, [], True, "api")
+
+
+def test_opt_in_clears_an_opt_out(client: Client) -> None:
+    client.post(f"/v1/contacts/{ADA}/opt-out")
+
+    answer = client.post(f"/v1/contacts/{ADA}/opt-in")
+
+    assert answer.status_code == 200 and answer.json()["opted_out"] is False
+
+
+def test_an_unknown_contact_is_404_to_read_and_to_erase(client: Client) -> None:
+    assert client.get(f"/v1/contacts/{ADA}").status_code == 404
+    assert client.delete(f"/v1/contacts/{ADA}").status_code == 404
+
+
+def test_what_cannot_be_stored_is_422_naming_the_field(client: Client) -> None:
+    bad_number = client.put("/v1/contacts/12", json={})
+    bad_zone = client.put(f"/v1/contacts/{ADA}", json={"attributes": {"timezone": "Mars/Base"}})
+    bad_tag = client.patch(f"/v1/contacts/{ADA}", json={"add_tags": ["a;b"]})
+
+    assert [a.status_code for a in (bad_number, bad_zone, bad_tag)] == [422, 422, 422]
+    assert [a.json()["field"] for a in (bad_number, bad_zone, bad_tag)] == ["phone", "attributes.timezone", "add_tags"]
+
+
+def test_contacts_list_by_tag_and_opt_out_page_by_page(client: Client) -> None:
+    for i in range(5):
+        _put(client, f"+1415555010{i}", {"tags": ["vip"] if i % 2 == 0 else []})
+    client.post("/v1/contacts/+14155550102/opt-out")
+
+    first = client.get("/v1/contacts", params={"tag": "vip", "limit": 2}).json()
+    rest = client.get("/v1/contacts", params={"tag": "vip", "limit": 2, "cursor": first["next_cursor"]}).json()
+    out = client.get("/v1/contacts", params={"opted_out": "true"}).json()
+
+    assert [c["phone"] for c in first["items"] + rest["items"]] == ["+14155550100", "+14155550102", "+14155550104"]
+    assert rest["next_cursor"] is None
+    assert [c["phone"] for c in out["items"]] == ["+14155550102"]
