@@ -28,7 +28,7 @@ LIMIT :limit;
 
 -- name: ensure_contact(phone, now)
 -- The contact row of :phone, created empty when there is none (a PUT or PATCH then changes it).
-INSERT INTO contact (phone, updated_at) VALUES (:phone, :now) ON CONFLICT (phone) DO NOTHING;
+INSERT INTO contact (phone, updated_at) VALUES (:phone, :now) ON CONFLICT (phone) DO NOTHING RETURNING id;
 
 -- name: change_contact(phone, replace, attributes, drop_attributes, tags, add_tags, remove_tags, now)
 -- The one rule for a contact's attributes and tags. Attributes: :attributes merged over the stored ones (over none
