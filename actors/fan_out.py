@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
+import msgspec
 
 from actors import runtime
 from actors.enqueue import enqueue_rows, run_rate, send_options
@@ -20,6 +21,7 @@ from hub.audience import AudienceProblem, Recipient, iter_audience
 from hub.campaigns.loader import find_campaign
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
+from hub.contacts import contact_zone, with_contact
 from hub.errors import CampaignError, RenderError
 from hub.rendering import CompiledMessage, compile_message, render_message
 from hub.status import MessageStatus, RunState
@@ -73,16 +75,21 @@ def fan_out_run(run_id: int) -> None:
 
     window = spec.schedule.send_window if spec.schedule else None
     zone = (spec.schedule.timezone if spec.schedule else None) or settings.timezone
+    # Contacts are read only when the message reads `contact` or a send window needs the recipients' zones.
+    contact_vars = "contact" in compiled.names
     position = run.checkpoint
     audience = itertools.islice(iter_audience(spec, settings), run.checkpoint, None)
     written = 0
     with _Writer(run_id) as writer:
         for chunk in _chunks(audience, CHUNK):
             now = datetime.now(UTC)
+            found = _attributes(chunk) if contact_vars or window is not None else {}
+            if contact_vars:
+                chunk = [_with_contact(item, found) for item in chunk]
             if window is None:
                 rows = [ledger_row(item, compiled) for item in chunk]
             else:
-                rows = [ledger_row(item, compiled, send_at=_send_at(item, window, zone, now)) for item in chunk]
+                rows = [ledger_row(item, compiled, send_at=_send_at(item, window, zone, now, found)) for item in chunk]
             position += len(chunk)
             # The caller enqueues chunk k's sends while the writer inserts chunk k+1.
             for new_ids in writer.submit(insert_chunk, run_id, rows, position):
@@ -101,12 +108,25 @@ def campaign_for(run: RunRecord, settings: Settings) -> CampaignSpec:
     return find_campaign(settings, run.campaign)
 
 
-def _send_at(item: Recipient | AudienceProblem, window: Any, zone: str, now: datetime) -> datetime | None:
+def _attributes(chunk: list[Recipient | AudienceProblem]) -> dict[str, dict[str, Any]]:
+    """The contact attributes of a chunk's recipients (one statement per thousand)."""
+    return run_sync(queries.contact_attributes(item.phone for item in chunk if isinstance(item, Recipient)))
+
+
+def _with_contact(item: Recipient | AudienceProblem, found: dict[str, dict[str, Any]]) -> Recipient | AudienceProblem:
+    if isinstance(item, AudienceProblem):
+        return item
+    return msgspec.structs.replace(item, vars=with_contact(item.vars, found.get(item.phone)))
+
+
+def _send_at(
+    item: Recipient | AudienceProblem, window: Any, zone: str, now: datetime, found: dict[str, dict[str, Any]]
+) -> datetime | None:
     if window is None or isinstance(item, AudienceProblem):
         return None
     from hub.window import send_at_for
 
-    at = send_at_for(item.phone, window, zone, now)
+    at = send_at_for(item.phone, window, zone, now, recipient_tz=contact_zone(found.get(item.phone)))
     return at if at > now else None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.errors import HubError
+from hub.rendering import Attributes
 from hub.store.records import ContactChange
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "erase",
     "patch",
     "replace",
+    "with_contact",
 ]
 
 #: Longest tag: a label, not a document.
@@ -47,6 +49,12 @@ def contact_zone(attributes: Mapping[str, Any] | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return zone.strip()
+
+
+def with_contact(variables: Mapping[str, Any], attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A recipient's variables plus ``contact``: its contact's attributes (none known: an empty contact, so
+    ``contact.tier | default('')`` renders and ``contact.tier`` alone names what is missing)."""
+    return {**variables, "contact": Attributes(attributes or {})}
 
 
 def replace(attributes: Mapping[str, Any], tags: Iterable[str]) -> ContactChange:

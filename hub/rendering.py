@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +38,39 @@ class OutboundMessage(msgspec.Struct, frozen=True, kw_only=True):
     media_url: list[str] = []
     #: Seconds Twilio may hold it before sending (``ValidityPeriod``, from the run's expiry); None: Twilio's default.
     validity_period_s: int | None = None
+
+
+class Attributes:
+    """Data from outside the campaign (an event's data, a contact's attributes), read by key.
+
+    ``event.items`` is the event's ``items`` field, not a dict method: attributes are the keys, and nothing else.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Attributes({self._data!r})"
 
 
 class RecipientLike(Protocol):
@@ -359,6 +392,7 @@ def _error(recipient: RecipientLike, field: str, message: str) -> RenderError:
 __all__ = [
     "MAX_BODY_CHARS",
     "MAX_OUTPUT_CHARS",
+    "Attributes",
     "CompiledMessage",
     "OutboundMessage",
     "RecipientLike",

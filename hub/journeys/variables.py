@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,9 @@ import msgspec
 from hub.campaigns.files import display_path
 from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
+from hub.contacts import with_contact
 from hub.rendering import (
+    Attributes,
     CompiledMessage,
     OutboundMessage,
     compile_expression,
@@ -23,39 +25,6 @@ from hub.rendering import (
 )
 
 __all__ = ["Attributes", "EntryRecipient", "JourneyRenderer", "entry_recipient"]
-
-
-class Attributes:
-    """Data from outside the campaign (an event's data, a contact's attributes), read by key.
-
-    ``event.items`` is the event's ``items`` field, not a dict method: attributes are the keys, and nothing else.
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = dict(data)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"Attributes({self._data!r})"
 
 
 class EntryRecipient(msgspec.Struct, frozen=True):
@@ -77,12 +46,8 @@ def entry_recipient(
     started_at: datetime,
 ) -> EntryRecipient:
     """The recipient of one entry: its own fields, then ``event``, ``contact`` and ``entry`` (SPEC §10)."""
-    extra = {
-        "event": Attributes(event or {}),
-        "contact": Attributes(contact or {}),
-        "entry": {"id": entry_id, "started_at": started_at},
-    }
-    return EntryRecipient(phone=phone, vars={**own, **extra}, source=source)
+    extra = {"event": Attributes(event or {}), "entry": {"id": entry_id, "started_at": started_at}}
+    return EntryRecipient(phone=phone, vars=with_contact({**own, **extra}, contact), source=source)
 
 
 def _reads_contact(spec: CampaignSpec, messages: Iterable[CompiledMessage]) -> bool:

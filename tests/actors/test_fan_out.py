@@ -8,6 +8,7 @@ import pytest
 from actor_harness import Harness
 
 import actors
+from hub import contacts
 from hub.status import MessageStatus, RunState
 from hub.store import queries as q
 
@@ -69,3 +70,30 @@ def test_fan_out_passes_the_campaign_rate_to_the_send_actor(harness: Harness, ru
     queued = harness.queued_sends()
     assert len(queued) == 2
     assert all(m.kwargs == {"run_rate": 5, "run_id": run_id} for _, m in queued)
+
+
+VIP = """\
+name: vip
+body: "Hi {{ first_name }}{% if contact.tier | default('') == 'vip' %}, your {{ contact.tier }} gift awaits{% endif %}"
+audience:
+  recipients:
+    - {phone: "+14155550100", first_name: Ada}
+    - {phone: "+14155550101", first_name: Bob}
+"""
+
+
+def test_fan_out_renders_each_recipients_contact_attributes(harness: Harness) -> None:
+    # Given a campaign whose body reads contact.tier, and one recipient with a vip contact
+    folder = Path(harness.settings.paths.campaigns)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vip.yaml").write_text(VIP, encoding="utf-8")
+    harness.run(q.change_contact("+14155550100", contacts.replace({"tier": "vip"}, [])))
+    run, _ = harness.run(q.create_run(campaign="vip", state=RunState.RUNNING))
+    # When it fans out
+    actors.fan_out_run.fn(run.id)
+    # Then each row's body has what its contact holds
+    items, _ = harness.run(q.list_messages(run_id=run.id, limit=10))
+    assert {m.recipient: m.body for m in items} == {
+        "+14155550100": "Hi Ada, your vip gift awaits",
+        "+14155550101": "Hi Bob",
+    }
