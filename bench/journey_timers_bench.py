@@ -261,11 +261,12 @@ async def _phases(args: argparse.Namespace, db_url: str, children: bc.Children, 
         }
         if args.steady_per_s:
             second = await make_run(conn, 2)
-            await conn.execute("UPDATE run SET state = 'running' WHERE id = $1", second)
-            # The first ones fall due once every entry is written (as fast as the first phase's).
+            # The first ones fall due once every entry is written (as fast as the first phase's). The run is resumed
+            # after: a running run with no active entry is finished by the recovery sweep.
             steady = args.steady_entries or args.entries
             lead = 2 * insert_s * steady / args.entries + 3
             await add_entries(conn, second, args.entries, steady, args.steady_per_s, lead)
+            await conn.execute("UPDATE run SET state = 'running' WHERE id = $1", second)
             series = await wait_for_count(conn, second, "wait-reply", steady, children, timeout)
             figures["steady"] = {"rate": steady / series[-1][0], "lag": await lags(conn, second, None)}
             await conn.execute("UPDATE run SET state = 'canceled' WHERE id = $1", second)

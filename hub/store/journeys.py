@@ -174,7 +174,10 @@ def _entry(row: Any) -> EntryRow:
 
 
 def _json(text: str) -> dict[str, Any]:
-    return {} if text == "{}" else json.loads(text)  # most entries have no event (and many no own variables)
+    return {} if text == "{}" else _decode(text)  # most entries have no event (and many no own variables)
+
+
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 async def claim_due(now: datetime, limit: int) -> list[EntryRow]:
@@ -234,7 +237,8 @@ _FINAL = [status.value for status in FINAL]
 
 
 async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tuple[int, int]]:
-    """Write a batch of decisions in one statement (compare-and-set on each entry's version).
+    """Write a batch of decisions: their message rows, then the entries (compare-and-set on each one's version) with
+    their path lines, in one statement each.
 
     Call inside the transaction that locked the entries.
 
@@ -243,13 +247,16 @@ async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tup
 
     Raises:
         ChangedMeanwhile: an entry's version moved since it was read (then the caller's transaction must roll
-            back: the statement wrote the others' rows).
+            back: the statements wrote the others' rows).
     """
     if not saves:
         return []
+    rows = await _insert_messages(saves, now)
+    last_ids = {(row["entry"], row["step"]): row["id"] for row in rows}
     values: dict[str, list[Any]] = {name: [] for name in _SAVE_PARAMS}
     for save in saves:
         entry = save.entry
+        last_send = save.messages[-1][0] if save.messages else None
         values["ids"].append(entry.id)
         values["versions"].append(entry.version)
         values["steps"].append(save.step)
@@ -258,21 +265,8 @@ async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tup
         values["dues"].append(save.due_at)
         values["seens"].append(",".join(save.seen))
         values["outcomes"].append(save.outcome)
-        values["last_sends"].append(save.messages[-1][0] if save.messages else None)
-        for index, row in save.messages:
-            values["m_entries"].append(entry.id)
-            values["m_runs"].append(entry.run)
-            values["m_steps"].append(index)
-            values["m_recipients"].append(row.recipient)
-            values["m_bodies"].append(row.body)
-            values["m_content_sids"].append(row.content_sid)
-            variables = row.content_variables
-            values["m_content_variables"].append(None if variables is None else json.dumps(variables))
-            values["m_media_urls"].append(json.dumps(list(row.media_url)))
-            values["m_statuses"].append(row.status.value)
-            values["m_errors"].append(row.error_message)
-            values["m_send_ats"].append(row.send_at)
-            values["m_metas"].append(json.dumps(row.meta))
+        values["last_sends"].append(last_send)
+        values["last_ids"].append(last_ids.get((entry.id, last_send)))
         for step, at, outcome, detail in save.path:
             values["p_entries"].append(entry.id)
             values["p_runs"].append(entry.run)
@@ -283,14 +277,44 @@ async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tup
     # A generic plan of this statement (PostgreSQL's choice after five runs of a prepared statement) took 2-3x the
     # time of one planned for the batch's arrays (bench/journey_timers_bench.py).
     await current_engine().fetch("SET LOCAL plan_cache_mode = force_custom_plan", [])
-    rows = await sql.fetch(_SQL["save_entries"], {**values, "now": now, "final_statuses": _FINAL}, at_least_s=60.0)
-    if rows[0]["saved"] != len(saves):
-        raise ChangedMeanwhile(f"{len(saves) - rows[0]['saved']} of {len(saves)} entries changed meanwhile")
-    return list(zip(rows[0]["owed_runs"] or [], rows[0]["owed"] or [], strict=True))
+    saved = await sql.fetch(_SQL["save_entries"], {**values, "now": now}, at_least_s=60.0)
+    if saved[0]["saved"] != len(saves):
+        raise ChangedMeanwhile(f"{len(saves) - saved[0]['saved']} of {len(saves)} entries changed meanwhile")
+    owed = sorted((row["id"], row["run"]) for row in rows if row["status"] == "pending" and row["send_at"] is None)
+    return [(run, message_id) for message_id, run in owed]
 
 
+_EMPTY_MEDIA = "[]"
+
+
+async def _insert_messages(saves: Sequence[EntrySave], now: datetime) -> list[Any]:
+    """Insert the batch's new message rows; the ones written (a row already there is not), with their ids."""
+    values: dict[str, list[Any]] = {name: [] for name in _MESSAGE_PARAMS}
+    for save in saves:
+        entry = save.entry
+        for index, row in save.messages:
+            values["m_entries"].append(entry.id)
+            values["m_runs"].append(entry.run)
+            values["m_steps"].append(index)
+            values["m_recipients"].append(row.recipient)
+            values["m_bodies"].append(row.body)
+            values["m_content_sids"].append(row.content_sid)
+            variables = row.content_variables
+            values["m_content_variables"].append(None if variables is None else _encode(variables).decode())
+            values["m_media_urls"].append(_encode(row.media_url).decode() if row.media_url else _EMPTY_MEDIA)
+            values["m_statuses"].append(row.status.value)
+            values["m_errors"].append(row.error_message)
+            values["m_send_ats"].append(row.send_at)
+            values["m_metas"].append(_encode(row.meta).decode())
+    if not values["m_entries"]:
+        return []
+    return await sql.fetch(_SQL["insert_messages"], {**values, "now": now, "final_statuses": _FINAL}, at_least_s=60.0)
+
+
+_encode = msgspec.json.Encoder().encode
 _SQL = sql.statements("journeys")
-_SAVE_PARAMS = tuple(name for name in _SQL["save_entries"].params if name not in ("now", "final_statuses"))
+_SAVE_PARAMS = tuple(name for name in _SQL["save_entries"].params if name != "now")
+_MESSAGE_PARAMS = tuple(name for name in _SQL["insert_messages"].params if name not in ("now", "final_statuses"))
 
 
 async def pin_journey(run_id: int, source: str, text: str) -> dict[str, Any]:

@@ -37,30 +37,33 @@ SELECT * FROM unnest(:entries::bigint[], :types::text[], :ats::timestamptz[], :m
 -- The runs' meta (the pinned campaign text), for the runs a process has not cached yet.
 SELECT id, meta::text AS meta FROM run WHERE id = ANY(:ids::bigint[]);
 
--- name: save_entries(ids, versions, steps, phases, reached, dues, seens, outcomes, last_sends, now, m_entries, m_runs, m_steps, m_recipients, m_bodies, m_content_sids, m_content_variables, m_media_urls, m_statuses, m_errors, m_send_ats, m_metas, final_statuses, p_entries, p_runs, p_steps, p_ats, p_outcomes, p_details)
+-- name: insert_messages(m_entries, m_runs, m_steps, m_recipients, m_bodies, m_content_sids, m_content_variables, m_media_urls, m_statuses, m_errors, m_send_ats, m_metas, now, final_statuses)
+-- A batch of entries' new message rows: one per run, recipient, step and entry (a row already there is kept, and
+-- not returned). Runs before save_entries, under the default plan cache: the message.run foreign-key check is a
+-- cached plan of PostgreSQL's, which save_entries' forced custom plans would make it plan again for every row.
+INSERT INTO message (run, step, recipient, body, content_sid, content_variables, media_url, status, error_message,
+                     attempts, send_at, created_at, updated_at, finished_at, meta, entry)
+SELECT x.run, x.step, x.recipient, x.body, x.content_sid, x.content_variables::json, x.media_url::json, x.status,
+       x.error, 0, x.send_at, :now, :now,
+       CASE WHEN x.status = ANY(:final_statuses::text[]) THEN :now::timestamptz END, x.meta::json, x.entry
+FROM unnest(:m_entries::bigint[], :m_runs::bigint[], :m_steps::int[], :m_recipients::text[], :m_bodies::text[],
+            :m_content_sids::text[], :m_content_variables::text[], :m_media_urls::text[], :m_statuses::text[],
+            :m_errors::text[], :m_send_ats::timestamptz[], :m_metas::text[])
+     AS x(entry, run, step, recipient, body, content_sid, content_variables, media_url, status, error, send_at, meta)
+ON CONFLICT (run, recipient, step, entry) DO NOTHING
+RETURNING id, run, entry, step, status, send_at;
+
+-- name: save_entries(ids, versions, steps, phases, reached, dues, seens, outcomes, last_sends, last_ids, now, p_entries, p_runs, p_steps, p_ats, p_outcomes, p_details)
 -- Write a batch of entries' decisions in one statement: each entry's next state (compare-and-set on the version
--- it was read at; seen is comma-joined), its new message rows (one per run, recipient, step and entry: a row
--- already there is kept) and its path lines. An entry's last_message becomes the row of its last send step
--- (:last_sends, the message step index; null: it sent nothing). The caller holds the entries' locks; it compares
--- the saved count with its batch and rolls back on a difference (every CTE runs whatever the others find).
+-- it was read at; seen is comma-joined) and its path lines. An entry's last_message becomes the row of its last
+-- send step (:last_sends, the message step index; null: it sent nothing): :last_ids when insert_messages just wrote
+-- it, else the row already there (a loop back to the step). The caller holds the entries' locks; it compares the
+-- saved count with its batch and rolls back on a difference (every CTE runs whatever the others find).
 WITH t AS (
     SELECT * FROM unnest(:ids::bigint[], :versions::int[], :steps::text[], :phases::text[],
                          :reached::timestamptz[], :dues::timestamptz[], :seens::text[], :outcomes::text[],
-                         :last_sends::int[])
-         AS t(id, version, step, phase, reached_at, due_at, seen, outcome, last_send)
-), m AS (
-    INSERT INTO message (run, step, recipient, body, content_sid, content_variables, media_url, status,
-                         error_message, attempts, send_at, created_at, updated_at, finished_at, meta, entry)
-    SELECT x.run, x.step, x.recipient, x.body, x.content_sid, x.content_variables::json, x.media_url::json,
-           x.status, x.error, 0, x.send_at, :now, :now,
-           CASE WHEN x.status = ANY(:final_statuses::text[]) THEN :now::timestamptz END, x.meta::json, x.entry
-    FROM unnest(:m_entries::bigint[], :m_runs::bigint[], :m_steps::int[], :m_recipients::text[],
-                :m_bodies::text[], :m_content_sids::text[], :m_content_variables::text[], :m_media_urls::text[],
-                :m_statuses::text[], :m_errors::text[], :m_send_ats::timestamptz[], :m_metas::text[])
-         AS x(entry, run, step, recipient, body, content_sid, content_variables, media_url, status, error, send_at,
-              meta)
-    ON CONFLICT (run, recipient, step, entry) DO NOTHING
-    RETURNING id, run, entry, step, status, send_at
+                         :last_sends::int[], :last_ids::bigint[])
+         AS t(id, version, step, phase, reached_at, due_at, seen, outcome, last_send, last_id)
 ), p AS (
     INSERT INTO journey_path (entry, run, step, at, outcome, detail)
     SELECT * FROM unnest(:p_entries::bigint[], :p_runs::bigint[], :p_steps::text[], :p_ats::timestamptz[],
@@ -70,16 +73,13 @@ WITH t AS (
     SET step = t.step, phase = t.phase, reached_at = t.reached_at, due_at = t.due_at,
         seen = string_to_array(t.seen, ','), outcome = t.outcome, active = t.phase <> 'ended',
         ended_at = CASE WHEN t.phase = 'ended' THEN :now::timestamptz END,
-        -- A send step's row already there (a loop back to it) is the latest message: read from before this
-        -- statement, as the new rows are not visible to it.
-        last_message = COALESCE(m.id, (SELECT o.id FROM message o WHERE t.last_send IS NOT NULL AND o.run = e.run
-                                        AND o.recipient = e.recipient AND o.step = t.last_send AND o.entry = e.id),
+        last_message = COALESCE(t.last_id, (SELECT o.id FROM message o WHERE t.last_send IS NOT NULL
+                                            AND o.run = e.run AND o.recipient = e.recipient AND o.step = t.last_send
+                                            AND o.entry = e.id),
                                 e.last_message),
         version = e.version + 1
-    FROM t LEFT JOIN m ON m.entry = t.id AND m.step = t.last_send
+    FROM t
     WHERE e.id = t.id AND e.version = t.version
     RETURNING e.id
 )
-SELECT (SELECT count(*) FROM u) AS saved,
-       (SELECT array_agg(id ORDER BY id) FROM m WHERE status = 'pending' AND send_at IS NULL) AS owed,
-       (SELECT array_agg(run ORDER BY id) FROM m WHERE status = 'pending' AND send_at IS NULL) AS owed_runs;
+SELECT count(*) AS saved FROM u;
