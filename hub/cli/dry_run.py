@@ -12,8 +12,9 @@ import msgspec
 from hub.audience import AudienceProblem, Recipient, iter_audience
 from hub.campaigns.files import display_path
 from hub.campaigns.spec import CampaignSpec
-from hub.cli.ledger_checks import CHUNK, Ledger
+from hub.cli.ledger_checks import CHUNK, Attributes, Ledger, contact_reader
 from hub.config import Settings
+from hub.contacts import with_contact
 from hub.errors import InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
@@ -65,7 +66,8 @@ def dry_run(
         to: only the recipient with this E.164 number (already normalised), or None for all.
         limit: stop after this many recipients, or None.
         ledger: when given, each rendered recipient also meets the send path's contact checks (opted out:
-            skipped; a body outside the 24 h window: refused), looked up a chunk at a time.
+            skipped; a body outside the 24 h window: refused), looked up a chunk at a time, and a message that
+            reads ``contact`` gets the contact's attributes (without a ledger: an empty contact).
         now: the instant the checks and the send window are evaluated for (default: now).
         template_texts: each content template's text by sid, where known: a recipient whose variables make it
             longer than 1,024 characters is refused as the send would refuse it (63021).
@@ -77,7 +79,8 @@ def dry_run(
     from hub.window import held_until
 
     send_at = held_until(spec, settings.timezone, at)
-    lines = _rendered(spec, settings, to=to, limit=limit, send_at=send_at, texts=template_texts or {})
+    read = ledger.attributes if ledger is not None else None
+    lines = _rendered(spec, settings, to=to, limit=limit, send_at=send_at, texts=template_texts or {}, read=read)
     if ledger is None:
         return lines
     return _contact_checked(lines, ledger, spec.one_message().content_sid, settings.session_window.enforce, at)
@@ -112,8 +115,35 @@ def _rendered(
     limit: int | None,
     send_at: Callable[[str], datetime | None],
     texts: Mapping[str, str],
+    read: Attributes | None,
 ) -> Iterator[tuple[Outcome, RenderLine]]:
     compiled = compile_message(spec.one_message(), settings, name=spec.name, source=display_path(spec.source, settings))
+    picked = _picked(spec, settings, to=to, limit=limit)
+    if "contact" in compiled.names:
+        picked = _with_contacts(picked, read or contact_reader(None, None))
+    for item in picked:
+        if isinstance(item, AudienceProblem):
+            yield item.status, RenderLine(to=item.raw, status=item.status, error=f"{item.source}: {item.reason}")
+        else:
+            yield _render(compiled, item, send_at, texts)
+
+
+def _with_contacts(
+    items: Iterator[Recipient | AudienceProblem], read: Attributes
+) -> Iterator[Recipient | AudienceProblem]:
+    """Recipients with ``contact`` (their contacts' attributes, read a chunk at a time), as the fan-out renders them."""
+    while chunk := list(itertools.islice(items, CHUNK)):
+        found = read([item.phone for item in chunk if isinstance(item, Recipient)])
+        for item in chunk:
+            if isinstance(item, Recipient):
+                item = msgspec.structs.replace(item, vars=with_contact(item.vars, found.get(item.phone)))
+            yield item
+
+
+def _picked(
+    spec: CampaignSpec, settings: Settings, *, to: str | None, limit: int | None
+) -> Iterator[Recipient | AudienceProblem]:
+    """The audience entries the dry run shows: those numbered ``to`` (or all), up to ``limit``."""
     count = 0
     for item in iter_audience(spec, settings):
         if limit is not None and count >= limit:
@@ -121,14 +151,10 @@ def _rendered(
         if isinstance(item, AudienceProblem):
             if to is not None and _normalized(item.raw, settings) != to:
                 continue
-            count += 1
-            line = RenderLine(to=item.raw, status=item.status, error=f"{item.source}: {item.reason}")
-            yield item.status, line
-            continue
-        if to is not None and item.phone != to:
+        elif to is not None and item.phone != to:
             continue
         count += 1
-        yield _render(compiled, item, send_at, texts)
+        yield item
 
 
 def _render(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -14,7 +16,9 @@ import msgspec
 from hub.audience import AudienceProblem, Recipient, iter_audience
 from hub.campaigns.spec import CampaignSpec
 from hub.campaigns.steps import check_event
+from hub.cli.ledger_checks import CHUNK, Attributes
 from hub.config import Settings
+from hub.contacts import contact_zone
 from hub.errors import CampaignError
 from hub.journeys.timeline import TIMEOUT, TimelineLine, timeline
 from hub.journeys.variables import JourneyRenderer, entry_recipient
@@ -60,8 +64,13 @@ def render_journey(
     as_json: bool,
     assume: Sequence[str],
     event: dict[str, object],
+    contacts: Callable[[], Attributes] | None = None,
 ) -> int:
     """Print the timeline of each recipient (``to``, or the audience up to ``limit``); the exit status.
+
+    Args:
+        contacts: opens the reader of contacts' attributes, called only when the journey reads them (``contact``
+            or a recipient-local time); None: no contact is read.
 
     Returns:
         1 when a message would fail to render or a recipient is unknown, else 0.
@@ -76,15 +85,16 @@ def render_journey(
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     failed = False
     shown = 0
-    for recipient in _recipients(spec, settings, to, limit):
+    read = contacts() if contacts is not None and renderer.reads_contact else None
+    for recipient, contact in _with_contacts(_recipients(spec, settings, to, limit), read):
         shown += 1
-        zone = timezone_for(recipient.phone, fallback)
+        zone = contact_zone(contact) or timezone_for(recipient.phone, fallback)
         who = entry_recipient(
             recipient.phone,
             recipient.vars,
             source=recipient.source,
             event=event,
-            contact=None,
+            contact=contact,
             entry_id=None,
             started_at=start,
         )
@@ -100,6 +110,16 @@ def render_journey(
         )
         return 1
     return 1 if failed else 0
+
+
+def _with_contacts(
+    recipients: Iterator[Recipient], read: Attributes | None
+) -> Iterator[tuple[Recipient, dict[str, Any] | None]]:
+    """Each recipient with its contact's attributes, read a chunk at a time (None: not read)."""
+    while chunk := list(itertools.islice(recipients, CHUNK)):
+        found = read([item.phone for item in chunk]) if read is not None else {}
+        for item in chunk:
+            yield item, found.get(item.phone)
 
 
 def _recipients(spec: CampaignSpec, settings: Settings, to: str | None, limit: int | None) -> Iterator[Recipient]:

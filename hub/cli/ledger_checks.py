@@ -8,12 +8,13 @@ patience); without it the dry run says what it could not check.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hub.config import Settings
 from hub.store.records import ContactRecord
 
-__all__ = ["CHUNK", "Ledger", "open_ledger"]
+__all__ = ["CHUNK", "Ledger", "contact_reader", "open_ledger"]
 
 #: Recipients per contacts lookup.
 CHUNK = 1000
@@ -31,6 +32,12 @@ class Ledger:
         from hub.store import db, queries
 
         return db.run_sync(queries.get_contacts(phones))
+
+    def attributes(self, phones: list[str]) -> Mapping[str, dict[str, Any]]:
+        """The contact attributes of those of ``phones`` that have any (``contact.*``)."""
+        from hub.store import db, queries
+
+        return db.run_sync(queries.contact_attributes(phones))
 
     def template_refusal(self, content_sid: str | None) -> str | None:
         """Why the send would hold this template (rejected, paused, disabled), or None."""
@@ -65,3 +72,22 @@ def open_ledger(settings: Settings) -> tuple[Ledger | None, str | None]:
     except Exception as exc:  # any failure means "dry-run without the ledger", said on stderr
         return None, explain(exc, settings) or f"{type(exc).__name__}: {exc}"
     return Ledger(settings), None
+
+
+#: The contact attributes of a list of phones, by phone.
+Attributes = Callable[[list[str]], Mapping[str, dict[str, Any]]]
+
+
+def contact_reader(ledger: Ledger | None, why_not: str | None) -> Attributes:
+    """How a dry run reads contacts' attributes: from the ledger, or none, said once on stderr."""
+    if ledger is not None:
+        return ledger.attributes
+
+    def none(phones: list[str]) -> Mapping[str, dict[str, Any]]:
+        return {}
+
+    import click
+
+    reason = f" ({why_not})" if why_not else " (no ledger)"
+    click.echo(f"note: contact attributes not read{reason}: `contact` is empty", err=True)
+    return none

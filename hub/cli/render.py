@@ -16,7 +16,7 @@ from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
 from hub.cli.dry_run import HeldLine, Outcome, RenderLine, dry_run
 from hub.cli.journey import parse_assumptions, parse_event_data, render_journey
-from hub.cli.ledger_checks import open_ledger
+from hub.cli.ledger_checks import contact_reader, open_ledger
 from hub.cli.send import parse_at
 from hub.cli.templates import refuse_registry_mismatch
 from hub.config import Settings
@@ -186,8 +186,18 @@ def render(
             raise click.BadParameter(str(exc), param_hint="--to") from None
     if spec.journey is not None:
         assumptions, data = parse_assumptions(assume), parse_event_data(event)
+        contacts = None if no_ledger else (lambda: contact_reader(*open_ledger(settings)))
         sys.exit(
-            render_journey(spec, settings, to=target, limit=limit, as_json=as_json, assume=assumptions, event=data)
+            render_journey(
+                spec,
+                settings,
+                to=target,
+                limit=limit,
+                as_json=as_json,
+                assume=assumptions,
+                event=data,
+                contacts=contacts,
+            )
         )
     if assume or event is not None:
         raise click.UsageError(f"--assume and --event apply to journeys; {spec.name} has no steps")
