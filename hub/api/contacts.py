@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tempfile
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
@@ -10,6 +12,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from hub import contacts
 from hub.api.errors import NotFound, Unprocessable
+from hub.api.openapi import error_responses
 from hub.api.schemas import (
     CONTACT_PATCH_EXAMPLES,
     CONTACT_PUT_EXAMPLES,
@@ -20,6 +23,7 @@ from hub.api.schemas import (
     json_body,
 )
 from hub.config import Settings
+from hub.contact_import import ImportResult, import_csv
 from hub.errors import InvalidPhoneError
 from hub.phones import normalize_phone
 from hub.store import queries
@@ -29,6 +33,9 @@ __all__ = ["ContactController", "contact_read"]
 
 #: Largest page of contacts.
 MAX_CONTACTS = 500
+#: Largest CSV an import takes (it is spooled to disk past 1 MiB, and read a batch at a time).
+MAX_IMPORT_BYTES = 1 << 30
+_SPOOL_BYTES = 1 << 20
 
 
 def contact_read(profile: ContactProfile) -> ContactRead:
@@ -118,6 +125,31 @@ class ContactController(Controller):
         number = _phone(phone, settings)
         await queries.set_opt_in(number)
         return await _found(number)
+
+    @post(
+        "/import",
+        operation_id="import_contacts",
+        summary="Import contacts from a CSV body: phone, tags separated by ';', other columns become attributes",
+        description="Each row's attributes are merged over the contact's and its tags added; rows are written a "
+        "thousand at a time as the body streams in. Answers how many were imported, and the rows refused with why.",
+        status_code=200,
+        request_max_body_size=MAX_IMPORT_BYTES,
+        responses=error_responses(413, 422),  # the body is read from the stream, not a parameter Litestar sees
+    )
+    async def import_contacts(
+        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+    ) -> ImportResult:
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            async for chunk in request.stream():
+                spool.write(chunk)
+            spool.seek(0)
+            text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+            try:
+                return await import_csv(text, settings.phones.default_region, queries.import_contacts)
+            except UnicodeDecodeError:
+                raise Unprocessable("the CSV must be UTF-8 text", field="body") from None
+            finally:
+                text.detach()
 
     @get("/", operation_id="list_contacts", summary="Contacts in the order they were first known; cursor-paginated")
     async def list_contacts(

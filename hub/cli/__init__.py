@@ -21,6 +21,7 @@ _COMMANDS = [
     "hub.cli.templates",
     "hub.cli.runs",
     "hub.cli.export",
+    "hub.cli.contacts",
 ]
 
 for _name in _COMMANDS:

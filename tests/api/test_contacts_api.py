@@ -82,3 +82,21 @@ def test_contacts_list_by_tag_and_opt_out_page_by_page(client: Client) -> None:
     assert [c["phone"] for c in first["items"] + rest["items"]] == ["+14155550100", "+14155550102", "+14155550104"]
     assert rest["next_cursor"] is None
     assert [c["phone"] for c in out["items"]] == ["+14155550102"]
+
+
+def test_a_csv_import_creates_contacts_and_lists_the_rows_it_refused(client: Client) -> None:
+    csv = "phone,tags,tier\n+4915112345678,vip;news,gold\n12,,\n+4915112345679,,silver\n"
+
+    answer = client.post("/v1/contacts/import", content=csv.encode(), headers={"Content-Type": "text/csv"})
+
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["imported"], answer.json()["rejected"]) == (2, 1)
+    assert answer.json()["problems"][0]["line"] == 3
+    found = client.get(f"/v1/contacts/{ADA}").json()
+    assert (found["attributes"], found["tags"]) == ({"tier": "gold"}, ["news", "vip"])
+
+
+def test_a_csv_without_a_phone_column_is_422(client: Client) -> None:
+    answer = client.post("/v1/contacts/import", content=b"number\n+4915112345678\n")
+
+    assert answer.status_code == 422

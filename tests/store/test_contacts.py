@@ -7,6 +7,7 @@ from helpers_store import at
 
 from hub import contacts
 from hub.config import Settings
+from hub.contact_import import ImportRow
 from hub.store import queries as q
 
 pytestmark = pytest.mark.anyio
@@ -114,3 +115,20 @@ async def test_attributes_are_read_for_many_phones_at_once(db_settings: Settings
     found = await q.contact_attributes([PHONE, "+14155550101", "+14155550102"])
 
     assert found == {PHONE: {"tier": "vip"}}
+
+
+async def test_an_import_merges_attributes_adds_tags_and_keeps_the_opt_out(db_settings: Settings) -> None:
+    await q.change_contact(PHONE, contacts.replace({"tier": "gold", "city": "Berlin"}, ["a"]))
+    await q.set_opt_out(PHONE, "keyword", at(1))
+
+    written = await q.import_contacts(
+        [ImportRow(PHONE, {"tier": "vip"}, ["b"]), ImportRow("+14155550101", {"tier": "new"}, [])]
+    )
+
+    found = await q.read_contact(PHONE)
+    assert written == 2
+    assert found is not None and (found.attributes, found.tags, found.opted_out_at) == (
+        {"tier": "vip", "city": "Berlin"},
+        ["a", "b"],
+        at(1),
+    )

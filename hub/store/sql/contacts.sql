@@ -33,12 +33,26 @@ INSERT INTO contact (phone, updated_at) VALUES (:phone, :now) ON CONFLICT (phone
 -- name: change_contact(phone, replace, attributes, drop_attributes, tags, add_tags, remove_tags, now)
 -- The one rule for a contact's attributes and tags. Attributes: :attributes merged over the stored ones (over none
 -- when :replace), then :drop_attributes removed. Tags: :tags (null: the stored ones) plus :add_tags less
--- :remove_tags, kept sorted and distinct. Opt-out and the 24 h window are left as they are. No row: nothing.
+-- :remove_tags, kept sorted and distinct (hub_tag_set). Opt-out and the 24 h window are left as they are. No row: nothing.
 UPDATE contact
 SET attributes = (CASE WHEN :replace::boolean THEN '{}'::jsonb ELSE attributes END || :attributes::jsonb)
                  - :drop_attributes::text[],
-    tags = ARRAY(SELECT DISTINCT t FROM unnest(COALESCE(:tags::text[], tags) || :add_tags::text[]) AS t
-                 WHERE NOT t = ANY(:remove_tags::text[]) ORDER BY t),
+    tags = hub_tag_set(ARRAY(SELECT t FROM unnest(COALESCE(:tags::text[], tags) || :add_tags::text[]) AS t
+                             WHERE NOT t = ANY(:remove_tags::text[]))),
     updated_at = :now
 WHERE phone = :phone
 RETURNING id, phone, attributes::text AS attributes, tags, opted_out_at, opt_out_source, last_inbound_at, updated_at;
+
+-- name: import_contacts(phones, attributes, tags, now)
+-- An import's batch (one row per phone): each contact created, or its attributes merged with the row's (the row's
+-- win) and the row's tags added (tags: ';'-joined). Opt-out and the 24 h window are left as they are.
+WITH t AS (SELECT * FROM unnest(:phones::text[], :attributes::text[], :tags::text[]) AS t(phone, attributes, tags)),
+ins AS (
+    INSERT INTO contact (phone, attributes, tags, updated_at)
+    SELECT t.phone, t.attributes::jsonb, hub_tag_set(string_to_array(t.tags, ';')), :now FROM t
+    ON CONFLICT (phone) DO UPDATE
+    SET attributes = contact.attributes || EXCLUDED.attributes, tags = hub_tag_set(contact.tags || EXCLUDED.tags),
+        updated_at = EXCLUDED.updated_at
+    RETURNING 1
+)
+SELECT count(*) AS imported FROM ins;
