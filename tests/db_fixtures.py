@@ -37,7 +37,7 @@ from hub.store.scratch import admin_execute, scratch_database
 
 _TABLES = (
     "run, message, status_event, contact, inbound_message, idempotency_key, content_template, campaign_schedule,"
-    " journey_entry, journey_path, journey_event"  # journey_path names its entry without a foreign key
+    " journey_entry, journey_walk, journey_event"  # journey_walk names its entry without a foreign key
 )
 
 

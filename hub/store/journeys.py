@@ -258,6 +258,7 @@ async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tup
         entry = save.entry
         last_send = save.messages[-1][0] if save.messages else None
         values["ids"].append(entry.id)
+        values["runs"].append(entry.run)
         values["versions"].append(entry.version)
         values["steps"].append(save.step)
         values["phases"].append(save.phase)
@@ -267,13 +268,7 @@ async def save_entries(saves: Sequence[EntrySave], *, now: datetime) -> list[tup
         values["outcomes"].append(save.outcome)
         values["last_sends"].append(last_send)
         values["last_ids"].append(last_ids.get((entry.id, last_send)))
-        for step, at, outcome, detail in save.path:
-            values["p_entries"].append(entry.id)
-            values["p_runs"].append(entry.run)
-            values["p_steps"].append(step)
-            values["p_ats"].append(at)
-            values["p_outcomes"].append(outcome)
-            values["p_details"].append(detail)
+        values["lines"].append(_encode(save.path).decode() if save.path else None)
     # A generic plan of this statement (PostgreSQL's choice after five runs of a prepared statement) took 2-3x the
     # time of one planned for the batch's arrays (bench/journey_timers_bench.py).
     await current_engine().fetch("SET LOCAL plan_cache_mode = force_custom_plan", [])
@@ -400,7 +395,7 @@ _READ = (
     "SELECT id, run AS run_id, campaign, recipient AS to, key, active, step, phase, due_at, outcome, started_at,"
     " ended_at FROM journey_entry"
 )
-_PATHS = "SELECT entry, step, at, outcome, detail FROM journey_path WHERE entry = ANY($1::bigint[]) ORDER BY id"
+_PATHS = "SELECT entry, step, at, outcome, detail FROM journey_path WHERE entry = ANY($1::bigint[]) ORDER BY id, n"
 _STEP_COUNTS = (
     "SELECT step, outcome AS state, count(*) AS count FROM journey_path WHERE run = $1 GROUP BY step, outcome"
     " UNION ALL SELECT step, 'at_step' AS state, count(*) AS count FROM journey_entry WHERE run = $1 AND active"

@@ -99,7 +99,7 @@ class Journey:
     def path_of(self, phone: str) -> list[tuple[str, str]]:
         rows = sql(
             "SELECT p.step, p.outcome FROM journey_path p JOIN journey_entry e ON e.id = p.entry"
-            " WHERE e.run = $1 AND e.recipient = $2 ORDER BY p.id",
+            " WHERE e.run = $1 AND e.recipient = $2 ORDER BY p.id, p.n",
             self.run.id,
             phone,
         )

@@ -53,11 +53,11 @@ FROM unnest(:m_entries::bigint[], :m_runs::bigint[], :m_steps::int[], :m_recipie
 ON CONFLICT (run, recipient, step, entry) DO NOTHING
 RETURNING id, run, entry, step, status, send_at;
 
--- name: save_entries(ids, versions, steps, phases, reached, dues, seens, outcomes, last_sends, last_ids, now, p_entries, p_runs, p_steps, p_ats, p_outcomes, p_details)
+-- name: save_entries(ids, runs, versions, steps, phases, reached, dues, seens, outcomes, last_sends, last_ids, lines, now)
 -- Write a batch of entries' decisions in one statement: each entry's next state (compare-and-set on the version
--- it was read at; seen is comma-joined) and its path lines. An entry's last_message becomes the row of its last
--- send step (:last_sends, the message step index; null: it sent nothing): :last_ids when insert_messages just wrote
--- it, else the row already there (a loop back to the step). The caller holds the entries' locks; it compares the
+-- it was read at; seen is comma-joined) and its path lines (:lines, one JSON array per entry, null for none). An
+-- entry's last_message becomes the row of its last send step (:last_sends, the message step index; null: it sent
+-- nothing): :last_ids when insert_messages just wrote it, else the row already there (a loop back to the step). The caller holds the entries' locks; it compares the
 -- saved count with its batch and rolls back on a difference (every CTE runs whatever the others find).
 WITH t AS (
     SELECT * FROM unnest(:ids::bigint[], :versions::int[], :steps::text[], :phases::text[],
@@ -65,9 +65,10 @@ WITH t AS (
                          :last_sends::int[], :last_ids::bigint[])
          AS t(id, version, step, phase, reached_at, due_at, seen, outcome, last_send, last_id)
 ), p AS (
-    INSERT INTO journey_path (entry, run, step, at, outcome, detail)
-    SELECT * FROM unnest(:p_entries::bigint[], :p_runs::bigint[], :p_steps::text[], :p_ats::timestamptz[],
-                         :p_outcomes::text[], :p_details::text[])
+    INSERT INTO journey_walk (entry, run, lines)
+    SELECT x.entry, x.run, x.lines::json
+    FROM unnest(:ids::bigint[], :runs::bigint[], :lines::text[]) AS x(entry, run, lines)
+    WHERE x.lines IS NOT NULL
 ), u AS (
     UPDATE journey_entry e
     SET step = t.step, phase = t.phase, reached_at = t.reached_at, due_at = t.due_at,
