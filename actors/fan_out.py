@@ -78,7 +78,7 @@ def fan_out_run(run_id: int) -> None:
     # Contacts are read only when the message reads `contact` or a send window needs the recipients' zones.
     contact_vars = "contact" in compiled.names
     position = run.checkpoint
-    audience = itertools.islice(iter_audience(spec, settings), run.checkpoint, None)
+    audience = itertools.islice(iter_audience(spec, settings, queries.contact_pages), run.checkpoint, None)
     written = 0
     with _Writer(run_id) as writer:
         for chunk in _chunks(audience, CHUNK):

@@ -61,7 +61,7 @@ def enter_audience(run: RunRecord, spec: CampaignSpec, settings: Settings) -> in
     entry = spec.journey.entry
     first = spec.journey.steps[0].id
     position, created = run.checkpoint, 0
-    audience = itertools.islice(iter_audience(spec, settings), run.checkpoint, None)
+    audience = itertools.islice(iter_audience(spec, settings, queries.contact_pages), run.checkpoint, None)
     while chunk := list(itertools.islice(audience, CHUNK)):
         position += len(chunk)
         now = datetime.now(UTC)

@@ -1,20 +1,20 @@
-"""A campaign's audience: inline recipients then CSV rows, streamed, normalised to E.164 and de-duplicated."""
+"""A campaign's audience: inline recipients, CSV rows, then stored contacts; streamed, normalised, de-duplicated."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import msgspec
 
 from hub.campaigns.files import csv_lines, display_path, project_path
-from hub.campaigns.spec import CampaignSpec
+from hub.campaigns.spec import CampaignSpec, ContactsSource
 from hub.config import Settings
 from hub.errors import CampaignError, InvalidPhoneError
 from hub.phones import e164_to_int, normalize_phone
 
-__all__ = ["AudienceProblem", "Recipient", "iter_audience"]
+__all__ = ["CONTACTS_PAGE", "AudienceProblem", "ContactPages", "Recipient", "iter_audience"]
 
 PHONE_COLUMN = "phone"
 
@@ -67,8 +67,17 @@ class _Seen:
         return None
 
 
-def iter_audience(spec: CampaignSpec, settings: Settings) -> Iterator[Recipient | AudienceProblem]:
-    """Every entry of a campaign's audience, in order: inline recipients first, then CSV rows.
+#: A page of stored contacts for an audience's ``contacts`` source: ``(source, after_id, limit)`` -> ``(id, phone)``
+#: in id order (the store's ``audience_contacts``, run by the caller's connection).
+ContactPages = Callable[[ContactsSource, int, int], list[tuple[int, str]]]
+#: Contacts per page of a ``contacts`` source.
+CONTACTS_PAGE = 5000
+
+
+def iter_audience(
+    spec: CampaignSpec, settings: Settings, contacts: ContactPages | None = None
+) -> Iterator[Recipient | AudienceProblem]:
+    """Every entry of a campaign's audience, in order: inline recipients first, then CSV rows, then stored contacts.
 
     The CSV file is streamed row by row, never loaded whole. Each phone is normalised to E.164 (with
     ``settings.phones.default_region`` for national numbers); the first entry for a number wins.
@@ -80,8 +89,11 @@ def iter_audience(spec: CampaignSpec, settings: Settings) -> Iterator[Recipient 
     Yields:
         A :class:`Recipient` per entry to message, an :class:`AudienceProblem` per rejected or skipped entry.
 
+        contacts: reads the stored contacts of a ``contacts`` source a page at a time (the ledger).
+
     Raises:
-        CampaignError: the CSV file cannot be opened or has no ``phone`` column (checked before any row).
+        CampaignError: the CSV file cannot be opened or has no ``phone`` column (checked before any row); a
+            ``contacts`` source without ``contacts`` to read them.
     """
     seen = _Seen()
     region = settings.phones.default_region
@@ -93,6 +105,20 @@ def iter_audience(spec: CampaignSpec, settings: Settings) -> Iterator[Recipient 
         yield _admit("" if raw is None else str(raw), variables, source, seen, region, inline=True)
     if spec.audience.csv is not None:
         yield from _csv_entries(spec, settings, file, seen)
+    if spec.audience.contacts is not None:
+        if contacts is None:
+            raise CampaignError(file, "audience.contacts", "stored contacts are read from the database: none here")
+        yield from _contact_entries(spec.audience.contacts, contacts, file, seen)
+
+
+def _contact_entries(
+    source: ContactsSource, pages: ContactPages, file: str, seen: _Seen
+) -> Iterator[Recipient | AudienceProblem]:
+    after = 0
+    while page := pages(source, after, CONTACTS_PAGE):
+        for _, phone in page:
+            yield _admit(phone, {}, f"{file}:audience.contacts", seen, None, inline=False)
+        after = page[-1][0]
 
 
 def _admit(

@@ -11,7 +11,15 @@ from hub.campaigns.duration import parse_duration
 from hub.campaigns.fields import FieldReader, describe
 from hub.campaigns.files import display_path, project_path, read_csv_header, template_path
 from hub.campaigns.journey import Journey
-from hub.campaigns.spec import AudienceSpec, CampaignSpec, MessageSpec, RateLimit, Schedule, SendWindow
+from hub.campaigns.spec import (
+    AudienceSpec,
+    CampaignSpec,
+    ContactsSource,
+    MessageSpec,
+    RateLimit,
+    Schedule,
+    SendWindow,
+)
 from hub.campaigns.steps import JOURNEY_KEYS, parse_journey
 from hub.config import Settings
 from hub.yamlfile import PathPart
@@ -202,7 +210,7 @@ def _content_variables(value: Any, reader: FieldReader, at: list[PathPart]) -> d
 
 
 def _audience(value: Any, reader: FieldReader, settings: Settings, *, optional: bool = False) -> AudienceSpec:
-    data = reader.mapping(value, ["audience"], {"recipients", "csv"})
+    data = reader.mapping(value, ["audience"], {"recipients", "csv", "contacts"})
     recipients = data.get("recipients") or []
     if not isinstance(recipients, list):
         reader.fail(["audience", "recipients"], f"expected a list of recipients, found {describe(recipients)}")
@@ -211,9 +219,17 @@ def _audience(value: Any, reader: FieldReader, settings: Settings, *, optional: 
     csv = reader.attempt(lambda: _text(data, "csv", reader), None) if "csv" in data else None
     if csv is not None:
         reader.attempt(lambda: _csv(csv, reader, settings), None)
-    if not recipients and "csv" not in data and not optional:
-        reader.fail(["audience"], "expected at least one source (recipients or csv), found none")
-    return AudienceSpec(recipients=recipients, csv=csv)
+    contacts = reader.attempt(lambda: _contacts(data["contacts"], reader), None) if "contacts" in data else None
+    if not recipients and "csv" not in data and "contacts" not in data and not optional:
+        reader.fail(["audience"], "expected at least one source (recipients, csv or contacts), found none")
+    return AudienceSpec(recipients=recipients, csv=csv, contacts=contacts)
+
+
+def _contacts(value: Any, reader: FieldReader) -> ContactsSource:
+    data = reader.mapping(value, ["audience", "contacts"], {"tags", "attributes"})
+    tags = reader.string_list(data.get("tags", []), ["audience", "contacts", "tags"], "a tag")
+    attributes = reader.variables(data.get("attributes", {}), ["audience", "contacts", "attributes"])
+    return ContactsSource(tags=tags, attributes=attributes)
 
 
 def _recipient(value: Any, path: list[PathPart], reader: FieldReader) -> None:

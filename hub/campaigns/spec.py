@@ -24,11 +24,19 @@ class InlineRecipient(msgspec.Struct, frozen=True):
     vars: dict[str, Any] = {}
 
 
+class ContactsSource(_Strict, frozen=True):
+    """Stored contacts as an audience: those with every one of ``tags`` and these ``attributes`` (SPEC §13)."""
+
+    tags: list[str] = []
+    attributes: dict[str, Any] = {}
+
+
 class AudienceSpec(_Strict, frozen=True):
     """Where recipients come from; sources are merged and de-duplicated by phone."""
 
     recipients: list[dict[str, Any]] = []  # each has `phone` and other fields (variables)
     csv: str | None = None  # path relative to the project root; header row with a `phone` column
+    contacts: ContactsSource | None = None  # stored contacts by tags and attributes, in the order first known
 
 
 class SendWindow(_Strict, frozen=True):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from hub.audience import AudienceProblem, Recipient, iter_audience
+from hub.audience import AudienceProblem, ContactPages, Recipient, iter_audience
 from hub.campaigns.files import display_path
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.ledger_checks import CHUNK, Attributes, Ledger, contact_reader
@@ -118,7 +118,7 @@ def _rendered(
     read: Attributes | None,
 ) -> Iterator[tuple[Outcome, RenderLine]]:
     compiled = compile_message(spec.one_message(), settings, name=spec.name, source=display_path(spec.source, settings))
-    picked = _picked(spec, settings, to=to, limit=limit)
+    picked = _picked(spec, settings, to=to, limit=limit, pages=_pages(read))
     if "contact" in compiled.names:
         picked = _with_contacts(picked, read or contact_reader(None, None))
     for item in picked:
@@ -140,12 +140,21 @@ def _with_contacts(
             yield item
 
 
+def _pages(read: Attributes | None) -> ContactPages | None:
+    """Stored contacts for a ``contacts`` audience: from the ledger when the dry run reads it."""
+    if read is None:
+        return None
+    from hub.store import queries
+
+    return queries.contact_pages
+
+
 def _picked(
-    spec: CampaignSpec, settings: Settings, *, to: str | None, limit: int | None
+    spec: CampaignSpec, settings: Settings, *, to: str | None, limit: int | None, pages: ContactPages | None
 ) -> Iterator[Recipient | AudienceProblem]:
     """The audience entries the dry run shows: those numbered ``to`` (or all), up to ``limit``."""
     count = 0
-    for item in iter_audience(spec, settings):
+    for item in iter_audience(spec, settings, pages):
         if limit is not None and count >= limit:
             return
         if isinstance(item, AudienceProblem):

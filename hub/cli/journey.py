@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 import click
 import msgspec
 
-from hub.audience import AudienceProblem, Recipient, iter_audience
-from hub.campaigns.spec import CampaignSpec
+from hub.audience import AudienceProblem, ContactPages, Recipient, iter_audience
+from hub.campaigns.spec import CampaignSpec, ContactsSource
 from hub.campaigns.steps import check_event
-from hub.cli.ledger_checks import CHUNK, Attributes
+from hub.cli.ledger_checks import CHUNK, Attributes, Ledger, contact_reader
 from hub.config import Settings
 from hub.contacts import contact_zone
 from hub.errors import CampaignError
@@ -64,13 +64,13 @@ def render_journey(
     as_json: bool,
     assume: Sequence[str],
     event: dict[str, object],
-    contacts: Callable[[], Attributes] | None = None,
+    contacts: Callable[[], tuple[Ledger | None, str | None]] | None = None,
 ) -> int:
     """Print the timeline of each recipient (``to``, or the audience up to ``limit``); the exit status.
 
     Args:
-        contacts: opens the reader of contacts' attributes, called only when the journey reads them (``contact``
-            or a recipient-local time); None: no contact is read.
+        contacts: opens the ledger (``open_ledger``), called only when the journey reads contacts (``contact``, a
+            recipient-local time, a ``contacts`` audience); None: no contact is read (an empty one, with a note).
 
     Returns:
         1 when a message would fail to render or a recipient is unknown, else 0.
@@ -85,8 +85,12 @@ def render_journey(
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     failed = False
     shown = 0
-    read = contacts() if contacts is not None and renderer.reads_contact else None
-    for recipient, contact in _with_contacts(_recipients(spec, settings, to, limit), read):
+    read, pages = None, None
+    if renderer.reads_contact or spec.audience.contacts is not None:
+        ledger, why_not = contacts() if contacts is not None else (None, None)
+        read = contact_reader(ledger, why_not)
+        pages = contact_pages if ledger is not None else None
+    for recipient, contact in _with_contacts(_recipients(spec, settings, to, limit, pages), read):
         shown += 1
         zone = contact_zone(contact) or timezone_for(recipient.phone, fallback)
         who = entry_recipient(
@@ -112,6 +116,12 @@ def render_journey(
     return 1 if failed else 0
 
 
+def contact_pages(source: ContactsSource, after_id: int, limit: int) -> list[tuple[int, str]]:
+    from hub.store import queries
+
+    return queries.contact_pages(source, after_id, limit)
+
+
 def _with_contacts(
     recipients: Iterator[Recipient], read: Attributes | None
 ) -> Iterator[tuple[Recipient, dict[str, Any] | None]]:
@@ -122,10 +132,12 @@ def _with_contacts(
             yield item, found.get(item.phone)
 
 
-def _recipients(spec: CampaignSpec, settings: Settings, to: str | None, limit: int | None) -> Iterator[Recipient]:
+def _recipients(
+    spec: CampaignSpec, settings: Settings, to: str | None, limit: int | None, pages: ContactPages | None
+) -> Iterator[Recipient]:
     """The audience's recipients (or the one numbered ``to``; an event-entered journey may enter anyone)."""
     count = 0
-    for item in iter_audience(spec, settings):
+    for item in iter_audience(spec, settings, pages):
         if isinstance(item, AudienceProblem) or (to is not None and item.phone != to):
             continue
         if limit is not None and count >= limit:

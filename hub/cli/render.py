@@ -16,7 +16,7 @@ from hub.campaigns.spec import CampaignSpec
 from hub.cli.app import Context, main, pass_context
 from hub.cli.dry_run import HeldLine, Outcome, RenderLine, dry_run
 from hub.cli.journey import parse_assumptions, parse_event_data, render_journey
-from hub.cli.ledger_checks import contact_reader, open_ledger
+from hub.cli.ledger_checks import open_ledger
 from hub.cli.send import parse_at
 from hub.cli.templates import refuse_registry_mismatch
 from hub.config import Settings
@@ -186,7 +186,7 @@ def render(
             raise click.BadParameter(str(exc), param_hint="--to") from None
     if spec.journey is not None:
         assumptions, data = parse_assumptions(assume), parse_event_data(event)
-        contacts = None if no_ledger else (lambda: contact_reader(*open_ledger(settings)))
+        contacts = None if no_ledger else (lambda: open_ledger(settings))
         sys.exit(
             render_journey(
                 spec,

@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.store import sql
-from hub.store.db import transaction
+from hub.store.db import run_sync, transaction
 from hub.store.records import ContactChange, ContactProfile, ContactRecord, InboundRecord
 from hub.store.rows import chunks, utc, when
 from hub.store.tables import Contact, InboundMessage
 
 if TYPE_CHECKING:
+    from hub.campaigns.spec import ContactsSource
     from hub.contact_import import ImportRow
 
 #: Phones per lookup.
@@ -109,6 +110,19 @@ async def change_contact(
             await sql.fetch(_SQL["ensure_contact"], {"phone": phone, "now": now})
         rows = await sql.fetch(_SQL["change_contact"], values)
     return _profile(rows[0]) if rows else None
+
+
+async def audience_contacts(
+    tags: Sequence[str], attributes: dict[str, Any], *, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """A page of ``(id, phone)`` of the contacts with every one of ``tags`` and these ``attributes``, by id."""
+    values = {"tags": list(tags), "attributes": json.dumps(attributes), "after_id": after_id, "limit": limit}
+    return [(row["id"], row["phone"]) for row in await sql.fetch(_SQL["audience_contacts"], values)]
+
+
+def contact_pages(source: ContactsSource, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """:func:`audience_contacts` for sync callers (fan-out, entering a journey, a dry run): ``ContactPages``."""
+    return run_sync(audience_contacts(source.tags, source.attributes, after_id=after_id, limit=limit))
 
 
 async def import_contacts(rows: Sequence[ImportRow], *, at: datetime | None = None) -> int:

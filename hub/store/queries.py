@@ -8,8 +8,10 @@ from __future__ import annotations
 from hub.store.attempts import defer_owed, pause_run
 from hub.store.callbacks import Outcome, apply_status
 from hub.store.contacts import (
+    audience_contacts,
     change_contact,
     contact_attributes,
+    contact_pages,
     get_contact,
     get_contacts,
     import_contacts,
@@ -85,6 +87,7 @@ __all__ = [
     "StatusUpdate",
     "WaitGroup",
     "apply_status",
+    "audience_contacts",
     "cancel_run",
     "change_contact",
     "claim_batch_for_send",
@@ -92,6 +95,7 @@ __all__ = [
     "claim_idempotent",
     "complete_idempotent",
     "contact_attributes",
+    "contact_pages",
     "create_run",
     "defer_owed",
     "due_message_ids",

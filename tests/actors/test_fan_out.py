@@ -97,3 +97,33 @@ def test_fan_out_renders_each_recipients_contact_attributes(harness: Harness) ->
         "+14155550100": "Hi Ada, your vip gift awaits",
         "+14155550101": "Hi Bob",
     }
+
+
+SEGMENT = """\
+name: segment
+body: "Hi {{ contact.name }}"
+audience:
+  recipients:
+    - {phone: "+14155550100"}
+  contacts: {tags: [vip], attributes: {city: Berlin}}
+"""
+
+
+def test_fan_out_sends_to_the_stored_contacts_of_a_tags_and_attributes_audience(harness: Harness) -> None:
+    # Given contacts in and out of the segment (a tag missing, another city), one of them also listed inline
+    folder = Path(harness.settings.paths.campaigns)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "segment.yaml").write_text(SEGMENT, encoding="utf-8")
+    for phone, name, tags, city in [
+        ("+14155550100", "Ada", ["vip"], "Berlin"),
+        ("+14155550101", "Bo", ["vip", "news"], "Berlin"),
+        ("+14155550102", "Cy", ["news"], "Berlin"),
+        ("+14155550103", "Di", ["vip"], "Paris"),
+    ]:
+        harness.run(q.change_contact(phone, contacts.replace({"name": name, "city": city}, tags)))
+    run, _ = harness.run(q.create_run(campaign="segment", state=RunState.RUNNING))
+    # When it fans out
+    actors.fan_out_run.fn(run.id)
+    # Then the segment's contacts each have one row (Ada once: inline and stored), rendered with their attributes
+    items, _ = harness.run(q.list_messages(run_id=run.id, limit=10))
+    assert {m.recipient: m.body for m in items} == {"+14155550100": "Hi Ada", "+14155550101": "Hi Bo"}

@@ -105,3 +105,19 @@ def test_an_unexpected_failure_checking_one_file_is_a_problem_of_that_file(
     specs, errors = load_campaigns(project)
     assert [spec.name for spec in specs] == ["b-fine"]
     assert [str(error) for error in errors] == ["campaigns/a-broken.yaml: could not be checked (RuntimeError)"]
+
+
+def test_a_contacts_audience_loads_its_tags_and_attributes(project: Settings) -> None:
+    path = write(project, "segment", 'body: "Hi"\naudience: {contacts: {tags: [vip], attributes: {city: Berlin}}}\n')
+
+    spec = load_campaign(path, project)
+
+    assert spec.audience.contacts is not None
+    assert (spec.audience.contacts.tags, spec.audience.contacts.attributes) == (["vip"], {"city": "Berlin"})
+
+
+def test_a_contacts_audience_of_the_wrong_shape_is_located(project: Settings) -> None:
+    path = write(project, "segment", 'body: "Hi"\naudience: {contacts: {tags: vip, city: Berlin}}\n')
+    with pytest.raises(CampaignErrors) as caught:
+        load_campaign(path, project)
+    assert {problem.field for problem in caught.value.problems} == {"audience.contacts.city", "audience.contacts.tags"}

@@ -61,3 +61,15 @@ def test_without_a_ledger_the_contact_is_empty_and_a_note_says_so(project: Proje
     assert result.exit_code == 0
     assert "note: contact attributes not read" in result.stderr
     assert [json.loads(line)["body"] for line in result.stdout.splitlines()] == ["Hi Ada", "Hi Bo"]
+
+
+def test_a_contacts_audience_renders_the_stored_contacts_it_selects(project: Project, pg_settings: Settings) -> None:
+    _project(project, pg_settings, "")
+    run_sync(queries.change_contact(BO, contacts.replace({"tier": "silver"}, ["vip"])))
+    run_sync(queries.change_contact("+4915123456789", contacts.replace({"tier": "gold"}, [])))
+    project.write("campaigns/hello.yaml", "body: 'Hi, {{ contact.tier }}'\naudience: {contacts: {tags: [vip]}}\n")
+
+    result = project.hub("render", "hello", "--json")
+
+    bodies = {line["to"]: line["body"] for line in map(json.loads, result.stdout.splitlines())}
+    assert (result.exit_code, bodies) == (0, {BO: "Hi, silver"})

@@ -56,3 +56,11 @@ ins AS (
     RETURNING 1
 )
 SELECT count(*) AS imported FROM ins;
+
+-- name: audience_contacts(tags, attributes, after_id, limit)
+-- A page of a campaign's `contacts` audience: contacts with every one of :tags and these :attributes, by id after
+-- :after_id (the GIN index on tags).
+SELECT id, phone FROM contact
+WHERE id > :after_id AND tags @> :tags::text[] AND attributes @> :attributes::jsonb
+ORDER BY id
+LIMIT :limit;
