@@ -28,6 +28,7 @@ from hub.api.openapi import StrictStructSchemaPlugin, document_errors, render_pl
 from hub.api.render import RenderController
 from hub.api.runs import RunController
 from hub.api.templates import TemplateController
+from hub.api.wake import JourneyWake
 from hub.api.webhooks import TwilioWebhookController
 from hub.config import Settings, load_settings
 from hub.gcfreeze import freeze_startup_objects
@@ -116,6 +117,7 @@ def create_app(
             "api_keys": api_keys,
             "metrics": AppMetrics(snapshot_for(settings)),
             "probes": dict(probes) if probes is not None else default_probes(settings),
+            "journey_wake": JourneyWake(queue.enqueue_advance),
         }
     )
     app = Litestar(

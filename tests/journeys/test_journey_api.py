@@ -221,3 +221,21 @@ def test_an_event_that_enters_or_reaches_an_entry_wakes_the_advancer_at_once(wor
     assert world.enqueuer.advances == 2
     world.client.post("/v1/events", json={"type": "appointment.canceled", "to": "+14155550123"})
     assert world.enqueuer.advances == 2  # nobody entered or waiting: nothing to wake
+
+
+def test_a_reply_through_the_inbound_webhook_wakes_the_advancer_at_once(world: World) -> None:
+    world.client.post("/v1/events", json=BOOKED)
+    world.sweep()
+    before = world.enqueuer.advances
+    world.reply("+14155550199")
+    assert world.enqueuer.advances == before + 1  # the reply's branch is not left for the sweep's next tick
+
+
+def test_a_delivered_callback_wakes_the_advancer_at_once(world: World) -> None:
+    world.schedule_run()
+    world.sweep()
+    sid = world.hand_to_twilio(ADA)
+    world.status(sid, "sent")
+    assert world.enqueuer.advances == 0  # no entry waits for a sent status
+    world.status(sid, "delivered")
+    assert world.enqueuer.advances == 1
