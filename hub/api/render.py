@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, post
@@ -18,6 +18,7 @@ from hub.api.schemas import RENDER_EXAMPLES, RenderItem, RenderRequest, RenderRe
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import CampaignSpec, MessageSpec
 from hub.config import Settings
+from hub.contacts import with_contact
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
@@ -32,8 +33,17 @@ __all__ = ["MAX_RENDER_LIMIT", "RenderController", "campaign_preview", "dry_run"
 MAX_RENDER_LIMIT = 1000
 
 
-def dry_run(compiled: CompiledMessage, recipients: Iterable[RawRecipient], settings: Settings) -> list[RenderItem]:
+def dry_run(
+    compiled: CompiledMessage,
+    recipients: Iterable[RawRecipient],
+    settings: Settings,
+    contacts: Mapping[str, dict[str, Any]] | None = None,
+) -> list[RenderItem]:
     """Render each recipient as it would be sent, reporting failures per recipient instead of raising (pure).
+
+    Args:
+        contacts: the recipients' contact attributes by phone, for a message that reads ``contact`` (None: it
+            does not, and ``contact`` is not set).
 
     Returns:
         One item per recipient, in order: ``ok`` with the message, or ``rejected`` with the reason.
@@ -45,8 +55,9 @@ def dry_run(compiled: CompiledMessage, recipients: Iterable[RawRecipient], setti
         except InvalidPhoneError as exc:
             items.append(RenderItem(to=raw.to, status="rejected", error=f"invalid phone number: {exc}"))
             continue
+        variables = raw.vars if contacts is None else with_contact(raw.vars, contacts.get(phone))
         try:
-            message = render_message(compiled, ApiRecipient(phone=phone, vars=raw.vars, source=raw.field))
+            message = render_message(compiled, ApiRecipient(phone=phone, vars=variables, source=raw.field))
         except RenderError as exc:
             items.append(RenderItem(to=phone, status="rejected", error=str(exc)))
             continue
@@ -70,7 +81,22 @@ def _compile(spec: MessageSpec, settings: Settings, name: str, source: str) -> C
         raise Unprocessable(exc.message, field=exc.field or "body") from None
 
 
-def _campaign_items(spec: CampaignSpec, data: RenderRequest, settings: Settings) -> list[RenderItem]:
+async def _contacts_for(
+    compiled: CompiledMessage, phones: Iterable[str], settings: Settings
+) -> Mapping[str, Any] | None:
+    """The contact attributes of these numbers when the message reads ``contact`` (one read), else None."""
+    if "contact" not in compiled.names:
+        return None
+    numbers = []
+    for raw in phones:
+        try:
+            numbers.append(normalize_phone(raw, settings.phones.default_region))
+        except InvalidPhoneError:
+            continue  # rendered as rejected, with the reason
+    return await queries.contact_attributes(numbers)
+
+
+async def _campaign_items(spec: CampaignSpec, data: RenderRequest, settings: Settings) -> list[RenderItem]:
     """Dry-run the first ``limit`` audience entries of a repository campaign (or only the one numbered ``to``)."""
     from hub.audience import AudienceProblem, iter_audience
 
@@ -81,25 +107,30 @@ def _campaign_items(spec: CampaignSpec, data: RenderRequest, settings: Settings)
             wanted = normalize_phone(data.to, settings.phones.default_region)
         except InvalidPhoneError as exc:
             raise Unprocessable(f"invalid phone number: {exc}", field="to") from None
-    items: list[RenderItem] = []
+    picked: list[RenderItem | RawRecipient] = []
     for entry in iter_audience(spec, settings):
         if isinstance(entry, AudienceProblem):
             if wanted is None:
-                items.append(RenderItem(to=entry.raw, status=entry.status, error=f"{entry.source}: {entry.reason}"))
+                picked.append(RenderItem(to=entry.raw, status=entry.status, error=f"{entry.source}: {entry.reason}"))
         elif wanted is None or entry.phone == wanted:
-            items.extend(dry_run(compiled, [RawRecipient(entry.phone, dict(entry.vars), entry.source)], settings))
-        if len(items) >= data.limit:
+            picked.append(RawRecipient(entry.phone, dict(entry.vars), entry.source))
+        if len(picked) >= data.limit:
             break
-    return items
+    raws = [item for item in picked if isinstance(item, RawRecipient)]
+    contacts = await _contacts_for(compiled, (raw.to for raw in raws), settings)
+    rendered = iter(dry_run(compiled, raws, settings, contacts))
+    return [next(rendered) if isinstance(item, RawRecipient) else item for item in picked]
 
 
-def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
+async def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderItem]:
     spec = spec_of(data, body=data.body, variables=data.vars)
     numbers = list(data.phone_numbers or ())
     if data.to:
         numbers.append(data.to)
     recipients = raw_recipients(data.recipients, numbers)[: data.limit]
-    return dry_run(_compile(spec, settings, API_NAME, "request"), recipients, settings)
+    compiled = _compile(spec, settings, API_NAME, "request")
+    contacts = await _contacts_for(compiled, (raw.to for raw in recipients), settings)
+    return dry_run(compiled, recipients, settings, contacts)
 
 
 async def _checked(
@@ -140,7 +171,7 @@ def _held(items: list[RenderItem], spec: CampaignSpec, settings: Settings) -> li
 async def campaign_preview(settings: Settings, name: str, limit: int) -> list[RenderItem]:
     """The first ``limit`` messages of a repository campaign as ``POST /v1/render`` would show them."""
     spec = lookup_campaign(settings, name)
-    items = _campaign_items(spec, RenderRequest(campaign=name, limit=limit), settings)
+    items = await _campaign_items(spec, RenderRequest(campaign=name, limit=limit), settings)
     return await _checked(_held(items, spec, settings), spec.one_message().content_sid, settings)
 
 
@@ -166,11 +197,11 @@ class RenderController(Controller):
             spec = lookup_campaign(settings, data.campaign)
             content_sid = spec.one_message().content_sid
             template = await ensure_sendable(content_sid, settings)  # 409, as the send answers for a blocked one
-            items = _held(_campaign_items(spec, data, settings), spec, settings)
+            items = _held(await _campaign_items(spec, data, settings), spec, settings)
         else:
             content_sid = data.content_sid
             template = await ensure_sendable(content_sid, settings)
-            items = _ad_hoc_items(data, settings)
+            items = await _ad_hoc_items(data, settings)
         items = await _checked(items, content_sid, settings, template.body if template is not None else None)
         rendered = sum(1 for item in items if item.status == "ok")
         rejected = sum(1 for item in items if item.status == "rejected")

@@ -100,3 +100,14 @@ def test_a_csv_without_a_phone_column_is_422(client: Client) -> None:
     answer = client.post("/v1/contacts/import", content=b"number\n+4915112345678\n")
 
     assert answer.status_code == 422
+
+
+def test_a_dry_run_over_http_renders_the_contacts_attributes(client: Client) -> None:
+    _put(client, ADA, {"attributes": {"tier": "vip"}})
+
+    answer = client.post("/v1/render", json={"phone_numbers": [ADA, "+4915112345679"], "body": "Hi {{ contact.tier }}"})
+
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert [(i["status"], i["body"]) for i in items] == [("ok", "Hi vip"), ("rejected", None)]
+    assert "tier" in items[1]["error"]
