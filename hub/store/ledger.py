@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
 from hub.status import FINAL, MessageStatus, from_twilio
 from hub.store.callbacks import settle_error_code
 from hub.store.db import current_engine
@@ -50,7 +52,9 @@ def _held_runs(now: datetime) -> Any:
 def due_condition(now: datetime) -> Any:
     """Where-clause of owed rows that may be sent at ``now`` (pending, due, run not held)."""
     return (
-        (Message.status == S.PENDING.value)
+        # A literal, not a parameter: so the planner may read a run's owed rows through the partial index on them
+        # (message_owed, migration 2026-12-07T11:45), which a generic plan with status = $1 cannot use.
+        WhereRaw("message.status = 'pending'")
         & (Message.send_at.is_null() | (Message.send_at <= now))
         & (Message.next_attempt_at.is_null() | (Message.next_attempt_at <= now))
         & Message.run.not_in(_held_runs(now))
