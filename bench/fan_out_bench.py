@@ -1,6 +1,10 @@
 """Fan-out of a CSV campaign: render + ledger rows + pipelined enqueue, recipients/s and peak RSS.
 
     .venv/bin/python bench/fan_out_bench.py --recipients 1000000
+    .venv/bin/python bench/fan_out_bench.py --recipients 1000000 --contacts   # the template reads contact.tier
+
+With ``--contacts`` every recipient has a stored contact and the template reads ``contact.tier``: the fan-out reads
+the attributes of each chunk's recipients (SPEC §13). Without it no attributes are read.
 
 ``fan_out_run`` runs in a child process of its own (so its peak RSS is its own, from ``os.wait4``) against a fresh
 PostgreSQL database and an empty Redis database index; no worker consumes the send queue. In the same run, the
@@ -30,12 +34,17 @@ TEMPLATE = (
 )
 
 
-def make_project(folder: Path, rows: int) -> None:
-    """A campaign ``bench`` with a 2-line template and a CSV of ``rows`` unique valid numbers."""
+CONTACT_LINE = "Your tier: {{ contact.tier | default('none') }}.\n"
+
+
+def make_project(folder: Path, rows: int, *, contacts: bool = False) -> None:
+    """A campaign ``bench`` with a 2-line template (a third reading ``contact.tier`` with ``contacts``) and a CSV of
+    ``rows`` unique valid numbers."""
     (folder / "campaigns").mkdir()
     (folder / "templates" / "messages").mkdir(parents=True)
     (folder / "audiences").mkdir()
-    (folder / "templates" / "messages" / "reminder.j2").write_text(TEMPLATE, encoding="utf-8")
+    template = TEMPLATE + (CONTACT_LINE if contacts else "")
+    (folder / "templates" / "messages" / "reminder.j2").write_text(template, encoding="utf-8")
     (folder / "campaigns" / "bench.yaml").write_text(
         'template: reminder.j2\nvars: {clinic_phone: "+44 20 7946 0000"}\naudience: {csv: audiences/people.csv}\n',
         encoding="utf-8",
@@ -81,6 +90,25 @@ def _postgres_cpu_s() -> float:
     return total / tick
 
 
+def store_contacts(database_url: str, rows: int) -> None:
+    """A stored contact with a ``tier`` attribute for each of the ``rows`` numbers."""
+    import asyncpg
+
+    async def insert() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO contact (phone, attributes, tags, updated_at)"
+                " SELECT p, jsonb_build_object('tier', 'gold'), '{}', now() FROM unnest($1::text[]) AS p",
+                [bc.phone(i) for i in range(rows)],
+            )
+            await conn.execute("ANALYZE contact")
+        finally:
+            await conn.close()
+
+    asyncio.run(insert())
+
+
 def ledger(database_url: str) -> tuple[int, dict[str, int]]:
     import asyncpg
 
@@ -99,12 +127,14 @@ def run(args: argparse.Namespace) -> list[str]:
     import redis
 
     with bc.workdir("hub-fanout-bench-") as folder, bc.fresh_database() as db_url, bc.redis_database() as redis_url:
-        make_project(folder, args.recipients)
+        make_project(folder, args.recipients, contacts=args.contacts)
         config = bc.write_config(
             folder,
             **bc.hub_settings(db_url, redis_url, fake_url="http://127.0.0.1:9", api_url="http://x", per_second=80),
         )
         bc.migrate(config)
+        if args.contacts:
+            store_contacts(db_url, args.recipients)
         command = [str(bc.PYTHON), str(Path(__file__).resolve()), "--child", str(config)]
         if os.environ.get("BENCH_PYSPY"):  # profile the fan-out: py-spy's raw (collapsed) stacks to that file
             command = [
@@ -136,8 +166,13 @@ def run(args: argparse.Namespace) -> list[str]:
         noop = measure_noop(redis_url, processes=2, threads=8, messages=args.noop_messages, logs=folder)
     per_s = args.recipients / result["seconds"]
     ok = per_s >= GOAL_PER_S and peak_mb < GOAL_PEAK_MB
+    template = (
+        "3-line template, 4 variables and `contact.tier` of a stored contact each"
+        if args.contacts
+        else ("2-line template, 4 variables")
+    )
     return [
-        f"- {args.recipients:,}-row CSV campaign (2-line template, 4 variables), `fan_out_run` in its own process "
+        f"- {args.recipients:,}-row CSV campaign ({template}), `fan_out_run` in its own process "
         f"(PostgreSQL ledger, Redis queue, no consumer)",
         f"- **{per_s:,.0f} recipients/s** ({result['seconds']:.1f} s in fan_out_run, {wall:.1f} s with start-up); "
         f"**peak RSS {peak_mb:.0f} MB**",
@@ -155,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--noop-messages", type=int, default=20_000, help="messages for the no-op actor ceiling")
+    parser.add_argument("--contacts", action="store_true", help="every recipient a stored contact read by the template")
     parser.add_argument("--results", type=Path, default=bc.RESULTS)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from hub.store import sql
 from hub.store.db import run_sync, transaction
 from hub.store.records import ContactChange, ContactProfile, ContactRecord, InboundRecord
@@ -68,7 +70,7 @@ async def contact_attributes(phones: Iterable[str]) -> dict[str, dict[str, Any]]
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunks(wanted, _LOOKUP_CHUNK):
         rows = await sql.fetch(_SQL["contact_attributes"], {"phones": list(chunk)})
-        found.update((row["phone"], json.loads(row["attributes"])) for row in rows)
+        found.update((row["phone"], msgspec.json.decode(row["attributes"])) for row in rows)
     return found
 
 
