@@ -109,8 +109,8 @@ def advance_journeys() -> None:
 
     While it finds work it goes on (a short pause after a batch that was not full) for up to :data:`BUSY_S`, at
     most :data:`BUSY_PER_PROCESS` calls per process at once; another call meanwhile does one batch and returns. Each
-    sweep tick sends one, so a burst of due timers keeps that many advancers per worker process busy, and a quiet
-    journey costs one short call a tick.
+    sweep tick sends one, and a going-on call whose first batch was full sends one more, so a burst of due timers
+    soon keeps that many advancers per worker process busy, and a quiet journey costs one short call a tick.
     """
     settings = runtime.current().settings
     cache = _cache(settings)
@@ -123,10 +123,16 @@ def advance_journeys() -> None:
         return
     try:
         deadline = time.monotonic() + BUSY_S
+        first = True
         while time.monotonic() < deadline:
             moved = advance_batch(settings, cache, datetime.now(UTC), enqueue)
             if moved == 0:
                 return
+            if first and moved == BATCH:
+                # A backlog: one more advancer joins now, not at the next sweep tick (one per tick took the burst
+                # seconds to reach every worker's busy calls). It goes on only if it finds a busy slot free.
+                advance_journeys.send()
+            first = False
             if moved < BATCH:
                 time.sleep(IDLE_S)
     finally:
