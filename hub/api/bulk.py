@@ -16,7 +16,17 @@ from hub.api.enqueue import Enqueuer
 from hub.api.errors import Unprocessable
 from hub.api.idempotency import Created, idempotent
 from hub.api.openapi import error_responses
-from hub.api.plan import Planned, RawRecipient, SendPlan, due_time, plan_send, raw_recipients, spec_of
+from hub.api.plan import (
+    Planned,
+    RawRecipient,
+    SendPlan,
+    compile_request,
+    contacts_for,
+    due_time,
+    plan_send,
+    raw_recipients,
+    spec_of,
+)
 from hub.api.schemas import (
     BULK_EXAMPLES,
     SEND_EXAMPLES,
@@ -70,9 +80,15 @@ def ledger_rows(plan: SendPlan, send_at: datetime | None) -> list[NewMessage]:
 
 
 async def _plan(spec: MessageSpec, recipients: list[RawRecipient], settings: Settings, strict: bool) -> SendPlan:
+    compiled = compile_request(spec, settings)
+    contacts = await contacts_for(compiled, (raw.to for raw in recipients), settings)
+
+    def plan() -> SendPlan:
+        return plan_send(spec, recipients, settings, strict_numbers=strict, compiled=compiled, contacts=contacts)
+
     if len(recipients) <= _THREAD_THRESHOLD:
-        return plan_send(spec, recipients, settings, strict_numbers=strict)
-    return await anyio.to_thread.run_sync(lambda: plan_send(spec, recipients, settings, strict_numbers=strict))
+        return plan()
+    return await anyio.to_thread.run_sync(plan)
 
 
 async def _store(plan: SendPlan, send_at: datetime | None, kind: str) -> tuple[int, list[int]]:

@@ -1,9 +1,10 @@
-"""Turn a send request into a plan (pure): which recipients get which rendered message, which are rejected and why."""
+"""Turn a send request into a plan (pure): which recipients get which rendered message, which are rejected and why;
+and the one read a plan may need first, the recipients' contact attributes (``contacts_for``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +14,11 @@ from hub.api.errors import Unprocessable
 from hub.api.schemas import MessageFields
 from hub.campaigns.spec import MessageSpec
 from hub.config import Settings
+from hub.contacts import with_contact
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
-from hub.rendering import OutboundMessage, compile_message, render_message
+from hub.rendering import CompiledMessage, OutboundMessage, compile_message, render_message
+from hub.store import queries
 
 __all__ = [
     "MAX_RECIPIENTS",
@@ -23,6 +26,8 @@ __all__ = [
     "Planned",
     "RawRecipient",
     "SendPlan",
+    "compile_request",
+    "contacts_for",
     "due_time",
     "message_spec",
     "parse_time",
@@ -187,8 +192,37 @@ def raw_recipients(
     return out
 
 
+def compile_request(spec: MessageSpec, settings: Settings) -> CompiledMessage:
+    """A request's message compiled once (raises Unprocessable naming the field)."""
+    try:
+        return compile_message(spec, settings, name=API_NAME, source="request")
+    except CampaignError as exc:
+        raise Unprocessable(exc.message, field=exc.field or "body") from None
+
+
+async def contacts_for(
+    compiled: CompiledMessage, phones: Iterable[str], settings: Settings
+) -> Mapping[str, dict[str, Any]] | None:
+    """The contact attributes of a request's numbers when its message reads ``contact`` (one read), else None."""
+    if "contact" not in compiled.names:
+        return None
+    numbers = []
+    for raw in phones:
+        try:
+            numbers.append(normalize_phone(raw, settings.phones.default_region))
+        except InvalidPhoneError:
+            continue  # refused with the reason where it is rendered
+    return await queries.contact_attributes(numbers)
+
+
 def plan_send(
-    spec: MessageSpec, recipients: Sequence[RawRecipient], settings: Settings, *, strict_numbers: bool = False
+    spec: MessageSpec,
+    recipients: Sequence[RawRecipient],
+    settings: Settings,
+    *,
+    strict_numbers: bool = False,
+    compiled: CompiledMessage | None = None,
+    contacts: Mapping[str, dict[str, Any]] | None = None,
 ) -> SendPlan:
     """Validate, normalise and render every recipient of one request, before anything is stored.
 
@@ -197,6 +231,8 @@ def plan_send(
         recipients: as written in the request.
         settings: for ``phones.default_region`` and the templates folder.
         strict_numbers: raise on an invalid number (a single-message send) instead of rejecting it.
+        compiled: the message already compiled (:func:`compile_request`), else compiled here.
+        contacts: the recipients' contact attributes (:func:`contacts_for`) when the message reads ``contact``.
 
     Returns:
         The plan: one rendered message per distinct valid number; invalid numbers and repeats rejected.
@@ -205,10 +241,7 @@ def plan_send(
         Unprocessable: the message does not compile, or it fails to render for a recipient (the request, not the
             recipient, is what needs fixing), or (``strict_numbers``) a number is invalid.
     """
-    try:
-        compiled = compile_message(spec, settings, name=API_NAME, source="request")
-    except CampaignError as exc:
-        raise Unprocessable(exc.message, field=exc.field or "body") from None
+    compiled = compiled or compile_request(spec, settings)
     region = settings.phones.default_region
     accepted: list[Planned] = []
     rejected: list[tuple[str, str]] = []
@@ -227,7 +260,8 @@ def plan_send(
             continue
         seen[phone] = raw.field
         try:
-            message = render_message(compiled, ApiRecipient(phone=phone, vars=raw.vars, source=raw.field))
+            variables = raw.vars if contacts is None else with_contact(raw.vars, contacts.get(phone))
+            message = render_message(compiled, ApiRecipient(phone=phone, vars=variables, source=raw.field))
         except RenderError as exc:
             raise Unprocessable(str(exc), field=raw.field) from None
         accepted.append(Planned(message=message, vars=raw.vars))

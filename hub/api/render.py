@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from hub.api.campaigns import lookup_campaign
 from hub.api.errors import Unprocessable
 from hub.api.openapi import error_responses
-from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, raw_recipients, spec_of
+from hub.api.plan import API_NAME, ApiRecipient, RawRecipient, contacts_for, raw_recipients, spec_of
 from hub.api.schemas import RENDER_EXAMPLES, RenderItem, RenderRequest, RenderResult, json_body
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import CampaignSpec, MessageSpec
@@ -81,21 +81,6 @@ def _compile(spec: MessageSpec, settings: Settings, name: str, source: str) -> C
         raise Unprocessable(exc.message, field=exc.field or "body") from None
 
 
-async def _contacts_for(
-    compiled: CompiledMessage, phones: Iterable[str], settings: Settings
-) -> Mapping[str, Any] | None:
-    """The contact attributes of these numbers when the message reads ``contact`` (one read), else None."""
-    if "contact" not in compiled.names:
-        return None
-    numbers = []
-    for raw in phones:
-        try:
-            numbers.append(normalize_phone(raw, settings.phones.default_region))
-        except InvalidPhoneError:
-            continue  # rendered as rejected, with the reason
-    return await queries.contact_attributes(numbers)
-
-
 async def _campaign_items(spec: CampaignSpec, data: RenderRequest, settings: Settings) -> list[RenderItem]:
     """Dry-run the first ``limit`` audience entries of a repository campaign (or only the one numbered ``to``)."""
     from hub.audience import AudienceProblem, iter_audience
@@ -117,7 +102,7 @@ async def _campaign_items(spec: CampaignSpec, data: RenderRequest, settings: Set
         if len(picked) >= data.limit:
             break
     raws = [item for item in picked if isinstance(item, RawRecipient)]
-    contacts = await _contacts_for(compiled, (raw.to for raw in raws), settings)
+    contacts = await contacts_for(compiled, (raw.to for raw in raws), settings)
     rendered = iter(dry_run(compiled, raws, settings, contacts))
     return [next(rendered) if isinstance(item, RawRecipient) else item for item in picked]
 
@@ -129,7 +114,7 @@ async def _ad_hoc_items(data: RenderRequest, settings: Settings) -> list[RenderI
         numbers.append(data.to)
     recipients = raw_recipients(data.recipients, numbers)[: data.limit]
     compiled = _compile(spec, settings, API_NAME, "request")
-    contacts = await _contacts_for(compiled, (raw.to for raw in recipients), settings)
+    contacts = await contacts_for(compiled, (raw.to for raw in recipients), settings)
     return dry_run(compiled, recipients, settings, contacts)
 
 

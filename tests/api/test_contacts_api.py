@@ -111,3 +111,14 @@ def test_a_dry_run_over_http_renders_the_contacts_attributes(client: Client) -> 
     items = answer.json()["items"]
     assert [(i["status"], i["body"]) for i in items] == [("ok", "Hi vip"), ("rejected", None)]
     assert "tier" in items[1]["error"]
+
+
+def test_an_api_send_renders_the_contacts_attributes(client: Client) -> None:
+    _put(client, ADA, {"attributes": {"tier": "vip"}})
+
+    sent = client.post("/v1/messages", json={"to": ADA, "body": "Hi {{ contact.tier }}"})
+    refused = client.post("/v1/bulk-send", json={"phone_numbers": ["+4915112345679"], "body": "Hi {{ contact.tier }}"})
+
+    assert sent.status_code == 202, sent.text
+    assert client.get(f"/v1/messages/{sent.json()['id']}").json()["body"] == "Hi vip"
+    assert refused.status_code == 422 and "tier" in refused.json()["detail"]

@@ -21,7 +21,7 @@ from hub.journeys.variables import JourneyRenderer
 from hub.status import RunState
 from hub.store import queries
 from hub.store.db import current_engine, run_sync
-from hub.store.records import RunRecord
+from hub.store.records import InboundRecord, RunRecord
 
 ADA, BO = "+4915112345678", "+4915112345679"
 AUDIENCE = f"""\
@@ -50,6 +50,24 @@ steps:
   - id: morning
     wait: {until: "10:00"}
     send: {body: "Good morning, {{ first_name }}"}
+"""
+)
+
+
+REPLY = (
+    "name: offer\n"
+    + AUDIENCE
+    + """\
+steps:
+  - id: ask
+    send: {body: "Coming, {{ first_name }}?"}
+  - id: wait
+    wait_for: [replied]
+    timeout: 24h
+    on: {replied: vip, timeout: end}
+  - id: vip
+    if: "contact.tier == 'vip'"
+    send: {body: "See you, {{ contact.tier }} guest"}
 """
 )
 
@@ -132,6 +150,21 @@ def test_a_contacts_timezone_places_a_recipient_local_wait(pg_settings: Settings
     due = {row["recipient"]: row["due_at"] for row in _sql("SELECT recipient, due_at FROM journey_entry")}
     assert (due[ADA].astimezone(ZoneInfo("America/New_York")).hour, due[ADA].minute) == (10, 0)
     assert (due[BO].astimezone(ZoneInfo("Europe/Berlin")).hour, due[BO].minute) == (10, 0)  # from the number
+
+
+def test_a_step_reached_by_a_reply_reads_the_contact_too(pg_settings: Settings, tmp_path: Path) -> None:
+    _set(ADA, tier="vip")
+    settings, run = _start(pg_settings, tmp_path, REPLY)
+    now = _now()
+    _advance(settings, now)
+
+    for phone in (ADA, BO):
+        inbound = InboundRecord(sid=f"SM{phone}", from_phone=phone, to="+1", body="yes", received_at=now)
+        run_sync(queries.record_inbound(inbound))
+    _advance(settings, now + timedelta(minutes=1))
+
+    assert _bodies(run, ADA) == ["Coming, Ada?", "See you, vip guest"]
+    assert _bodies(run, BO) == ["Coming, Bo?"]
 
 
 @pytest.mark.parametrize(
