@@ -7,7 +7,6 @@ import json
 import logging
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -44,6 +43,24 @@ def request_was_sent(exc: BaseException) -> bool:
     the request is written: safe to retry. Everything later (read timeout, reset, disconnect) is ambiguous.
     """
     return not isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | ConnectionRefusedError)
+
+
+#: ``quote_plus`` of one UTF-8 byte (as a latin-1 character), for ``str.translate``: the unreserved bytes stay, a
+#: space is ``+``, the rest ``%XX``. Same output as ``urllib.parse.urlencode`` for half its CPU (that quotes byte by
+#: byte in Python), which a worker pays for every field of every create.
+_QUOTED = [
+    chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~") else "+" if b == 32 else f"%{b:02X}"
+    for b in range(256)
+]
+
+
+def _quote(text: str) -> str:
+    return (text if text.isascii() else text.encode().decode("latin-1")).translate(_QUOTED)
+
+
+def form_body(pairs: list[tuple[str, str]]) -> bytes:
+    """``pairs`` as an ``application/x-www-form-urlencoded`` body, byte for byte what ``urlencode`` gives."""
+    return "&".join(f"{_quote(key)}={_quote(value)}" for key, value in pairs).encode()
 
 
 def _form(data: dict[str, object] | None) -> list[tuple[str, str]]:
@@ -106,7 +123,7 @@ class HubHttpClient(AsyncHttpClient):
         if data is not None:
             # Encoded here, as aiohttp would for a form: handing it pairs builds a FormData and a multipart
             # writer (with a uuid4 boundary) per request, ~10 % of a send's CPU on the worker's loop.
-            body = urlencode(_form(data)).encode()
+            body = form_body(_form(data))
             all_headers.setdefault("Content-Type", FORM_CONTENT_TYPE)
         async with session.request(
             method.upper(),

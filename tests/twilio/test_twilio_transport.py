@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import pytest
 
@@ -15,7 +16,7 @@ from hub.errors import AmbiguousSendError, ConfigError, PermanentSendError, Tran
 from hub.faketwilio import FakeTwilioHandle
 from hub.rendering import OutboundMessage
 from hub.transport import Receipt, Transport, build_transport
-from hub.transport.twilio import TwilioTransport
+from hub.transport.twilio import TwilioTransport, form_body
 
 T = TypeVar("T")
 HX = "HX" + "a" * 32
@@ -64,6 +65,15 @@ def test_a_body_with_reserved_and_non_ascii_characters_arrives_intact(
     body = "Olá Zoë & co: 50% off + free 🚚 (a=b?c)"
     run(send_once(settings, OutboundMessage(to="+14155550100", body=body)))
     assert params_of(fake)["Body"] == [body]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "a b+c&d=e#f?g/h:i%j", "!$'()*,;@[]~_.-", "héllo ✓ 😀", "line\nbreak\ttab", "", "http://h:1/p?message_id=7"],
+)
+def test_the_form_body_is_what_urlencode_gives(value: str) -> None:
+    pairs = [("To", "whatsapp:+14155550100"), ("Body", value), ("MediaUrl", value)]
+    assert form_body(pairs) == urlencode(pairs).encode()
 
 
 def test_explicit_status_callback_wins(settings: Settings, fake: FakeTwilioHandle) -> None:
