@@ -41,8 +41,9 @@ WAVE_ROOM_ROWS = 400
 # Longest single sleep while polling for a slot beyond the horizon, ms: a stopping worker is not held up.
 _MAX_NAP_MS = 1000.0
 
-#: ``(bucket, per_second, lead_ms) -> Slot``.
-Reserve = Callable[[str, float, float], Awaitable[Slot]]
+#: ``(bucket, per_second, lead_ms, count) -> slots``: the granted ones in order, then one refused answer when fewer
+#: than ``count`` fit (:meth:`AsyncSlots.reserve_many`).
+Reserve = Callable[[str, float, float, int], Awaitable[list[Slot]]]
 
 
 class Taken(NamedTuple):
@@ -142,7 +143,8 @@ class Pacer:
     """Takes send slots on the worker's event loop.
 
     Args:
-        reserve: ``(bucket, per_second, lead_ms) -> Slot`` (:meth:`AsyncSlots.reserve` with the horizon bound).
+        reserve: ``(bucket, per_second, lead_ms, count) -> slots`` (:meth:`AsyncSlots.reserve_many` with the
+            horizon bound).
         per_second: the sender cap, messages per second.
         clock: monotonic seconds, injected for tests.
         sleep: ``asyncio.sleep``, injected for tests.
@@ -175,8 +177,8 @@ class Pacer:
     ) -> Pacer:
         """A pacer on the shared buckets of ``slots`` that gives up once ``stopping()`` holds."""
 
-        def reserve(bucket: str, rate: float, lead_ms: float) -> Awaitable[Slot]:
-            return slots.reserve(bucket, rate, horizon_ms=HORIZON_MS, lead_ms=lead_ms)
+        def reserve(bucket: str, rate: float, lead_ms: float, count: int) -> Awaitable[list[Slot]]:
+            return slots.reserve_many(bucket, rate, count, horizon_ms=HORIZON_MS, lead_ms=lead_ms)
 
         return cls(reserve=reserve, per_second=per_second, stopping=stopping, on_wait=on_wait, on_miss=on_miss)
 
@@ -193,7 +195,7 @@ class Pacer:
             if self.stopping():
                 return Taken(None, 1.0)
             asked = self.clock()
-            slot = await self.reserve(bucket, rate, lead_ms)
+            (slot,) = await self.reserve(bucket, rate, lead_ms, 1)
             jitter = 0.0 if slot.granted else random.uniform(0, self.horizon_ms / 2)
             decision = decide(
                 slot,
@@ -252,9 +254,9 @@ class Pacer:
             room = int((self.horizon_ms - (slots[-1] - self.clock()) * 1000) * rate / 1000)
             asked_for = min(want - len(slots), max(1, room))
             asked = self.clock()
-            answers = await asyncio.gather(*(self.reserve(bucket, rate, WAVE_LEAD_MS) for _ in range(asked_for)))
+            answers = await self.reserve(bucket, rate, WAVE_LEAD_MS, asked_for)
             granted = [answer for answer in answers if answer.granted]
-            if strict and any(self.uncertain(asked, answer) for answer in granted):
+            if strict and granted and self.uncertain(asked, granted[0]):  # one script run: one "now" for all
                 break  # slots whose time is uncertain go unused; the rows take theirs one by one
             slots.extend(_sent(asked, answer) + answer.wait_ms / 1000 for answer in granted)
             if len(granted) < asked_for:

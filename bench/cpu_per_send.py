@@ -77,13 +77,13 @@ async def measure(args: argparse.Namespace, config: Path, database_url: str) -> 
 
         backends = await _backends(database_url)
         pg_before = _backend_cpu_s(backends)
-        slots_before, missed_before = rt.slots.calls.items, rt.metrics.missed_slots._value.get()
+        slots_before, missed_before = rt.slots.asked, rt.metrics.missed_slots._value.get()
         cpu_before = time.process_time()
         await asyncio.gather(*(one(ids[i : i + 100]) for i in range(0, len(ids), 100)))
         cpu = time.process_time() - cpu_before
         pg_after = _backend_cpu_s(backends + await _backends(database_url))
         pg = sum(seconds - pg_before.get(pid, 0.0) for pid, seconds in pg_after.items())
-        slots = rt.slots.calls.items - slots_before
+        slots = rt.slots.asked - slots_before
         missed = rt.metrics.missed_slots._value.get() - missed_before
         n = len(ids)
         rounds.append((cpu * 1000 / n, pg * 1000 / n, slots / n, missed / n))

@@ -57,10 +57,10 @@ def recipient_key(namespace: str, phone: str) -> str:
     return f"{namespace}:recipient:{phone}"
 
 
-def _gcra_item(key: str, per_second: float, horizon_ms: float, now_us: int | None, lead_ms: float) -> _Item:
+def _gcra_item(key: str, per_second: float, horizon_ms: float, now_us: int | None, lead_ms: float, count: int) -> _Item:
     interval_us = 1_000_000.0 / per_second
     now = "" if now_us is None else str(now_us)
-    return key, [f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", now, f"{lead_ms * 1000:.0f}"]
+    return key, [f"{interval_us:.0f}", f"{horizon_ms * 1000:.0f}", now, f"{lead_ms * 1000:.0f}", str(count)]
 
 
 def _window_item(key: str, message_id: int, max_sends: int, window_s: float, now_ms: int | None) -> _Item:
@@ -105,15 +105,22 @@ class ClockOffset:
         return bucket_now_s - best_high, bucket_now_s - best_low
 
 
-def _slots(answers: list[Any], offset: ClockOffset, sent: float, answered: float) -> list[Slot]:
+def _slots(
+    items: list[_Item], answers: list[Any], offset: ClockOffset, sent: float, answered: float
+) -> list[list[Slot]]:
+    """Each item's slots: the granted ones in order, then one refused answer when fewer than it asked for fit."""
     placed: dict[int, tuple[float, float]] = {}  # one "now" per script run (unless the caller gave its own)
-    slots = []
-    for granted, wait_us, now_us in answers:
+    out = []
+    for (_, args), (granted, wait_us, now_us) in zip(items, answers, strict=True):
         when = placed.get(now_us)
         if when is None:
             when = placed[now_us] = offset.place(int(now_us) / 1_000_000, sent, answered)
-        slots.append(Slot(granted=bool(granted), wait_ms=int(wait_us) / 1000, now_from=when[0], now_until=when[1]))
-    return slots
+        interval_ms, count, wait_ms = int(args[0]) / 1000, int(args[4]), int(wait_us) / 1000
+        slots = [Slot(True, wait_ms + k * interval_ms, when[0], when[1]) for k in range(int(granted))]
+        if len(slots) < count:
+            slots.append(Slot(False, wait_ms + len(slots) * interval_ms, when[0], when[1]))
+        out.append(slots)
+    return out
 
 
 def _split(items: list[_Item]) -> tuple[list[str], list[str]]:
@@ -162,9 +169,10 @@ class AsyncSlots:
         self.clock = clock
         self.offset = ClockOffset()
         self._gcra = client.register_script(GCRA_LUA)
-        self.calls: Coalescer[_Item, Slot] = Coalescer(
+        self.calls: Coalescer[_Item, list[Slot]] = Coalescer(
             self._run, max_items=COALESCE_MAX_ITEMS, max_delay_s=coalesce_delay_s
         )
+        self.asked = 0  # slots asked for, for tests and benchmarks
         self._throttle: tuple[float, Throttle | None] = (float("-inf"), None)  # (read at, monotonic s; as read)
         self._sending: tuple[float, dict[int, float | None]] = (float("-inf"), {})  # (read at; run -> own cap)
         self._noted: dict[int, float] = {}  # run -> when this process last recorded it sending (monotonic s)
@@ -181,15 +189,37 @@ class AsyncSlots:
             now_us: current time in microseconds; None uses the Redis server clock (shared by every host).
             lead_ms: the slot starts at least this far ahead (the caller has reads to do before it can use it).
         """
-        key = bucket_key(self.namespace, bucket)
-        return await self.calls(_gcra_item(key, per_second, horizon_ms, now_us, lead_ms))
+        return (await self.reserve_many(bucket, per_second, 1, horizon_ms=horizon_ms, now_us=now_us, lead_ms=lead_ms))[
+            0
+        ]
 
-    async def _run(self, items: list[_Item]) -> list[Slot]:
+    async def reserve_many(
+        self,
+        bucket: str,
+        per_second: float,
+        count: int,
+        *,
+        horizon_ms: float,
+        now_us: int | None = None,
+        lead_ms: float = 0.0,
+    ) -> list[Slot]:
+        """Reserve the next ``count`` slots of ``bucket`` that start within ``horizon_ms``, as one script item (a
+        wave's slots: one item instead of ``count`` to pack, run and parse).
+
+        Returns:
+            The granted slots in order, then one refused answer (its ``wait_ms`` the first slot not reserved)
+            when fewer than ``count`` fit; the same answers as ``count`` calls of :meth:`reserve`.
+        """
+        key = bucket_key(self.namespace, bucket)
+        self.asked += count
+        return await self.calls(_gcra_item(key, per_second, horizon_ms, now_us, lead_ms, count))
+
+    async def _run(self, items: list[_Item]) -> list[list[Slot]]:
         keys, args = _split(items)
         sent = self.clock()
         answers = await self._gcra(keys=keys, args=args)
         answered = self.clock()
-        return _slots(answers, self.offset, sent, answered)
+        return _slots(items, answers, self.offset, sent, answered)
 
     async def run_pace(self, run_id: int, run_rate: float | None, per_second: float) -> float:
         """The pace run ``run_id`` may take now: its own cap or its fair share of ``per_second`` beside the runs

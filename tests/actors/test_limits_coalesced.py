@@ -62,6 +62,24 @@ async def test_concurrent_reservations_past_the_horizon_are_refused_alone(client
     assert answers == [Slot(True, 0.0), Slot(True, 100.0), Slot(False, 200.0), Slot(False, 200.0)]
 
 
+async def test_a_reservation_of_many_slots_gets_the_answers_of_as_many_single_reservations(client: Any) -> None:
+    slots = AsyncSlots(client, namespace=NAMESPACE)
+    many = await slots.reserve_many("sender", 10, 4, horizon_ms=1000, now_us=100 * S, lead_ms=50)
+    singles = [await slots.reserve("other", 10, horizon_ms=1000, now_us=100 * S, lead_ms=50) for _ in range(4)]
+    assert many == singles == [Slot(True, 50.0), Slot(True, 150.0), Slot(True, 250.0), Slot(True, 350.0)]
+    # The bucket moved on by all four: the next reservation is the fifth slot.
+    assert await slots.reserve("sender", 10, horizon_ms=1000, now_us=100 * S) == Slot(True, 450.0)
+
+
+async def test_a_reservation_of_many_slots_takes_those_within_the_horizon_and_says_when_the_next_starts(
+    client: Any,
+) -> None:
+    slots = AsyncSlots(client, namespace=NAMESPACE)
+    answers = await slots.reserve_many("sender", 10, 5, horizon_ms=250, now_us=100 * S)
+    assert answers == [Slot(True, 0.0), Slot(True, 100.0), Slot(True, 200.0), Slot(False, 300.0)]
+    assert await slots.reserve_many("sender", 10, 2, horizon_ms=250, now_us=100 * S) == [Slot(False, 300.0)]
+
+
 async def test_reservations_of_different_buckets_in_one_call_do_not_share_slots(client: Any) -> None:
     slots = AsyncSlots(client, namespace=NAMESPACE)
     answers = await asyncio.gather(

@@ -52,8 +52,8 @@ class VirtualClock:
 def _pacer(server: fakeredis.FakeServer, clock: VirtualClock, per_second: float) -> Pacer:
     slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p", clock=clock)
 
-    def reserve(bucket: str, rate: float, lead_ms: float) -> Awaitable[Slot]:
-        return slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
+    def reserve(bucket: str, rate: float, lead_ms: float, count: int) -> Awaitable[list[Slot]]:
+        return slots.reserve_many(bucket, rate, count, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
 
     return Pacer(reserve=reserve, per_second=per_second, clock=clock, sleep=clock.sleep)
 
@@ -120,13 +120,13 @@ def test_a_reservation_answered_after_a_stall_is_not_spent_late() -> None:
     slots = AsyncSlots(fakeredis.FakeAsyncRedis(server=server), namespace="p", clock=clock)
     calls = 0
 
-    async def stalling(bucket: str, rate: float, lead_ms: float) -> Slot:
+    async def stalling(bucket: str, rate: float, lead_ms: float, count: int) -> list[Slot]:
         nonlocal calls
         calls += 1
-        slot = await slots.reserve(bucket, rate, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
+        answer = await slots.reserve_many(bucket, rate, count, horizon_ms=1000, now_us=clock.us(), lead_ms=lead_ms)
         if calls % 4 == 0:
             clock.now += 2.0
-        return slot
+        return answer
 
     pacer = Pacer(reserve=stalling, per_second=10.0, clock=clock, sleep=clock.sleep)
     # When 60 sends are paced, then every stalled answer's slot was dropped and no window is above the cap
@@ -148,11 +148,11 @@ def _slow_bucket(clock: VirtualClock, *, redis_s: float, resume_s: float) -> Pac
 
     slots._gcra = slow_script
 
-    async def reserve(bucket: str, rate: float, lead_ms: float) -> Slot:
+    async def reserve(bucket: str, rate: float, lead_ms: float, count: int) -> list[Slot]:
         now_us = clock.us()
-        slot = await slots.reserve(bucket, rate, horizon_ms=1000, now_us=now_us, lead_ms=lead_ms)
+        answer = await slots.reserve_many(bucket, rate, count, horizon_ms=1000, now_us=now_us, lead_ms=lead_ms)
         clock.now += resume_s
-        return slot
+        return answer
 
     return Pacer(reserve=reserve, per_second=100.0, clock=clock, sleep=clock.sleep)
 
