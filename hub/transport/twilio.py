@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -34,6 +34,8 @@ _RESPONSE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("twilio_respon
 
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+#: The headers of a create, as the twilio client's Messages resource sends them.
+_CREATE_HEADERS = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json"}
 
 
 def request_was_sent(exc: BaseException) -> bool:
@@ -152,7 +154,12 @@ class HubHttpClient(AsyncHttpClient):
 
 
 class TwilioTransport:
-    """Sends WhatsApp messages with ``messages.create_async``; many sends may be in flight on one loop.
+    """Sends WhatsApp messages through the twilio client's Messages resource; many sends may be in flight on one loop.
+
+    A create is posted with the client's own ``Version.create_async`` (its auth, base URL, headers and error
+    parsing) and the form Twilio documents: ``messages.create_async`` would turn 26 optional parameters into the
+    form and build a ``MessageInstance`` (three dates parsed) of which the send path reads only the sid and status,
+    half of the client's CPU per create.
 
     Args:
         settings: needs ``twilio.account_sid``, ``twilio.auth_token`` and ``twilio.from`` or
@@ -175,37 +182,41 @@ class TwilioTransport:
         self._client = Client(tw.account_sid, tw.auth_token.reveal(), http_client=self._http)
         if tw.api_base_url:
             self._client.api.base_url = tw.api_base_url.rstrip("/")
+        self._api = self._client.api.v2010
+        self._messages_uri = f"/Accounts/{tw.account_sid}/Messages.json"
         self._messages = self._client.api.v2010.account.messages
         self._service = tw.messaging_service_sid
         self._from = None if tw.messaging_service_sid else _channel(tw.from_ or "")
         self._status_callback = public_callback_url(settings.public_url, STATUS_PATH)
 
-    def create_params(self, msg: OutboundMessage, status_callback: str | None) -> dict[str, Any]:
-        """Keyword arguments for ``messages.create_async`` (exposed for tests)."""
-        kwargs: dict[str, Any] = {"to": _channel(msg.to), "status_callback": status_callback or self._status_callback}
+    def create_form(self, msg: OutboundMessage, status_callback: str | None) -> dict[str, object]:
+        """The create's form fields, named as Twilio's Messages API names them (exposed for tests)."""
+        form: dict[str, object] = {"To": _channel(msg.to), "StatusCallback": status_callback or self._status_callback}
         if self._service:
-            kwargs["messaging_service_sid"] = self._service
+            form["MessagingServiceSid"] = self._service
         else:
-            kwargs["from_"] = self._from
+            form["From"] = self._from
         if msg.content_sid:
-            kwargs["content_sid"] = msg.content_sid
+            form["ContentSid"] = msg.content_sid
             if msg.content_variables:
-                kwargs["content_variables"] = json.dumps(msg.content_variables, ensure_ascii=False)
+                form["ContentVariables"] = json.dumps(msg.content_variables, ensure_ascii=False)
         if msg.body is not None:
-            kwargs["body"] = msg.body
+            form["Body"] = msg.body
         if msg.media_url:
-            kwargs["media_url"] = list(msg.media_url)
+            form["MediaUrl"] = list(msg.media_url)
         if msg.validity_period_s is not None:
-            kwargs["validity_period"] = msg.validity_period_s
-        return kwargs
+            form["ValidityPeriod"] = msg.validity_period_s
+        return form
 
     async def send(self, msg: OutboundMessage, *, status_callback: str | None = None) -> Receipt:
         """Create the message at Twilio; see ``hub.transport.Transport.send``."""
-        kwargs = self.create_params(msg, status_callback)
+        form = self.create_form(msg, status_callback)
         box: dict[str, str] = {}
         token = _RESPONSE_HEADERS.set(box)
         try:
-            created = await self._messages.create_async(**kwargs)
+            created = await self._api.create_async(
+                method="POST", uri=self._messages_uri, data=form, headers=dict(_CREATE_HEADERS)
+            )
         except (TwilioRestException, TwilioServiceException) as exc:
             retry_after = policy.parse_retry_after(box.get("retry-after"))
             text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
@@ -218,7 +229,7 @@ class TwilioTransport:
             raise policy.classify(exc, to=msg.to, request_sent=request_was_sent(exc)) from exc
         finally:
             _RESPONSE_HEADERS.reset(token)
-        return Receipt(sid=str(created.sid), status=str(created.status or "queued"))
+        return Receipt(sid=str(created["sid"]), status=str(created.get("status") or "queued"))
 
     async def find_sent(self, to: str, since: datetime, *, limit: int = 200) -> list[RemoteMessage] | None:
         """Messages Twilio holds for ``to`` (E.164) created at or after ``since`` (UTC), newest first.
