@@ -20,6 +20,7 @@ __all__ = [
     "patch",
     "replace",
     "with_contact",
+    "zone_of",
 ]
 
 #: Longest tag: a label, not a document.
@@ -49,6 +50,14 @@ def contact_zone(attributes: Mapping[str, Any] | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return zone.strip()
+
+
+def zone_of(variables: Mapping[str, Any]) -> str | None:
+    """The zone the ``contact`` among a recipient's variables names (``with_contact``), or None."""
+    contact = variables.get("contact")
+    if isinstance(contact, Attributes) and "timezone" in contact:
+        return contact_zone({"timezone": contact["timezone"]})
+    return None
 
 
 def with_contact(variables: Mapping[str, Any], attributes: Mapping[str, Any] | None) -> dict[str, Any]:

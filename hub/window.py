@@ -104,8 +104,9 @@ def send_at_for(
     return next_opening(now_utc, window, recipient_tz or timezone_for(recipient_phone, fallback=campaign_tz))
 
 
-def held_until(spec: CampaignSpec, default_tz: str, now: datetime) -> Callable[[str], datetime | None]:
-    """For a campaign: when its send window lets a message to a phone go, or None when it may go at ``now``.
+def held_until(spec: CampaignSpec, default_tz: str, now: datetime) -> Callable[..., datetime | None]:
+    """For a campaign: when its send window lets a message to a phone go, or None when it may go at ``now``; the
+    callable takes the phone and, optionally, the zone its contact names (``recipient_tz``), which wins.
 
     Args:
         spec: the campaign (its ``schedule.send_window`` and ``schedule.timezone``).
@@ -114,12 +115,12 @@ def held_until(spec: CampaignSpec, default_tz: str, now: datetime) -> Callable[[
     """
     window = spec.schedule.send_window if spec.schedule else None
     if window is None:
-        return lambda _phone: None
+        return lambda _phone, recipient_tz=None: None
     zone = (spec.schedule.timezone if spec.schedule else None) or default_tz
     at = as_utc(now)
 
-    def until(phone: str) -> datetime | None:
-        due = send_at_for(phone, window, zone, at)
+    def until(phone: str, recipient_tz: str | None = None) -> datetime | None:
+        due = send_at_for(phone, window, zone, at, recipient_tz=recipient_tz)
         return due if due > at else None
 
     return until

@@ -18,7 +18,7 @@ from hub.api.schemas import RENDER_EXAMPLES, RenderItem, RenderRequest, RenderRe
 from hub.api.templates import ensure_sendable
 from hub.campaigns.spec import CampaignSpec, MessageSpec
 from hub.config import Settings
-from hub.contacts import with_contact
+from hub.contacts import contact_zone, with_contact
 from hub.errors import CampaignError, InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
@@ -141,14 +141,18 @@ async def _checked(
     return out
 
 
-def _held(items: list[RenderItem], spec: CampaignSpec, settings: Settings) -> list[RenderItem]:
-    """When the campaign's send window lets each rendered message go (``send_at``; None: now)."""
+async def _held(items: list[RenderItem], spec: CampaignSpec, settings: Settings) -> list[RenderItem]:
+    """When the campaign's send window lets each rendered message go (``send_at``; None: now), in each recipient's
+    zone (its contact's ``timezone`` attribute wins over the number's: one read)."""
     from hub.window import held_until
 
+    if spec.schedule is None or spec.schedule.send_window is None:
+        return items
     until = held_until(spec, settings.timezone, datetime.now(UTC))
+    found = await queries.contact_attributes([item.to for item in items if item.status == "ok"])
     out = []
     for item in items:
-        due = until(item.to) if item.status == "ok" else None
+        due = until(item.to, contact_zone(found.get(item.to))) if item.status == "ok" else None
         out.append(msgspec.structs.replace(item, send_at=due) if due is not None else item)
     return out
 
@@ -157,7 +161,7 @@ async def campaign_preview(settings: Settings, name: str, limit: int) -> list[Re
     """The first ``limit`` messages of a repository campaign as ``POST /v1/render`` would show them."""
     spec = lookup_campaign(settings, name)
     items = await _campaign_items(spec, RenderRequest(campaign=name, limit=limit), settings)
-    return await _checked(_held(items, spec, settings), spec.one_message().content_sid, settings)
+    return await _checked(await _held(items, spec, settings), spec.one_message().content_sid, settings)
 
 
 class RenderController(Controller):
@@ -182,7 +186,7 @@ class RenderController(Controller):
             spec = lookup_campaign(settings, data.campaign)
             content_sid = spec.one_message().content_sid
             template = await ensure_sendable(content_sid, settings)  # 409, as the send answers for a blocked one
-            items = _held(await _campaign_items(spec, data, settings), spec, settings)
+            items = await _held(await _campaign_items(spec, data, settings), spec, settings)
         else:
             content_sid = data.content_sid
             template = await ensure_sendable(content_sid, settings)

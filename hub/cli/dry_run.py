@@ -14,7 +14,7 @@ from hub.campaigns.files import display_path
 from hub.campaigns.spec import CampaignSpec
 from hub.cli.ledger_checks import CHUNK, Attributes, Ledger, contact_reader
 from hub.config import Settings
-from hub.contacts import with_contact
+from hub.contacts import with_contact, zone_of
 from hub.errors import InvalidPhoneError, RenderError
 from hub.phones import normalize_phone
 from hub.rendering import CompiledMessage, compile_message, render_message
@@ -113,7 +113,7 @@ def _rendered(
     *,
     to: str | None,
     limit: int | None,
-    send_at: Callable[[str], datetime | None],
+    send_at: Callable[..., datetime | None],
     texts: Mapping[str, str],
     read: Attributes | None,
 ) -> Iterator[tuple[Outcome, RenderLine]]:
@@ -121,6 +121,8 @@ def _rendered(
     picked = _picked(spec, settings, to=to, limit=limit, pages=_pages(read))
     if "contact" in compiled.names:
         picked = _with_contacts(picked, read or contact_reader(None, None))
+    elif read is not None and spec.schedule is not None and spec.schedule.send_window is not None:
+        picked = _with_contacts(picked, read)  # a contact's timezone places its send window
     for item in picked:
         if isinstance(item, AudienceProblem):
             yield item.status, RenderLine(to=item.raw, status=item.status, error=f"{item.source}: {item.reason}")
@@ -169,7 +171,7 @@ def _picked(
 def _render(
     compiled: CompiledMessage,
     recipient: Recipient,
-    send_at: Callable[[str], datetime | None],
+    send_at: Callable[..., datetime | None],
     texts: Mapping[str, str],
 ) -> tuple[Outcome, RenderLine]:
     try:
@@ -187,7 +189,7 @@ def _render(
         "content_variables": message.content_variables,
         "media_url": message.media_url,
     }
-    held_until = send_at(message.to)
+    held_until = send_at(message.to, zone_of(recipient.vars))
     if held_until is None:
         return "ok", RenderLine(**fields)
     return "ok", HeldLine(**fields, send_at=held_until)

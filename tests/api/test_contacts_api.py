@@ -122,3 +122,18 @@ def test_an_api_send_renders_the_contacts_attributes(client: Client) -> None:
     assert sent.status_code == 202, sent.text
     assert client.get(f"/v1/messages/{sent.json()['id']}").json()["body"] == "Hi vip"
     assert refused.status_code == 422 and "tier" in refused.json()["detail"]
+
+
+def test_a_campaign_preview_holds_a_message_in_its_contacts_zone(client: Client, settings: Any) -> None:
+    (settings.paths.campaigns / "windowed.yaml").write_text(
+        f"body: Hi\naudience: {{recipients: [{{phone: '{ADA}'}}]}}\n"
+        "schedule: {cron: '0 9 * * *', timezone: Europe/Berlin, send_window: {start: '00:00', end: '00:01'}}\n",
+        encoding="utf-8",
+    )
+    _put(client, ADA, {"attributes": {"timezone": "America/New_York"}})
+
+    answer = client.post("/v1/render", json={"campaign": "windowed"})
+
+    assert answer.status_code == 200, answer.text
+    send_at = answer.json()["items"][0]["send_at"]
+    assert send_at.endswith(("T05:00:00Z", "T05:00:00+00:00"))  # midnight in New York, not in Berlin

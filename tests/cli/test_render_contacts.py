@@ -73,3 +73,15 @@ def test_a_contacts_audience_renders_the_stored_contacts_it_selects(project: Pro
 
     bodies = {line["to"]: line["body"] for line in map(json.loads, result.stdout.splitlines())}
     assert (result.exit_code, bodies) == (0, {BO: "Hi, silver"})
+
+
+def test_a_contacts_timezone_places_its_send_window(project: Project, pg_settings: Settings) -> None:
+    window = "schedule: {cron: '0 9 * * *', timezone: Europe/Berlin, send_window: {start: '09:00', end: '10:00'}}\n"
+    _project(project, pg_settings, "body: 'Hi {{ n }}'\n" + window)
+    run_sync(queries.change_contact(ADA, contacts.replace({"timezone": "America/New_York"}, [])))
+
+    result = project.hub("render", "hello", "--json", "--at", "2026-12-08T12:00:00Z")
+
+    held = {line["to"]: line["send_at"] for line in map(json.loads, result.stdout.splitlines())}
+    assert held[ADA].startswith("2026-12-08T14:00:00")  # 09:00 in New York
+    assert held[BO].startswith("2026-12-09T08:00:00")  # 09:00 in Berlin, from the number
