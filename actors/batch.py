@@ -220,7 +220,7 @@ class Batch:
                 self.sends.append(asyncio.create_task(row.not_claimed(message_id, now, self.requeue)))
         if not claimed:
             return 0
-        claims = [row.claim_of(record, now, asked_at) for record in claimed]
+        claims = row.claims_of(claimed, now, asked_at)
         try:
             contacts = await queries.get_contacts(record.recipient for record in claimed)
         except Exception:

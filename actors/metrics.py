@@ -51,10 +51,14 @@ class WorkerMetrics:
             "Creates Twilio took for a row whose claim had passed to another worker.",
             registry=r,
         )
+        self._creates: dict[tuple[str, int | None], Any] = {}
 
     def created(self, outcome: str, code: int | None, seconds: float | None = None) -> None:
         """One create call ended with ``outcome`` (``accepted``, or the policy's action) and Twilio's ``code``."""
-        self.creates.labels(outcome, "" if code is None else str(code)).inc()
+        child = self._creates.get((outcome, code))
+        if child is None:  # labels() validates and locks on every call: once per outcome and code is enough
+            child = self._creates[outcome, code] = self.creates.labels(outcome, "" if code is None else str(code))
+        child.inc()
         if seconds is not None:
             self.create_seconds.observe(seconds)
 

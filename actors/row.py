@@ -53,10 +53,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def claim_of(record: MessageRecord, now: datetime, asked_at: float) -> Claim:
-    """This worker's claim on ``record``, stamped ``now``, asked for at monotonic ``asked_at``."""
-    deadline = send_deadline(runtime.current().settings.twilio.timeout_seconds)
-    return Claim(record.id, now, asked_at, deadline.total_seconds())
+def claims_of(records: list[MessageRecord], now: datetime, asked_at: float) -> list[Claim]:
+    """This worker's claims on ``records``, stamped ``now``, asked for at monotonic ``asked_at``."""
+    deadline_s = send_deadline(runtime.current().settings.twilio.timeout_seconds).total_seconds()
+    return [Claim(record.id, now, asked_at, deadline_s) for record in records]
 
 
 async def not_claimed(message_id: int, now: datetime, requeue: Requeue) -> None:
@@ -355,7 +355,7 @@ __all__ = [
     "SHORT_DELAY",
     "Pace",
     "Requeue",
-    "claim_of",
+    "claims_of",
     "final",
     "not_claimed",
     "release",

@@ -24,8 +24,8 @@ def utcnow() -> datetime:
 
 def utc(value: datetime | None) -> datetime | None:
     """``value`` as aware UTC (naive values are taken to be UTC already); None stays None."""
-    if value is None:
-        return None
+    if value is None or value.tzinfo is UTC:  # what asyncpg hands back for timestamptz: nothing to convert
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -36,10 +36,15 @@ def when(value: datetime | None) -> datetime:
     return utc(value) or utcnow()
 
 
+#: The JSON texts most rows hold, decoded once (a fresh copy per row: records may be changed by their readers).
+_EMPTY_JSON: dict[str, Any] = {"{}": dict, "[]": list, "null": lambda: None}
+
+
 def loads(value: Any) -> Any:
     """A JSON column's value: engines hand back text from RETURNING clauses and raw queries."""
     if isinstance(value, str | bytes):
-        return json.loads(value)
+        empty = _EMPTY_JSON.get(value) if isinstance(value, str) else None
+        return empty() if empty is not None else json.loads(value)
     return value
 
 
