@@ -19,7 +19,7 @@ from hub.campaigns.loader import load_campaigns
 from hub.campaigns.steps import check_event
 from hub.config import Settings
 from hub.errors import InvalidPhoneError
-from hub.journeys.events import EventPlan, EventResult, plan_event, store_event
+from hub.journeys.events import EventPlan, EventResult, keys_read_contact, plan_event, store_event
 from hub.journeys.progress import step_progress
 from hub.phones import normalize_phone
 from hub.store import journeys, queries
@@ -76,7 +76,7 @@ class EventController(Controller):
 
         async def prepare() -> EventPlan:
             specs, _ = await anyio.to_thread.run_sync(load_campaigns, settings)
-            contact = (await queries.contact_attributes([to])).get(to)
+            contact = (await queries.contact_attributes([to])).get(to) if keys_read_contact(specs, data.type) else None
             return plan_event(
                 specs, settings, type_=data.type, to=to, data=data.data, key=data.key, now=_now(), contact=contact
             )

@@ -12,9 +12,10 @@ from hub.campaigns.spec import CampaignSpec
 from hub.config import Settings
 from hub.journeys.pinned import pinning
 from hub.journeys.variables import JourneyRenderer, entry_recipient
+from hub.rendering import names_in
 from hub.store import journeys
 
-__all__ = ["Entered", "EventPlan", "EventResult", "plan_event", "store_event"]
+__all__ = ["Entered", "EventPlan", "EventResult", "keys_read_contact", "plan_event", "store_event"]
 
 
 class Entered(msgspec.Struct, frozen=True):
@@ -47,6 +48,18 @@ class EventPlan(msgspec.Struct, frozen=True):
     to: str
     data: dict[str, Any]
     entering: list[_Entering]
+
+
+def keys_read_contact(specs: list[CampaignSpec], type_: str) -> bool:
+    """Whether a journey this event type enters renders its entry key from ``contact`` (then the recipient's
+    attributes are read before planning; otherwise not)."""
+    return any(
+        spec.journey is not None
+        and spec.journey.entry.event == type_
+        and spec.journey.entry.key is not None
+        and "contact" in names_in(spec.journey.entry.key)
+        for spec in specs
+    )
 
 
 def plan_event(

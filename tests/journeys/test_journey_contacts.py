@@ -16,6 +16,7 @@ from hub.campaigns.fields import FieldReader
 from hub.campaigns.loader import load_campaign
 from hub.campaigns.parse import parse_campaign
 from hub.config import Settings
+from hub.journeys.events import keys_read_contact, plan_event
 from hub.journeys.spec_cache import SpecCache
 from hub.journeys.variables import JourneyRenderer
 from hub.status import RunState
@@ -184,3 +185,20 @@ def test_only_journeys_that_use_a_contact_read_its_attributes(steps: str, reads:
     spec = parse_campaign(yaml.safe_load(text), FieldReader("t.yaml", None), Path("t.yaml"), settings)
 
     assert JourneyRenderer(spec, settings).reads_contact is reads
+
+
+def test_an_event_enters_with_a_key_read_from_the_contact(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    text = (
+        'name: t\nentry: {event: order.paid, key: "{{ contact.account }}"}\nsteps:\n  - id: a\n    send: {body: "Hi"}\n'
+    )
+    source = tmp_path / "t.yaml"
+    source.write_text(text, encoding="utf-8")  # the entering run pins the file's text
+    spec = parse_campaign(yaml.safe_load(text), FieldReader("t.yaml", None), source, settings)
+
+    plan = plan_event(
+        [spec], settings, type_="order.paid", to=ADA, data={}, key=None, now=_now(), contact={"account": "A-7"}
+    )
+
+    assert keys_read_contact([spec], "order.paid") and not keys_read_contact([spec], "other")
+    assert [item.key for item in plan.entering] == ["A-7"]

@@ -69,7 +69,15 @@ def test_a_body_with_reserved_and_non_ascii_characters_arrives_intact(
 
 @pytest.mark.parametrize(
     "value",
-    ["plain", "a b+c&d=e#f?g/h:i%j", "!$'()*,;@[]~_.-", "héllo ✓ 😀", "line\nbreak\ttab", "", "http://h:1/p?message_id=7"],
+    [
+        "plain",
+        "a b+c&d=e#f?g/h:i%j",
+        "!$'()*,;@[]~_.-",
+        "héllo ✓ 😀",
+        "line\nbreak\ttab",
+        "",
+        "http://h:1/p?message_id=7",
+    ],
 )
 def test_the_form_body_is_what_urlencode_gives(value: str) -> None:
     pairs = [("To", "whatsapp:+14155550100"), ("Body", value), ("MediaUrl", value)]
