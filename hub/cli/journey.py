@@ -89,7 +89,7 @@ def render_journey(
     if renderer.reads_contact or spec.audience.contacts is not None:
         ledger, why_not = contacts() if contacts is not None else (None, None)
         read = contact_reader(ledger, why_not)
-        pages = contact_pages if ledger is not None else None
+        pages = _contact_pages if ledger is not None else None
     for recipient, contact in _with_contacts(_recipients(spec, settings, to, limit, pages), read):
         shown += 1
         zone = contact_zone(contact) or timezone_for(recipient.phone, fallback)
@@ -116,7 +116,8 @@ def render_journey(
     return 1 if failed else 0
 
 
-def contact_pages(source: ContactsSource, after_id: int, limit: int) -> list[tuple[int, str]]:
+def _contact_pages(source: ContactsSource, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """The store's ``contact_pages`` (imported when used: a dry run without a ledger never loads the store)."""
     from hub.store import queries
 
     return queries.contact_pages(source, after_id, limit)
