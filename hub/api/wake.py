@@ -7,7 +7,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
 
@@ -20,7 +21,8 @@ SPACING_S = 0.05
 
 
 class JourneyWake:
-    """Call on the app's loop after the change that queued an event committed.
+    """Call on the app's loop once the change that queued an event committed; the wake goes in the background, so a
+    webhook's answer never waits on Redis.
 
     Args:
         enqueue_advance: queues one advance of journey entries (synchronous: the broker client is).
@@ -37,19 +39,26 @@ class JourneyWake:
         self._spacing_s = spacing_s
         self._clock = clock
         self._last = -math.inf
-        self._trailing: asyncio.Task[None] | None = None
+        self._trailing = False
+        self._tasks: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps only weak ones)
 
-    async def __call__(self) -> None:
+    def __call__(self) -> None:
         now = self._clock()
         if now - self._last >= self._spacing_s:
             self._last = now
-            await self._send()
-        elif self._trailing is None:
-            self._trailing = asyncio.get_running_loop().create_task(self._trail(self._last + self._spacing_s - now))
+            self._spawn(self._send())
+        elif not self._trailing:
+            self._trailing = True
+            self._spawn(self._trail(self._last + self._spacing_s - now))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _trail(self, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
-        self._trailing = None
+        self._trailing = False
         self._last = self._clock()
         await self._send()
 

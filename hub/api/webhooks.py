@@ -159,7 +159,7 @@ class TwilioWebhookController(Controller):
         update = StatusUpdate.from_callback(callback, source="callback", at=datetime.now(UTC))
         outcome = await queries.apply_status(update, retries=settings.retries)
         if outcome == queries.Outcome.APPLIED and update.status in _JOURNEY_STATUSES:
-            await state.journey_wake()  # a journey's message: its entry may be waiting for this
+            state.journey_wake()  # a journey's message: its entry may be waiting for this
         metrics.webhook_callbacks.inc("status", str(outcome))
         if outcome == queries.Outcome.SECOND_SID:
             metrics.duplicate_creates.inc()
@@ -198,7 +198,7 @@ class TwilioWebhookController(Controller):
             await queries.set_opt_out(phone, source="twilio" if inbound.opt_out_type else "keyword")
         elif action == "opt_in":
             await queries.set_opt_in(phone)
-        await state.journey_wake()  # the sender's entries waiting for a reply (or ended by an opt-out) go on now
+        state.journey_wake()  # the sender's entries waiting for a reply (or ended by an opt-out) go on now
         metrics.webhook_callbacks.inc("inbound", action or "message")
         metrics.webhook_seconds.observe(time.perf_counter() - started, "inbound")
         return Response(EMPTY_TWIML, media_type="text/xml", status_code=200)

@@ -11,13 +11,13 @@ def test_the_first_wake_goes_at_once_and_a_burst_after_it_goes_as_one_at_the_spa
     wakes: list[int] = []
 
     async def burst() -> None:
-        wake = JourneyWake(lambda: wakes.append(1), spacing_s=0.02)
-        await wake()
-        assert len(wakes) == 1
+        wake = JourneyWake(lambda: wakes.append(1), spacing_s=0.05)
+        wake()
         for _ in range(5):
-            await wake()
-        assert len(wakes) == 1
-        await asyncio.sleep(0.1)
+            wake()
+        await asyncio.sleep(0.01)
+        assert len(wakes) == 1  # the first, at once; the burst waits for the spacing's end
+        await asyncio.sleep(0.2)
 
     asyncio.run(burst())
     assert len(wakes) == 2
@@ -27,4 +27,8 @@ def test_a_wake_that_cannot_reach_the_queue_is_left_to_the_sweep() -> None:
     def broken() -> None:
         raise ConnectionError("redis is down")
 
-    asyncio.run(JourneyWake(broken)())  # no exception: the event is in the ledger, the next tick advances it
+    async def wake_once() -> None:
+        JourneyWake(broken)()
+        await asyncio.sleep(0.05)
+
+    asyncio.run(wake_once())  # no exception: the event is in the ledger, the next tick advances it
