@@ -64,6 +64,7 @@ def fake_twilio(
     GET /_fake/messages, POST /_fake/reset, POST /_fake/config.
     """
     from hub.faketwilio import FakeConfig, FakeTwilio, serve
+    from hub.gcfreeze import freeze_startup_objects
 
     config = FakeConfig(
         latency_ms=latency_ms,
@@ -78,6 +79,7 @@ def fake_twilio(
 
     async def run() -> None:
         runner = await serve(FakeTwilio(config), host, port)
+        freeze_startup_objects()  # as every serving process: collections no longer walk the start-up objects
         bound = runner.addresses[0]
         click.echo(
             f"fake Twilio listening on http://{bound[0]}:{bound[1]} (latency {latency_ms} ms, fail rate {fail_rate})"

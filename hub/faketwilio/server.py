@@ -196,8 +196,11 @@ class FakeTwilio:
         to = message["to"]
         self.recorder.accepted[to] = self.recorder.accepted.get(to, 0) + 1
         # "at" (epoch seconds) lets benchmarks cut the creates into 1-s pace windows.
+        # The values as tuples of str, which the collector stops tracking (and then the dicts that hold only them):
+        # a run's creates kept here are not walked again by every collection (a third of the fake's CPU at 40,000).
+        params = {key: tuple(values) for key, values in form.items()}
         self.recorder.messages.append(
-            {"sid": sid, "to": to, "outcome": decision.kind, "params": form, "at": time.time()}
+            {"sid": sid, "to": to, "outcome": decision.kind, "params": params, "at": time.time()}
         )
         callback = one("StatusCallback")
         if callback and self.config.callbacks:

@@ -51,7 +51,7 @@ class FakeTwilioHandle:
 
     def messages(self) -> list[dict[str, Any]]:
         """A copy of every recorded create (``sid``, ``to``, ``outcome``, ``params`` with all values)."""
-        return self._call(lambda: [dict(m) for m in self.fake.recorder.messages])
+        return self._call(lambda: [_copy(m) for m in self.fake.recorder.messages])
 
     def stats(self) -> dict[str, Any]:
         """The same counters as ``GET /_fake/stats``."""
@@ -128,6 +128,11 @@ def start_fake_twilio(port: int = 0, *, host: str = "127.0.0.1", **config: Any) 
     if "error" in ready:
         raise ready["error"]
     return FakeTwilioHandle(fake, ready["loop"], thread, ready["port"], ready["stopper"])
+
+
+def _copy(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded create with its parameters' values as lists (the recorder keeps tuples)."""
+    return {**recorded, "params": {key: list(values) for key, values in recorded["params"].items()}}
 
 
 __all__ = ["DEFAULT_ACCOUNT_SID", "DEFAULT_AUTH_TOKEN", "FakeTwilioHandle", "start_fake_twilio"]
