@@ -142,7 +142,7 @@ class Batch:
             client, namespace = self.slots.client, self.rt.namespace
             after = int(await client.get(cursor_key(namespace, self.run_id)) or 0)
             now = row.utcnow()
-            due = await queries.due_message_ids(now, free, run_id=self.run_id, after_id=after, idle_since=now)
+            due = await queries.owed_of_run(self.run_id, after_id=after, limit=free, now=now)
             if not due or not await advance_cursor(client, namespace, self.run_id, after, due[-1]):
                 return  # nothing left above the cursor, or another batch of the run is queueing these
             live = await client.hmget(key, [str(i) for i in due])  # already queued another way (a hand-off, a wait)

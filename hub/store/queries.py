@@ -30,6 +30,7 @@ from hub.store.ledger import (
     insert_messages,
     mark_final,
     mark_submitted,
+    owed_of_run,
     pending_of,
     release_for_retry,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "message_totals",
     "note_schedule",
     "opted_out",
+    "owed_of_run",
     "pause_run",
     "pending_of",
     "read_contact",

@@ -26,7 +26,17 @@ from hub.store.runs import HELD_RUN_STATES
 
 S = MessageStatus
 
-__all__ = ["Submit", "Submits", "Submitted", "claim_rows", "new_submits", "pending_rows", "submit_many", "submit_one"]
+__all__ = [
+    "Submit",
+    "Submits",
+    "Submitted",
+    "claim_rows",
+    "new_submits",
+    "owed_rows_of_run",
+    "pending_rows",
+    "submit_many",
+    "submit_one",
+]
 
 _SEND = sql.statements("send")
 _HELD = list(HELD_RUN_STATES)
@@ -44,6 +54,12 @@ async def claim_rows(message_ids: list[int], at: datetime) -> list[dict[str, Any
 async def pending_rows(message_ids: list[int]) -> list[int]:
     """The ids of ``message_ids`` still ``pending``, ascending."""
     return [int(row["id"]) for row in await sql.fetch(_SEND["pending_of"], {"ids": message_ids})]
+
+
+async def owed_rows_of_run(run_id: int, after_id: int, at: datetime, limit: int) -> list[int]:
+    """Run ``run_id``'s next ``limit`` owed rows above ``after_id`` that may be sent at ``at``, ascending."""
+    values = {"run": run_id, "after": after_id, "now": at, "held_states": _HELD, "n": limit}
+    return [int(row["id"]) for row in await sql.fetch(_SEND["owed_of_run"], values)]
 
 
 @dataclass(frozen=True, slots=True)

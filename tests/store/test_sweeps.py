@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers_store import at, run_with
+from helpers_store import T0, at, run_with
 
 from hub.config import Settings
 from hub.status import MessageStatus as S
@@ -91,3 +91,33 @@ async def test_due_ids_since_watermark_are_rows_that_came_due_after_it(db_settin
 
     assert await q.due_message_ids(at(60), send_at_after=at(30)) == [recent]
     assert await q.due_message_ids(at(60)) == [immediate, old, recent]
+
+
+async def test_a_runs_owed_rows_are_its_due_ids_above_the_cursor(db_settings: Settings) -> None:
+    run, ids = await run_with(6)
+    other, _ = await run_with(2)
+    (later,) = await q.insert_messages(run.id, [q.NewMessage(recipient="+14155559999", send_at=at(100))], now=T0)
+    await q.claim_for_send(ids[2], at(1))
+    await q.release_for_retry(ids[3], next_attempt_at=at(80), now=at(1))
+
+    for now in (at(50), at(100)):
+        expected = await q.due_message_ids(now, 3, run_id=run.id, after_id=ids[0], idle_since=now)
+        assert await q.owed_of_run(run.id, after_id=ids[0], limit=3, now=now) == expected
+    assert await q.owed_of_run(run.id, after_id=ids[0], limit=10, now=at(100)) == [
+        ids[1],
+        ids[3],
+        ids[4],
+        ids[5],
+        later,
+    ]
+    assert await q.owed_of_run(other.id, after_id=0, limit=0, now=at(100)) == []
+
+
+async def test_a_held_runs_rows_are_not_owed_now(db_settings: Settings) -> None:
+    paused, _ = await run_with(2)
+    expired, _ = await run_with(2, expires_at=at(10))
+    await q.set_run_state(paused.id, RunState.PAUSED)
+
+    assert await q.owed_of_run(paused.id, after_id=0, limit=10, now=at(1)) == []
+    assert await q.owed_of_run(expired.id, after_id=0, limit=10, now=at(20)) == []
+    assert len(await q.owed_of_run(expired.id, after_id=0, limit=10, now=at(5))) == 2

@@ -27,6 +27,17 @@ SELECT * FROM claimed;
 -- The ids of :ids still 'pending' (a batch delivered again after its rows were sent reserves no slot for them).
 SELECT id FROM message WHERE id = ANY(:ids::bigint[]) AND (status = 'pending') IS TRUE ORDER BY id;
 
+-- name: owed_of_run(run, after, now, held_states, n)
+-- A run's next :n owed rows above id :after that may be sent at :now (pending, due, run not held: the rule of
+-- ledger.due_condition and claim) and were not touched after :now; ascending. Through the partial index on a
+-- run's owed rows (message_owed): the status is a literal, so the prepared statement's generic plan uses it.
+SELECT id FROM message
+WHERE run = :run AND status = 'pending' AND id > :after AND updated_at <= :now
+  AND (send_at IS NULL OR send_at <= :now) AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+  AND NOT EXISTS (SELECT 1 FROM run WHERE run.id = message.run
+                  AND (run.state = ANY(:held_states::varchar[]) OR run.expires_at <= :now))
+ORDER BY id LIMIT :n;
+
 -- name: submit(ids, sids, from_sending, from_unknown, ats, finished_sending, finished_unknown, reported, sources, claims)
 -- Record Twilio's answer on 'sending' / 'unknown' rows, one array element per row (distinct ids): the sid, the
 -- status it moves to from either state (and finished_at when that is final), the history event. A row moves only
