@@ -6,6 +6,7 @@ Every benchmark runs against real servers on loopback (PostgreSQL, Redis) and is
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -133,15 +134,30 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return totals
 
 
-def server_pids(command_word: str) -> list[int]:
-    """Pids whose command line starts with ``command_word`` (postgres, redis-server): to read their CPU time."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "cmdline").read_bytes().split(b"\0")[0].split(b"/")[-1].startswith(command_word.encode()):
-                    found.append(int(entry.name))
-    return found
+def postmaster_pid(database_url: str) -> int:
+    """The pid of the PostgreSQL server holding ``database_url`` (its backends are its children), from its
+    ``postmaster.pid``: other servers (tests' embedded ones) and their backends may run on the machine."""
+    import asyncpg
+
+    async def data_directory() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return str(await conn.fetchval("SHOW data_directory"))
+        finally:
+            await conn.close()
+
+    return int((Path(asyncio.run(data_directory())) / "postmaster.pid").read_text().split()[0])
+
+
+def redis_pid(redis_url: str) -> int:
+    """The pid of the Redis server of ``redis_url`` (tests may run private ``redis-server`` processes too)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int(client.info("server")["process_id"])
+    finally:
+        client.close()
 
 
 def verdict(ok: bool) -> str:

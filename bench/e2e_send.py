@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> list[str]:
             worker_cmd = [*hub, "worker", "-p", str(args.processes), "-t", str(args.threads)]
             worker = children.start("worker", worker_cmd)
             pids = {"worker": worker.pid, "api": api.pid, "fake": fake.pid}
-            pids.update(("postgres*", pid) for pid in bc.server_pids("postgres")[:1])
-            pids.update(("redis*", pid) for pid in bc.server_pids("redis-server")[:1])
+            pids |= {"postgres*": bc.postmaster_pid(db_url), "redis*": bc.redis_pid(redis_url)}
             bc.wait_port(fake_port)
             bc.wait_port(api_port)
             wait_workers(redis_url, args.processes, children)

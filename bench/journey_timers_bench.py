@@ -151,17 +151,6 @@ async def lags(conn: asyncpg.Connection, run_id: int, since: float | None) -> tu
     return float(row["p50"]), float(row["p99"]), float(row["mx"])
 
 
-async def postmaster_pid(db_url: str) -> int:
-    """The pid of the server holding the bench's database (its backends are its children), from its postmaster.pid:
-    other servers may run on the machine."""
-    conn = await asyncpg.connect(db_url)
-    try:
-        data_directory = await conn.fetchval("SHOW data_directory")
-    finally:
-        await conn.close()
-    return int((Path(data_directory) / "postmaster.pid").read_text().split()[0])
-
-
 def peak_rss_mb(pid: int) -> dict[int, float]:
     """VmHWM (peak RSS) of ``pid`` and each of its live descendants, MB."""
     found: dict[int, float] = {}
@@ -199,7 +188,7 @@ def run(args: argparse.Namespace) -> list[str]:
                 env={"dramatiq_prom_port": str(bc.free_port())},  # another hub worker may hold the default port
             )
             pids = {"worker": worker.pid, "scheduler": scheduler.pid}
-            pids["postgres*"] = asyncio.run(postmaster_pid(db_url))
+            pids["postgres*"] = bc.postmaster_pid(db_url)
             figures = asyncio.run(_phases(args, db_url, children, pids))
             rss = {"worker": peak_rss_mb(worker.pid), "scheduler": peak_rss_mb(scheduler.pid)}
         noop = measure_noop(redis_url, processes=2, threads=8, messages=args.noop_messages, logs=folder)
