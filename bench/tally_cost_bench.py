@@ -31,7 +31,7 @@ async def one_round(database_url: str, rows: int, triggers: bool) -> dict[str, f
 
     admin = await asyncpg.connect(database_url)
     # Each round on an empty ledger: a table grown by the previous rounds would make later rounds slower.
-    await admin.execute("TRUNCATE run, message, status_event RESTART IDENTITY CASCADE")
+    await admin.execute("TRUNCATE run, message, status_event, run_tally, run_activity RESTART IDENTITY CASCADE")
     await admin.execute("VACUUM ANALYZE message")
     verb = "ENABLE" if triggers else "DISABLE"
     for name in TRIGGERS:

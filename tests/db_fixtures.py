@@ -37,7 +37,8 @@ from hub.store.scratch import admin_execute, scratch_database
 
 _TABLES = (
     "run, message, status_event, contact, inbound_message, idempotency_key, content_template, campaign_schedule,"
-    " journey_entry, journey_walk, journey_event"  # journey_walk names its entry without a foreign key
+    # journey_walk and the tallies name their entry or run without a foreign key: listed, not truncated by cascade
+    " journey_entry, journey_walk, journey_event, run_tally, run_activity"
 )
 
 
