@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from hub import contacts
 from hub.api.errors import NotFound, Unprocessable
 from hub.api.openapi import error_responses
+from hub.api.params import id_cursor, phone_param
 from hub.api.schemas import (
     CONTACT_PATCH_EXAMPLES,
     CONTACT_PUT_EXAMPLES,
@@ -24,8 +25,6 @@ from hub.api.schemas import (
 )
 from hub.config import Settings
 from hub.contact_import import ImportResult, import_csv
-from hub.errors import InvalidPhoneError
-from hub.phones import normalize_phone
 from hub.store import queries
 from hub.store.records import ContactProfile
 
@@ -53,10 +52,7 @@ def contact_read(profile: ContactProfile) -> ContactRead:
 
 
 def _phone(value: str, settings: Settings) -> str:
-    try:
-        return normalize_phone(value, settings.phones.default_region)
-    except InvalidPhoneError as exc:
-        raise Unprocessable(f"invalid phone number: {exc}", field="phone") from None
+    return phone_param(value, settings, "phone")
 
 
 async def _found(phone: str) -> ContactRead:
@@ -163,11 +159,7 @@ class ContactController(Controller):
         if opted_out is None and "opted_out" in request.query_params:
             # Litestar reads ``opted_out=null`` as absent; a filter the client wrote must not be dropped silently.
             raise Unprocessable("opted_out must be true or false", field="opted_out")
-        after = 0
-        if cursor is not None:
-            if not cursor.isdigit() or len(cursor) > 18:
-                raise Unprocessable("invalid cursor", field="cursor")
-            after = int(cursor)
+        after = id_cursor(cursor)
         found = await queries.list_contacts(tag=tag, opted_out=opted_out, after_id=after, limit=limit)
         next_cursor = str(found[-1].id) if len(found) == limit else None
         return ContactList(items=[contact_read(item) for item in found], next_cursor=next_cursor)

@@ -14,14 +14,13 @@ from litestar.params import FromQuery, JSONBody
 from hub.api.enqueue import Enqueuer
 from hub.api.errors import NotFound, Unprocessable
 from hub.api.idempotency import Created, idempotent
+from hub.api.params import id_cursor, phone_param
 from hub.api.schemas import EntryList, EntryOut, EventCreate, PathId, PathStep, QueryId, StepRead
 from hub.campaigns.loader import load_campaigns
 from hub.campaigns.steps import check_event
 from hub.config import Settings
-from hub.errors import InvalidPhoneError
 from hub.journeys.events import EventPlan, EventResult, keys_read_contact, plan_event, store_event
 from hub.journeys.progress import step_progress
-from hub.phones import normalize_phone
 from hub.store import journeys, queries
 from hub.store.journeys import EntryRead
 from hub.store.records import RunRecord
@@ -42,13 +41,6 @@ def entry_out(entry: EntryRead) -> EntryOut:
 async def journey_steps(run: RunRecord, settings: Settings) -> list[StepRead]:
     """A journey run's steps in order, each with its counts; [] for a run that is not a journey's."""
     return [StepRead(id=s.id, kind=s.kind, counts=s.counts) for s in await step_progress(run, settings)]
-
-
-def _phone(value: str, settings: Settings) -> str:
-    try:
-        return normalize_phone(value, settings.phones.default_region)
-    except InvalidPhoneError as exc:
-        raise Unprocessable(f"invalid phone number: {exc}", field="to") from None
 
 
 class EventController(Controller):
@@ -72,7 +64,7 @@ class EventController(Controller):
             check_event(data.type, ())
         except ValueError as exc:
             raise Unprocessable(str(exc), field="type") from None
-        to = _phone(data.to, settings)
+        to = phone_param(data.to, settings, "to")
 
         async def prepare() -> EventPlan:
             specs, _ = await anyio.to_thread.run_sync(load_campaigns, settings)
@@ -117,13 +109,9 @@ class EntryController(Controller):
     ) -> EntryList:
         if run_id is None and to is None:
             raise Unprocessable("expected run_id or to (or both)", field="run_id")
-        after = 0
-        if cursor is not None:
-            if not cursor.isdigit():
-                raise Unprocessable("invalid cursor", field="cursor")
-            after = int(cursor)
+        after = id_cursor(cursor)
         size = max(1, min(limit, MAX_ENTRIES))
-        phone = _phone(to, settings) if to is not None else None
+        phone = phone_param(to, settings, "to") if to is not None else None
         found = await journeys.read_entries(run_id=run_id, to=phone, after_id=after, limit=size)
         next_cursor = str(found[-1].id) if len(found) == size else None
         return EntryList(items=[entry_out(entry) for entry in found], next_cursor=next_cursor)

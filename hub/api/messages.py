@@ -9,11 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from hub.api.errors import NotFound, Unprocessable
+from hub.api.params import phone_param
 from hub.api.plan import parse_time
 from hub.api.schemas import HistoryEntry, MessageList, MessageRead, PathId, QueryId, QueryTime
 from hub.config import Settings
-from hub.errors import InvalidPhoneError
-from hub.phones import normalize_phone
 from hub.status import MessageStatus
 from hub.store import queries
 from hub.store.records import MessageRecord
@@ -66,10 +65,7 @@ def _phone(value: str | None, settings: Settings) -> str | None:
     if value.startswith(" ") and value.strip().isdigit():
         # ``?to=+1415...`` sent unencoded: the query string's ``+`` arrives as a space.
         value = "+" + value.strip()
-    try:
-        return normalize_phone(value, settings.phones.default_region)
-    except InvalidPhoneError as exc:
-        raise Unprocessable(f"invalid phone number: {exc}", field="to") from None
+    return phone_param(value, settings, "to")
 
 
 class MessageController(Controller):
