@@ -134,6 +134,33 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return totals
 
 
+async def database_backends(database_url: str) -> list[int]:
+    """Pids of the server backends connected to the database of ``database_url`` (this query's own left out)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [row["pid"] for row in rows]
+
+
+def process_cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process of ``pids`` has used so far; ended ones are left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def postmaster_pid(database_url: str) -> int:
     """The pid of the PostgreSQL server holding ``database_url`` (its backends are its children), from its
     ``postmaster.pid``: other servers (tests' embedded ones) and their backends may run on the machine."""

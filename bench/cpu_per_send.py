@@ -25,31 +25,6 @@ from pathlib import Path
 import bench_common as bc
 
 
-def _backend_cpu_s(pids: list[int]) -> dict[int, float]:
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-async def _backends(database_url: str) -> list[int]:
-    import asyncpg
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
-    return [row["pid"] for row in rows]
-
-
 async def measure(args: argparse.Namespace, config: Path, database_url: str) -> list[tuple[float, float, float, float]]:
     import actors
     from actors.send import send_batch
@@ -75,13 +50,13 @@ async def measure(args: argparse.Namespace, config: Path, database_url: str) -> 
             async with gate:
                 await body(batch)
 
-        backends = await _backends(database_url)
-        pg_before = _backend_cpu_s(backends)
+        backends = await bc.database_backends(database_url)
+        pg_before = bc.process_cpu_s(backends)
         slots_before, missed_before = rt.slots.asked, rt.metrics.missed_slots._value.get()
         cpu_before = time.process_time()
         await asyncio.gather(*(one(ids[i : i + 100]) for i in range(0, len(ids), 100)))
         cpu = time.process_time() - cpu_before
-        pg_after = _backend_cpu_s(backends + await _backends(database_url))
+        pg_after = bc.process_cpu_s(backends + await bc.database_backends(database_url))
         pg = sum(seconds - pg_before.get(pid, 0.0) for pid, seconds in pg_after.items())
         slots = rt.slots.asked - slots_before
         missed = rt.metrics.missed_slots._value.get() - missed_before

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import bench_common as bc
@@ -25,21 +23,7 @@ import journey_timers_bench as jb
 
 
 async def _backends_cpu_s(database_url: str) -> float:
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for row in rows:
-        try:
-            fields = Path(f"/proc/{row['pid']}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return sum(bc.process_cpu_s(await bc.database_backends(database_url)).values())
 
 
 async def _setup(database_url: str, entries: int) -> int:
