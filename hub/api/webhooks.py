@@ -159,7 +159,8 @@ class TwilioWebhookController(Controller):
         update = StatusUpdate.from_callback(callback, source="callback", at=datetime.now(UTC))
         outcome = await queries.apply_status(update, retries=settings.retries)
         if outcome == queries.Outcome.APPLIED and update.status in _JOURNEY_STATUSES:
-            state.journey_wake()  # a journey's message: its entry may be waiting for this
+            # If the message is a journey step, its entry may wait for this; any message wakes (throttled, cheap).
+            state.journey_wake()
         metrics.webhook_callbacks.inc("status", str(outcome))
         if outcome == queries.Outcome.SECOND_SID:
             metrics.duplicate_creates.inc()
